@@ -1,0 +1,100 @@
+"""The catalog: published configurations of real models, with where each number came from.
+
+Each entry is a data file `catalog/<id>.json` holding the model's published
+`config.json` (key for key), its source, and the published parameter count and
+training tokens with theirs. The spec is always derived by `read_hf_config`,
+so the catalog exercises the same reader a user's file goes through.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from ..errors import UnknownModel
+from ..families import read_hf_config
+from ..families.hf_reader import HFRead
+
+
+@dataclass(frozen=True)
+class Fact:
+    value: int
+    source: str
+    quote: str
+
+
+@dataclass(frozen=True)
+class CatalogEntry:
+    id: str
+    repo: str
+    generation: str
+    config: dict[str, Any]
+    config_source: dict[str, str]
+    published_params: Fact | None
+    training_tokens: Fact | None
+    notes: str
+
+    def read(self) -> HFRead:
+        return _read(self.id)
+
+    @property
+    def spec(self):  # -> ArchSpec
+        return self.read().spec
+
+
+def _folder():
+    return resources.files(__package__) / "catalog"
+
+
+@cache
+def ids() -> tuple[str, ...]:
+    return tuple(sorted(p.name[:-5] for p in _folder().iterdir() if p.name.endswith(".json")))
+
+
+@cache
+def _load(model_id: str) -> CatalogEntry:
+    raw = json.loads((_folder() / f"{model_id}.json").read_text(encoding="utf-8"))
+    fact = lambda d: Fact(int(d["value"]), d["source"], d.get("quote", "")) if d else None  # noqa: E731
+    return CatalogEntry(
+        id=raw["id"], repo=raw["repo"], generation=raw["generation"], config=raw["config"],
+        config_source=raw["config_source"], published_params=fact(raw.get("published_params")),
+        training_tokens=fact(raw.get("training_tokens")), notes=raw.get("notes", ""),
+    )  # fmt: skip
+
+
+@cache
+def _read(model_id: str) -> HFRead:
+    entry = _load(model_id)
+    return read_hf_config(entry.config, where=f"catalog/{model_id}.json", generation=entry.generation)
+
+
+@cache
+def _aliases() -> dict[str, str]:
+    return {_load(i).repo.lower(): i for i in ids()}
+
+
+def resolve(name: str) -> str:
+    """The catalog ID for an ID or a full repo id (`meta-llama/Llama-3.1-8B`), any case."""
+    key = name.strip().lower()
+    if key in ids():
+        return key
+    if key in _aliases():
+        return _aliases()[key]
+    tail = key.rsplit("/", 1)[-1]
+    if tail in ids() and "/" in key:
+        return tail
+    close = difflib.get_close_matches(tail, ids(), n=3, cutoff=0.6)
+    hint = f"; did you mean {', '.join(close)}?" if close else "; `modelkin list` shows the catalog"
+    raise UnknownModel(name, f"not in the catalog{hint}")
+
+
+def get(name: str) -> CatalogEntry:
+    return _load(resolve(name))
+
+
+def entries() -> list[CatalogEntry]:
+    return [_load(i) for i in ids()]

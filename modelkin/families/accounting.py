@@ -1,0 +1,122 @@
+"""What an architecture costs, from the spec alone (pure Python).
+
+- Parameters: the sum over `layout(spec)` by component, so the count is
+  exactly the number of values a checkpoint holds.
+- KV cache: 2 (K and V) × layers × kv heads × head_dim values per token; a
+  sliding-window layer stops growing at its window.
+- FLOPs per token (PaLM appendix B / Kaplan et al. convention): a multiply-add
+  is 2 FLOPs, so the forward pass costs 2 × (weights used in matmuls) plus, for
+  a token that attends to `context` tokens, 2 × 2 × heads × head_dim × span per
+  layer (QKᵀ and the weighted sum of V). Training ≈ 3 × forward (backward is 2×).
+  Embedding lookups are not matmuls; a head tied to the embedding still is one.
+- Token scaling: tokens per parameter D/N, its multiple of Chinchilla's ~20
+  (Hoffmann et al. 2022), and training compute 6·N·D.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from .layout import layout
+from .spec import ArchBase
+
+DTYPE_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 1.0, "int4": 0.5}
+CHINCHILLA_TOKENS_PER_PARAM = 20.0
+COMPONENTS = ("embedding", "attention", "mlp", "norm", "head")
+DEFAULT_CONTEXT = 4096
+
+
+def params_by_component(spec: ArchBase) -> dict[str, int]:
+    counts: Counter[str] = Counter({c: 0 for c in COMPONENTS})
+    for slot in layout(spec):
+        if slot.is_parameter:
+            counts[slot.component] += slot.numel
+    return dict(counts)
+
+
+def params_total(spec: ArchBase) -> int:
+    return sum(params_by_component(spec).values())
+
+
+def matmul_params(spec: ArchBase) -> int:
+    """Weights that multiply activations once per token (all linear layers and the head)."""
+    by = params_by_component(spec)
+    head = by["head"] if not spec.embeddings.tied else spec.vocab_size * spec.hidden_size
+    linear_weights = sum(
+        s.numel for s in layout(spec) if s.component in ("attention", "mlp") and s.name.endswith(".weight")
+    )
+    return linear_weights + head
+
+
+def kv_cache_values_per_token_per_layer(spec: ArchBase) -> int:
+    return 2 * spec.attention.num_kv_heads * spec.attention.head_dim
+
+
+def kv_cache_bytes(spec: ArchBase, context: int, batch: int = 1, dtype: str = "bf16") -> float:
+    """Bytes the KV cache holds for `batch` sequences of `context` tokens."""
+    per_layer = kv_cache_values_per_token_per_layer(spec) * DTYPE_BYTES[dtype]
+    cached_tokens = sum(spec.attention_span(layer, context) for layer in range(spec.num_layers))
+    return per_layer * cached_tokens * batch
+
+
+def kv_cache_bytes_per_token(spec: ArchBase, dtype: str = "bf16") -> float:
+    """Bytes one more token adds to the cache (every layer; before any window fills)."""
+    return kv_cache_values_per_token_per_layer(spec) * DTYPE_BYTES[dtype] * spec.num_layers
+
+
+def attention_flops_per_token(spec: ArchBase, context: int) -> float:
+    width = spec.attention.num_heads * spec.attention.head_dim
+    return sum(4.0 * width * spec.attention_span(layer, context) for layer in range(spec.num_layers))
+
+
+def flops_per_token(spec: ArchBase, context: int = DEFAULT_CONTEXT) -> dict[str, float]:
+    forward = 2.0 * matmul_params(spec) + attention_flops_per_token(spec, context)
+    return {"context": context, "forward": forward, "training": 3.0 * forward}
+
+
+def weight_bytes(spec: ArchBase) -> dict[str, float]:
+    total = params_total(spec)
+    return {dtype: total * size for dtype, size in DTYPE_BYTES.items() if dtype != "fp16"}
+
+
+def token_scaling(params: int, tokens: float | None) -> dict[str, float] | None:
+    if not tokens:
+        return None
+    per_param = tokens / params
+    return {
+        "tokens": tokens,
+        "tokens_per_param": per_param,
+        "chinchilla_multiple": per_param / CHINCHILLA_TOKENS_PER_PARAM,
+        "training_flops": 6.0 * params * tokens,
+    }
+
+
+def accounting(
+    spec: ArchBase, *, context: int = DEFAULT_CONTEXT, batch: int = 1, dtype: str = "bf16", tokens: float | None = None
+) -> dict[str, Any]:
+    """Everything above in one JSON-ready dict (the `accounting` object of `show`/`convert`)."""
+    by = params_by_component(spec)
+    total = sum(by.values())
+    flops = flops_per_token(spec, context)
+    out: dict[str, Any] = {
+        "params_total": total,
+        "params_by_component": by,
+        "params_non_embedding": total - by["embedding"] - by["head"],
+        "weight_bytes": weight_bytes(spec),
+        "kv_cache_bytes_per_token": kv_cache_bytes_per_token(spec, "bf16"),
+        "kv_cache": {
+            "dtype": dtype,
+            "context": context,
+            "batch": batch,
+            "bytes_per_token": kv_cache_bytes_per_token(spec, dtype),
+            "bytes": kv_cache_bytes(spec, context, batch, dtype),
+            "bytes_if_mha": kv_cache_bytes(spec, context, batch, dtype) * spec.attention.group_size,
+            "gqa_saving": spec.attention.group_size,
+        },
+        "flops_per_token": flops,
+    }
+    scaling = token_scaling(total, tokens)
+    if scaling:
+        out.update(scaling)
+    return out

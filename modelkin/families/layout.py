@@ -1,0 +1,146 @@
+"""The checkpoint layout a spec implies: every tensor's name and shape, per naming convention.
+
+One function, `layout(spec, convention)`, serves the reference model (its
+state dict must equal it), the inspector (headers are checked against it) and
+the accounting (the parameter count is its sum). Each convention is one table
+from a tensor's role to its name; nothing else differs between them.
+
+Conventions: `llama` and `qwen2` (separate q/k/v and gate/up), `glm`
+(fused `gate_up_proj`), `glm4` (glm plus sandwich norms) and `chatglm`
+(THUDM's names, fused `query_key_value` and `dense_h_to_4h`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import prod
+from typing import Literal
+
+from ..errors import InvalidSpec
+from .spec import ArchBase
+
+Component = Literal["embedding", "attention", "mlp", "norm", "head", "buffer"]
+CONVENTIONS = ("llama", "qwen2", "glm", "glm4", "chatglm")
+
+
+@dataclass(frozen=True)
+class TensorSlot:
+    name: str
+    shape: tuple[int, ...]
+    component: Component
+    layer: int | None = None
+
+    @property
+    def numel(self) -> int:
+        return prod(self.shape)
+
+    @property
+    def is_parameter(self) -> bool:
+        """False for buffers a checkpoint may carry (ChatGLM's rotary inv_freq)."""
+        return self.component != "buffer"
+
+
+_TRANSFORMERS_NAMES = {
+    "embed": "model.embed_tokens",
+    "layer": "model.layers.{i}.",
+    "attn_norm": "input_layernorm",
+    "q": "self_attn.q_proj", "k": "self_attn.k_proj", "v": "self_attn.v_proj", "o": "self_attn.o_proj",
+    "post_attn_norm": "post_self_attn_layernorm",
+    "mlp_norm": "post_attention_layernorm",
+    "gate": "mlp.gate_proj", "up": "mlp.up_proj", "gate_up": "mlp.gate_up_proj", "down": "mlp.down_proj",
+    "post_mlp_norm": "post_mlp_layernorm",
+    "final_norm": "model.norm",
+    "head": "lm_head",
+}  # fmt: skip
+
+NAMES: dict[str, dict[str, str]] = {
+    "llama": _TRANSFORMERS_NAMES,
+    "qwen2": _TRANSFORMERS_NAMES,
+    "glm": _TRANSFORMERS_NAMES,
+    "glm4": _TRANSFORMERS_NAMES,
+    "chatglm": {
+        "embed": "transformer.embedding.word_embeddings",
+        "layer": "transformer.encoder.layers.{i}.",
+        "attn_norm": "input_layernorm",
+        "qkv": "self_attention.query_key_value", "o": "self_attention.dense",
+        "mlp_norm": "post_attention_layernorm",
+        "gate_up": "mlp.dense_h_to_4h", "down": "mlp.dense_4h_to_h",
+        "final_norm": "transformer.encoder.final_layernorm",
+        "head": "transformer.output_layer",
+        "rotary": "transformer.rotary_pos_emb.inv_freq",
+    },  # fmt: skip
+}
+
+
+def default_convention(spec: ArchBase) -> str:
+    if spec.family == "glm":
+        return "glm4" if spec.norm.placement == "sandwich" else "glm"
+    return spec.family
+
+
+def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
+    convention = convention or default_convention(spec)
+    if convention not in NAMES:
+        raise InvalidSpec("convention", f"unknown naming convention {convention!r} (known: {', '.join(CONVENTIONS)})")
+    _check_expressible(spec, convention)
+    names = NAMES[convention]
+    h, att, mlp = spec.hidden_size, spec.attention, spec.mlp
+    q_out, kv_out = att.num_heads * att.head_dim, att.num_kv_heads * att.head_dim
+    slots: list[TensorSlot] = [TensorSlot(names["embed"] + ".weight", (spec.vocab_size, h), "embedding")]
+    if "rotary" in names:
+        slots.append(TensorSlot(names["rotary"], (spec.rotary_dim // 2,), "buffer"))
+
+    def linear(role: str, out_dim: int, in_dim: int, bias: bool, component: Component, i: int) -> None:
+        base = names["layer"].format(i=i) + names[role]
+        slots.append(TensorSlot(base + ".weight", (out_dim, in_dim), component, i))
+        if bias:
+            slots.append(TensorSlot(base + ".bias", (out_dim,), component, i))
+
+    def norm(name: str, i: int | None) -> None:
+        slots.append(TensorSlot(name + ".weight", (h,), "norm", i))
+        if spec.norm.kind == "layernorm":
+            slots.append(TensorSlot(name + ".bias", (h,), "norm", i))
+
+    for i in range(spec.num_layers):
+        prefix = names["layer"].format(i=i)
+        norm(prefix + names["attn_norm"], i)
+        if "qkv" in names:
+            linear("qkv", q_out + 2 * kv_out, h, att.qkv_bias, "attention", i)
+        else:
+            linear("q", q_out, h, att.qkv_bias, "attention", i)
+            linear("k", kv_out, h, att.qkv_bias, "attention", i)
+            linear("v", kv_out, h, att.qkv_bias, "attention", i)
+        linear("o", h, q_out, att.out_bias, "attention", i)
+        if spec.norm.placement == "sandwich":
+            norm(prefix + names["post_attn_norm"], i)
+        norm(prefix + names["mlp_norm"], i)
+        inter = mlp.intermediate_size
+        if mlp.fused_gate_up:
+            linear("gate_up", 2 * inter, h, mlp.bias, "mlp", i)
+        elif mlp.gated:
+            linear("gate", inter, h, mlp.bias, "mlp", i)
+            linear("up", inter, h, mlp.bias, "mlp", i)
+        else:
+            linear("up", inter, h, mlp.bias, "mlp", i)
+        linear("down", h, inter, mlp.bias, "mlp", i)
+        if spec.norm.placement == "sandwich":
+            norm(prefix + names["post_mlp_norm"], i)
+    if spec.norm.final_norm:
+        norm(names["final_norm"], None)
+    if not spec.embeddings.tied:
+        slots.append(TensorSlot(names["head"] + ".weight", (spec.vocab_size, h), "head"))
+    return slots
+
+
+def _check_expressible(spec: ArchBase, convention: str) -> None:
+    def no(why: str) -> InvalidSpec:
+        return InvalidSpec("convention", f"{convention} checkpoints cannot hold this spec: {why}")
+
+    if convention == "chatglm" and not spec.mlp.fused_gate_up:
+        raise no("ChatGLM stores gate and up fused in dense_h_to_4h")
+    if convention in ("llama", "qwen2") and spec.mlp.fused_gate_up:
+        raise no("gate_proj and up_proj are separate tensors")
+    if convention in ("glm", "glm4") and not spec.mlp.fused_gate_up:
+        raise no("GLM stores gate and up fused in gate_up_proj")
+    if spec.norm.placement == "sandwich" and convention != "glm4":
+        raise no("only glm4 names the sandwich norms")

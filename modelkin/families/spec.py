@@ -1,0 +1,365 @@
+"""`ArchSpec`: one validated description of a decoder-only LLM architecture.
+
+Every other view in modelkin (Hugging Face configs, tensor layouts, parameter
+counts, KV-cache and FLOP estimates, tiny variants, reports) is a function of
+this object. Each architectural choice is its own small model; values that
+follow from others (head group size, rotary dims, effective RoPE base) are
+properties computed here and nowhere else.
+
+The family-specific subclasses (`LlamaArch`, `Qwen2Arch`, `GlmArch`) live in
+`llama.py`, `qwen2.py` and `glm.py`; they narrow `family` and `generation`
+and add the checks that only make sense for that family.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+
+
+class Strict(BaseModel):
+    """Base of every modelkin schema: unknown keys are errors, values immutable."""
+
+    # strict: a "4096" or 32.5 where a count belongs is an error, never coerced.
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
+
+
+# --- tokenizer -------------------------------------------------------------------
+
+TokenizerKind = Literal["sentencepiece-bpe", "byte-level-bpe", "tiktoken-bpe"]
+
+
+class Tokenizer(Strict):
+    """The tokenizer's kind and the ids the model reserves for control tokens.
+
+    `vocab_size` is the number of ids the tokenizer can emit (base vocabulary
+    plus added tokens) when known; the embedding may have more rows (padding),
+    see `ArchSpec.vocab_size` and `ArchSpec.padding_rows`.
+    """
+
+    kind: TokenizerKind
+    vocab_size: PositiveInt | None = None
+    bos_token_id: int | None = Field(default=None, ge=0)
+    eos_token_ids: list[Annotated[int, Field(ge=0)]] = []
+    pad_token_id: int | None = Field(default=None, ge=0)
+
+
+# --- attention -------------------------------------------------------------------
+
+
+class Attention(Strict):
+    """Multi-head attention with `num_kv_heads` key/value heads.
+
+    MHA: kv == heads; MQA: kv == 1; GQA: anything between (each kv head serves
+    `group_size` query heads, shrinking the KV cache by that factor).
+    """
+
+    num_heads: PositiveInt = Field(le=65_536)
+    num_kv_heads: PositiveInt = Field(le=65_536)
+    head_dim: PositiveInt = Field(le=65_536)
+    qkv_bias: bool = False
+    out_bias: bool = False
+
+    @model_validator(mode="after")
+    def _heads_divide(self) -> Attention:
+        if self.num_heads % self.num_kv_heads:
+            raise ValueError(
+                f"attention.num_heads ({self.num_heads}) must be a multiple of "
+                f"attention.num_kv_heads ({self.num_kv_heads})"
+            )
+        return self
+
+    @property
+    def kind(self) -> Literal["MHA", "GQA", "MQA"]:
+        if self.num_kv_heads == self.num_heads:
+            return "MHA"
+        return "MQA" if self.num_kv_heads == 1 else "GQA"
+
+    @property
+    def group_size(self) -> int:
+        return self.num_heads // self.num_kv_heads
+
+
+# --- positions -------------------------------------------------------------------
+
+
+class NoScaling(Strict):
+    type: Literal["none"] = "none"
+
+
+class LinearScaling(Strict):
+    """Position interpolation: every position is divided by `factor`."""
+
+    type: Literal["linear"] = "linear"
+    factor: PositiveFloat
+
+
+class DynamicScaling(Strict):
+    """Dynamic NTK: the base grows with the sequence once it exceeds the original length."""
+
+    type: Literal["dynamic"] = "dynamic"
+    factor: PositiveFloat
+    original_max_position_embeddings: PositiveInt | None = None
+
+
+class YarnScaling(Strict):
+    """YaRN (Peng et al. 2023): per-frequency blend of interpolation and extrapolation
+    plus an attention temperature. `None` means "the implementation's default"
+    (beta_fast 32, beta_slow 1, attention_factor 0.1·ln(factor)+1)."""
+
+    type: Literal["yarn"] = "yarn"
+    factor: float
+    original_max_position_embeddings: PositiveInt | None = None
+    beta_fast: PositiveFloat | None = None
+    beta_slow: PositiveFloat | None = None
+    attention_factor: PositiveFloat | None = None
+    mscale: PositiveFloat | None = None
+    mscale_all_dim: PositiveFloat | None = None
+    truncate: bool | None = None
+
+    @model_validator(mode="after")
+    def _factor(self) -> YarnScaling:
+        if not self.factor > 1:
+            raise ValueError(f"positions.scaling.factor must be > 1 for YaRN, got {self.factor}")
+        if self.beta_fast is not None and self.beta_slow is not None and self.beta_fast <= self.beta_slow:
+            raise ValueError("positions.scaling.beta_fast must be larger than beta_slow")
+        return self
+
+
+class Llama3Scaling(Strict):
+    """Llama 3.1's rule: long wavelengths are divided by `factor`, short ones kept,
+    a smooth ramp between `low_freq_factor` and `high_freq_factor`."""
+
+    type: Literal["llama3"] = "llama3"
+    factor: PositiveFloat
+    low_freq_factor: PositiveFloat
+    high_freq_factor: PositiveFloat
+    original_max_position_embeddings: PositiveInt
+
+    @model_validator(mode="after")
+    def _ramp(self) -> Llama3Scaling:
+        if self.high_freq_factor <= self.low_freq_factor:
+            raise ValueError("positions.scaling.high_freq_factor must exceed low_freq_factor")
+        return self
+
+
+RopeScaling = Annotated[
+    Union[NoScaling, LinearScaling, DynamicScaling, YarnScaling, Llama3Scaling],
+    Field(discriminator="type"),
+]
+
+PairLayout = Literal["half-split", "interleaved"]
+
+
+class Positions(Strict):
+    """Rotary position embedding.
+
+    `theta` is the base as the config states it; ChatGLM configs state a base of
+    10000 and multiply it by `rope_ratio` (GLM-4-9B-Chat: 500), so the base the
+    rotation really uses is `base = theta * rope_ratio`. `layout` says which
+    dimensions form a rotating pair: `half-split` pairs i with i + d/2
+    (Llama, Qwen2), `interleaved` pairs 2i with 2i+1 (GLM).
+    """
+
+    theta: PositiveFloat
+    rope_ratio: PositiveFloat = 1.0
+    rotary_fraction: float = Field(default=1.0, gt=0, le=1)
+    layout: PairLayout = "half-split"
+    scaling: RopeScaling = NoScaling()
+
+    @property
+    def base(self) -> float:
+        return self.theta * self.rope_ratio
+
+
+# --- long context ----------------------------------------------------------------
+
+
+class DualChunkAttention(Strict):
+    """Dual Chunk Attention (An et al. 2024), as Qwen2.5-1M configures it."""
+
+    chunk_size: PositiveInt
+    local_size: PositiveInt
+    original_max_position_embeddings: PositiveInt
+
+    @model_validator(mode="after")
+    def _sizes(self) -> DualChunkAttention:
+        if self.local_size >= self.chunk_size:
+            raise ValueError(
+                f"long_context.dual_chunk.local_size ({self.local_size}) must be smaller "
+                f"than chunk_size ({self.chunk_size})"
+            )
+        if self.chunk_size > self.original_max_position_embeddings:
+            raise ValueError(
+                "long_context.dual_chunk.chunk_size must not exceed original_max_position_embeddings "
+                "(RoPE would see distances it was never trained on)"
+            )
+        return self
+
+
+class SlidingWindow(Strict):
+    """Qwen2's sliding window: when `enabled`, layers with index >= `max_window_layers`
+    attend only to the last `window` tokens. Qwen2 configs carry the numbers even
+    when the window is off, so they are kept to convert losslessly."""
+
+    enabled: bool
+    window: PositiveInt | None = None
+    max_window_layers: int | None = Field(default=None, ge=0)
+
+    @model_validator(mode="after")
+    def _window(self) -> SlidingWindow:
+        if self.enabled and self.window is None:
+            raise ValueError("long_context.sliding_window.window is required when the window is enabled")
+        return self
+
+
+class LongContext(Strict):
+    dual_chunk: DualChunkAttention | None = None
+    sliding_window: SlidingWindow | None = None
+
+
+# --- MLP, norm, embeddings ---------------------------------------------------------
+
+MlpKind = Literal["swiglu", "geglu", "gelu", "relu"]
+GATED_MLPS = ("swiglu", "geglu")
+
+
+class Mlp(Strict):
+    """Feed-forward block. Gated kinds (SwiGLU, GeGLU) have a gate and an up
+    projection; `fused_gate_up` says whether the checkpoint stores them as one
+    tensor (GLM's `gate_up_proj`, ChatGLM's `dense_h_to_4h`)."""
+
+    kind: MlpKind
+    intermediate_size: PositiveInt = Field(le=16_777_216)
+    bias: bool = False
+    fused_gate_up: bool = False
+
+    @model_validator(mode="after")
+    def _fused(self) -> Mlp:
+        if self.fused_gate_up and not self.gated:
+            raise ValueError(f"mlp.fused_gate_up needs a gated MLP kind, not {self.kind!r}")
+        return self
+
+    @property
+    def gated(self) -> bool:
+        return self.kind in GATED_MLPS
+
+
+class Norm(Strict):
+    """Normalisation: `pre` normalises each sublayer's input (Llama, Qwen2, ChatGLM),
+    `post` the residual sum (original Transformer), `sandwich` both the input and
+    the sublayer output (GLM-4-0414)."""
+
+    kind: Literal["rmsnorm", "layernorm"]
+    eps: PositiveFloat
+    placement: Literal["pre", "post", "sandwich"] = "pre"
+    final_norm: bool = True
+
+
+class Embeddings(Strict):
+    tied: bool = False
+
+
+# --- the architecture ------------------------------------------------------------
+
+Family = Literal["llama", "qwen2", "glm"]
+Generation = Literal[
+    "llama-1", "llama-2", "llama-3", "llama-3.1", "llama-3.2",
+    "qwen2", "qwen2.5",
+    "chatglm2", "chatglm3", "glm-4", "glm-4-0414",
+]  # fmt: skip
+
+
+class ArchBase(Strict):
+    """Fields shared by every family. Use `ArchSpec` (the discriminated union) to
+    validate a dict; the subclasses in the family modules narrow `family` and
+    `generation`."""
+
+    family: Family
+    generation: Generation
+    # Upper bounds reject absurd inputs (a config claiming 10**12 layers) before
+    # anything multiplies them; they are far above any published model.
+    num_layers: PositiveInt = Field(le=10_000)
+    hidden_size: PositiveInt = Field(le=1_048_576)
+    vocab_size: PositiveInt = Field(le=16_777_216, description="embedding rows (may exceed the tokenizer's size: padding)")
+    max_position_embeddings: PositiveInt = Field(le=2**32)
+    dtype: Literal["float32", "float16", "bfloat16"] | None = Field(
+        default=None, description="dtype of the published weights"
+    )
+    tokenizer: Tokenizer
+    attention: Attention
+    positions: Positions
+    long_context: LongContext = LongContext()
+    mlp: Mlp
+    norm: Norm
+    embeddings: Embeddings = Embeddings()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ArchBase:
+        rotary = self.attention.head_dim * self.positions.rotary_fraction
+        if rotary != int(rotary) or int(rotary) % 2:
+            raise ValueError(
+                f"positions.rotary_fraction ({self.positions.rotary_fraction}) × attention.head_dim "
+                f"({self.attention.head_dim}) must be an even whole number of rotary dims, got {rotary:g}"
+            )
+        tok = self.tokenizer
+        for name, token in (("bos_token_id", tok.bos_token_id), ("pad_token_id", tok.pad_token_id)):
+            if token is not None and token >= self.vocab_size:
+                raise ValueError(f"tokenizer.{name} ({token}) is not below vocab_size ({self.vocab_size})")
+        for token in tok.eos_token_ids:
+            if token >= self.vocab_size:
+                raise ValueError(f"tokenizer.eos_token_ids ({token}) is not below vocab_size ({self.vocab_size})")
+        if tok.vocab_size is not None and tok.vocab_size > self.vocab_size:
+            raise ValueError(
+                f"tokenizer.vocab_size ({tok.vocab_size}) exceeds the embedding's vocab_size ({self.vocab_size})"
+            )
+        window = self.long_context.sliding_window
+        if window and window.max_window_layers is not None and window.max_window_layers > self.num_layers:
+            raise ValueError(
+                f"long_context.sliding_window.max_window_layers ({window.max_window_layers}) "
+                f"exceeds num_layers ({self.num_layers})"
+            )
+        if self.long_context.dual_chunk and self.long_context.sliding_window and self.long_context.sliding_window.enabled:
+            raise ValueError("long_context: dual chunk attention and an enabled sliding window cannot be combined")
+        return self
+
+    # Derived values: computed here once, used everywhere.
+
+    @property
+    def rotary_dim(self) -> int:
+        return int(self.attention.head_dim * self.positions.rotary_fraction)
+
+    @property
+    def padding_rows(self) -> int | None:
+        """Embedding rows the tokenizer never produces (None when its size is unknown)."""
+        if self.tokenizer.vocab_size is None:
+            return None
+        return self.vocab_size - self.tokenizer.vocab_size
+
+    @property
+    def original_context(self) -> int:
+        """The context length the model was pre-trained with before any RoPE rescaling."""
+        scaling = self.positions.scaling
+        original = getattr(scaling, "original_max_position_embeddings", None)
+        if original:
+            return original
+        if self.long_context.dual_chunk:
+            return self.long_context.dual_chunk.original_max_position_embeddings
+        return self.max_position_embeddings
+
+    def windowed_layers(self) -> tuple[int, ...]:
+        """Indices of the layers that use the sliding window (Qwen2's rule)."""
+        window = self.long_context.sliding_window
+        if not window or not window.enabled:
+            return ()
+        first = window.max_window_layers or 0
+        return tuple(range(first, self.num_layers))
+
+    def attention_span(self, layer: int, context: int) -> int:
+        """How many tokens (itself included) a token at position `context`-1 attends to in `layer`."""
+        window = self.long_context.sliding_window
+        if layer in self.windowed_layers():
+            assert window is not None and window.window is not None
+            return min(context, window.window)
+        return context

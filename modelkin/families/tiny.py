@@ -1,0 +1,79 @@
+"""The scale-down rule: a ~0.5–2 M-parameter spec that keeps every choice of its source.
+
+Kept as they are: family, generation, attention kind (MHA/GQA/MQA) and GQA group
+size, q/k/v and output bias, rotary fraction, pair layout, RoPE base and
+rope_ratio, scaling type and factor, norm kind/eps/placement/final norm, MLP
+kind/bias/fusion, tied embeddings, dtype, whether DCA or a sliding window is
+configured and enabled.
+
+Scaled:
+- width: hidden 128, head_dim 16; MHA → 4 heads, MQA → 4 heads and 1 kv head,
+  GQA → 2 kv heads and 2 × group query heads;
+- MLP: intermediate = hidden × (source intermediate / source hidden), rounded to 8;
+- depth: 2 layers (4 with a sliding window, whose first `max_window_layers`
+  share is kept);
+- vocabulary: 1024 embedding rows; the tokenizer ids are those of the tiny
+  tokenizer the builder trains, so they are cleared here;
+- positions: every length (max positions, original context, YaRN/llama3/dynamic
+  original length, DCA chunk and local sizes, window) is divided by
+  S = original context / 128, so the tiny model sees the same ratios: a
+  Qwen2.5-1M tiny has DCA chunks of 128 with a local window of 4.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .hf import validate_spec
+from .spec import ArchBase
+
+TINY_HIDDEN = 128
+TINY_HEAD_DIM = 16
+TINY_VOCAB = 1024
+TINY_NATIVE_CONTEXT = 128
+
+
+def tiny(spec: ArchBase) -> ArchBase:
+    att = spec.attention
+    if att.kind == "MHA":
+        heads, kv = 4, 4
+    elif att.kind == "MQA":
+        heads, kv = 4, 1
+    else:
+        heads, kv = 2 * att.group_size, 2
+    scale = max(1.0, spec.original_context / TINY_NATIVE_CONTEXT)
+
+    def shrink(length: int | None, floor: int = 2) -> int | None:
+        return None if length is None else max(floor, round(length / scale))
+
+    data: dict[str, Any] = spec.model_dump()
+    window = spec.long_context.sliding_window
+    layers = 4 if window is not None else 2
+    ratio = spec.mlp.intermediate_size / spec.hidden_size
+    data.update(
+        num_layers=layers,
+        hidden_size=TINY_HIDDEN,
+        vocab_size=TINY_VOCAB,
+        max_position_embeddings=shrink(spec.max_position_embeddings, 16),
+    )
+    data["tokenizer"] = {"kind": spec.tokenizer.kind}
+    data["attention"].update(num_heads=heads, num_kv_heads=kv, head_dim=TINY_HEAD_DIM)
+    data["mlp"]["intermediate_size"] = max(8, round(TINY_HIDDEN * ratio / 8) * 8)
+    scaling = data["positions"]["scaling"]
+    if scaling.get("original_max_position_embeddings") is not None:
+        scaling["original_max_position_embeddings"] = shrink(scaling["original_max_position_embeddings"], 16)
+    dca = data["long_context"].get("dual_chunk")
+    if dca is not None:
+        chunk = shrink(dca["chunk_size"], 8)
+        dca.update(
+            chunk_size=chunk,
+            local_size=min(chunk - 1, shrink(dca["local_size"])),
+            original_max_position_embeddings=max(chunk, shrink(dca["original_max_position_embeddings"], 8)),
+        )
+    if window is not None:
+        share = (window.max_window_layers or 0) / spec.num_layers
+        data["long_context"]["sliding_window"].update(
+            window=shrink(window.window, 4),
+            max_window_layers=None if window.max_window_layers is None else round(share * layers),
+        )
+    return validate_spec(data, f"tiny({spec.generation})")

@@ -1,0 +1,86 @@
+"""The architectural choices of a spec as labelled rows, and numbers as people read them.
+
+`feature_rows` is the one list of "what this model chose" that `show`,
+`compare` and the report's feature matrix all print, so a choice added to the
+schema appears everywhere by being added here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..families.spec import ArchBase
+from ..units import count, flops, nbytes  # noqa: F401  (re-exported for the views)
+
+TOKENIZER_NAMES = {"sentencepiece-bpe": "SentencePiece BPE", "byte-level-bpe": "byte-level BPE", "tiktoken-bpe": "tiktoken-style BPE"}
+MLP_NAMES = {"swiglu": "SwiGLU", "geglu": "GeGLU", "gelu": "GELU", "relu": "ReLU"}
+
+
+def _scaling(spec: ArchBase) -> str:
+    s = spec.positions.scaling
+    if s.type == "none":
+        return "none"
+    if s.type == "linear":
+        return f"linear ×{s.factor:g}"
+    if s.type == "dynamic":
+        return f"dynamic NTK ×{s.factor:g}"
+    if s.type == "yarn":
+        orig = s.original_max_position_embeddings or spec.max_position_embeddings
+        return f"YaRN ×{s.factor:g} (from {count(orig)})"
+    return f"llama3 ×{s.factor:g} (from {count(s.original_max_position_embeddings)}, low {s.low_freq_factor:g}, high {s.high_freq_factor:g})"
+
+
+def _long_context(spec: ArchBase) -> str:
+    parts = []
+    dca = spec.long_context.dual_chunk
+    if dca:
+        parts.append(f"DCA chunk {count(dca.chunk_size)}, local {count(dca.local_size)}")
+    window = spec.long_context.sliding_window
+    if window and window.enabled:
+        parts.append(f"sliding window {count(window.window)} on {len(spec.windowed_layers())} layers")
+    elif window:
+        parts.append("sliding window configured, off")
+    return "; ".join(parts) or "none"
+
+
+def _norm(spec: ArchBase) -> str:
+    kind = {"rmsnorm": "RMSNorm", "layernorm": "LayerNorm"}[spec.norm.kind]
+    return f"{kind}, {spec.norm.placement}"
+
+
+FEATURES: list[tuple[str, Callable[[ArchBase], Any]]] = [
+    ("family", lambda s: s.family),
+    ("generation", lambda s: s.generation),
+    ("layers", lambda s: s.num_layers),
+    ("hidden size", lambda s: s.hidden_size),
+    ("tokenizer", lambda s: TOKENIZER_NAMES[s.tokenizer.kind]),
+    ("tokenizer size", lambda s: s.tokenizer.vocab_size if s.tokenizer.vocab_size else "unknown"),
+    ("embedding rows", lambda s: s.vocab_size),
+    ("attention", lambda s: s.attention.kind),
+    ("heads / kv heads", lambda s: f"{s.attention.num_heads} / {s.attention.num_kv_heads}"),
+    ("GQA group size", lambda s: s.attention.group_size),
+    ("head dim", lambda s: s.attention.head_dim),
+    ("QKV bias", lambda s: yes(s.attention.qkv_bias)),
+    ("output bias", lambda s: yes(s.attention.out_bias)),
+    ("RoPE base", lambda s: f"{s.positions.base:g}" + (f" (10000 × rope_ratio {s.positions.rope_ratio:g})" if s.positions.rope_ratio != 1 else "")),
+    ("rotary dims", lambda s: f"{s.rotary_dim} of {s.attention.head_dim}"),
+    ("RoPE pairs", lambda s: s.positions.layout),
+    ("RoPE scaling", _scaling),
+    ("long context", _long_context),
+    ("context length", lambda s: s.max_position_embeddings),
+    ("MLP", lambda s: MLP_NAMES[s.mlp.kind] + (", fused gate/up" if s.mlp.fused_gate_up else "")),
+    ("MLP ratio", lambda s: f"{s.mlp.intermediate_size / s.hidden_size:.2f} ({s.mlp.intermediate_size})"),
+    ("MLP bias", lambda s: yes(s.mlp.bias)),
+    ("norm", _norm),
+    ("norm eps", lambda s: f"{s.norm.eps:g}"),
+    ("tied embeddings", lambda s: yes(s.embeddings.tied)),
+]
+
+
+def feature_rows(spec: ArchBase) -> dict[str, Any]:
+    return {label: get(spec) for label, get in FEATURES}
+
+
+def yes(flag: bool) -> str:
+    return "yes" if flag else "no"
