@@ -255,6 +255,47 @@ def cmd_convert(args: argparse.Namespace) -> str:
     return text
 
 
+def cmd_inspect(args: argparse.Namespace) -> tuple[int, str]:
+    from .errors import EXIT_INCONSISTENT, EXIT_OK
+    from .inspect.checks import inspect_gathered, verdict
+    from .inspect.gather import gather, gather_local
+    from .inspect.render import cache_row, render_text
+
+    if args.cache:
+        from .inspect.hub import scan_cache
+
+        rows = []
+        for repo in scan_cache():
+            for rev in repo.revisions:
+                try:
+                    report = inspect_gathered(gather_local(str(rev.snapshot_path)), args.tokens)
+                    rows.append(cache_row(repo.repo_id, rev.commit[:8], report, repo.size_on_disk, None))
+                except ModelkinError as exc:
+                    rows.append(cache_row(repo.repo_id, rev.commit[:8], None, repo.size_on_disk, exc.line()))
+        code = EXIT_INCONSISTENT if any(r["verdict"] != "consistent" for r in rows) else EXIT_OK
+        if args.format == "json":
+            return code, emit_json(rows)
+        from .units import count, nbytes
+
+        table = [[r["id"], r["revision"], r["family"] or "-", count(r["params"]) if r["params"] else "-", r["dtype"] or "-",
+                  nbytes(r["size_on_disk"]), r["verdict"] + (f": {r['problem']}" if r["problem"] else "")] for r in rows]  # fmt: skip
+        if not rows:
+            return code, "the Hugging Face cache holds no models"
+        return code, emit_table(["id", "revision", "family", "params", "dtype", "size on disk", "verdict"], table,
+                                "markdown" if args.format == "markdown" else "simple")  # fmt: skip
+    if not args.target:
+        raise ModelkinError("inspect", "give a folder, a .safetensors file, a Hub id (org/name[@rev]) or --cache")
+    report = inspect_gathered(gather(args.target), args.tokens)
+    code = EXIT_INCONSISTENT if verdict(report) == "inconsistent" else EXIT_OK
+    if args.format == "json":
+        return code, emit_json(report)
+    if args.format == "html":
+        from .reports.inspect_page import render_inspect_html
+
+        return code, render_inspect_html(report)
+    return code, render_text(report, markdown=args.format == "markdown")
+
+
 def cmd_schema(args: argparse.Namespace) -> str:
     from pydantic import TypeAdapter
 
@@ -271,6 +312,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], str | int | None]] = {
     "compare": cmd_compare,
     "convert": cmd_convert,
     "schema": cmd_schema,
+    "inspect": cmd_inspect,
 }
 
 
@@ -338,6 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--provenance", action="store_true")
 
     sub.add_parser("schema", help="the JSON Schema of ArchSpec")
+
+    p = sub.add_parser("inspect", help="check a checkpoint against its config by reading headers only")
+    p.add_argument("target", nargs="?", help="checkpoint folder, .safetensors file, or Hub id org/name[@revision]")
+    p.add_argument("--cache", action="store_true", help="every model in the local Hugging Face cache, one row each")
+    p.add_argument("--format", choices=("table", "markdown", "json", "html"), default="table")
+    p.add_argument("--tokens", type=_tokens, help="training tokens (default: the catalog's published figure)")
     return parser
 
 
@@ -352,14 +400,17 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    if isinstance(result, int):
+    code = 0
+    if isinstance(result, tuple):
+        code, result = result
+    elif isinstance(result, int):
         return result
     if result:
         try:
             print(result)
         except BrokenPipeError:
             pass
-    return 0
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

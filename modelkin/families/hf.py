@@ -99,11 +99,28 @@ def read_hf_config(
         generation, how = _generation(fields, model_type, config, name_hint)
     fields["generation"] = generation
     reader.note("generation", how)
+    _drop_ids_outside_vocab(fields, reader)
     reader.note("family", f"model_type {model_type!r}")
     for key in reader.unknown_keys():
         reader.warnings.append(f"unknown key '{key}' ignored")
     spec = validate_spec(fields, where)
     return HFRead(spec=spec, model_type=model_type, provenance=reader.provenance, warnings=reader.warnings)
+
+
+def _drop_ids_outside_vocab(fields: dict[str, Any], reader: ConfigReader) -> None:
+    """Control-token ids past the embedding are a fault of the file, not of the architecture:
+    report them and read the config without them (transformers' class defaults, such as
+    GlmConfig's pad 151329, end up in small test models this way)."""
+    tok, rows = fields["tokenizer"], fields["vocab_size"]
+    for key in ("bos_token_id", "pad_token_id"):
+        if isinstance(tok.get(key), int) and tok[key] >= rows:
+            reader.warnings.append(f"{key} {tok[key]} is outside the {rows}-row embedding; ignored")
+            tok[key] = None
+    eos = tok.get("eos_token_ids") or []
+    kept = [i for i in eos if not (isinstance(i, int) and i >= rows)]
+    if len(kept) != len(eos):
+        reader.warnings.append(f"eos_token_id {eos} has ids outside the {rows}-row embedding; ignored")
+        tok["eos_token_ids"] = kept
 
 
 def spec_from_hf(config: dict[str, Any], name_hint: str | None = None) -> ArchBase:

@@ -71,7 +71,7 @@ class ConfigReader:
             if default is MISSING:
                 raise InvalidSpec(self.where, f"required key '{key}' is missing")
             self.provenance[target] = f"{default_note} ({key} absent)"
-            return default
+            return list(default) if kind == "int|list" else default
         value = self.config[key]
         if key.endswith("_token_id") and value == -1 and default is not MISSING:
             # Early LLaMA conversions wrote -1 for "no such token".

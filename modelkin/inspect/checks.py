@@ -1,0 +1,224 @@
+"""Check what a checkpoint holds against what its config promises.
+
+The expected tensors come from `layout(spec, convention)`, the same function
+the reference model and the accounting use; the convention follows the
+config's `model_type` (a ChatGLM checkpoint is checked under ChatGLM names).
+The result is a plain dict: the `inspect --format json` contract.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+from ..errors import ModelkinError
+from ..families import read_hf_config
+from ..families.accounting import params_total, token_scaling
+from ..families.layout import layout
+from .findings import Finding
+from .gather import Gathered
+from .index_file import check_index_against_headers
+
+# Buffers some converters saved beside the weights; not parameters.
+_BUFFER_PATTERNS = (re.compile(r"(^|\.)rotary_emb\.inv_freq$"), re.compile(r"(^|\.)rotary_pos_emb\.inv_freq$"))
+_GENERATION_KEYS = ("do_sample", "temperature", "top_p", "top_k", "repetition_penalty", "max_length",
+                    "max_new_tokens", "bos_token_id", "eos_token_id", "pad_token_id")  # fmt: skip
+DTYPE_ORDER = ("F64", "F32", "BF16", "F16", "F8_E4M3", "F8_E5M2", "I64", "I32", "I16", "I8", "U8", "BOOL")
+
+
+def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]:
+    findings: list[Finding] = list(g.findings)
+    tensors = {name: (shard, info) for shard, h in sorted(g.headers.items()) for name, info in h.tensors.items()}
+    report: dict[str, Any] = {
+        "target": g.target,
+        "source": g.source,
+        "family": None, "generation": None, "model_type": None,
+        "params_checkpoint": 0, "params_expected": None,
+        "missing": [], "unexpected": [], "shape_mismatches": [], "buffers": [],
+        "dtypes": {}, "tied_embeddings": None,
+        "shards": [], "size_on_disk": sum(g.shard_sizes.values()),
+        "tokenizer": None, "generation_defaults": None, "token_scaling": None,
+        "findings": [],
+    }  # fmt: skip
+    if g.bytes_fetched is not None:
+        report["bytes_fetched"] = g.bytes_fetched
+
+    # Shards and the index.
+    for name in sorted(g.headers):
+        h = g.headers[name]
+        report["shards"].append({"file": name, "tensors": len(h.tensors), "size": g.shard_sizes.get(name, h.file_size)})
+    for shard in g.missing_shards:
+        count = len(g.index.tensors_in(shard)) if g.index else 0
+        findings.append(Finding("error", "shard-missing", f"shard {shard} is listed in the index ({count} tensors) but not present"))
+    if g.index is not None:
+        findings.extend(check_index_against_headers(g.index, g.headers))
+    for name in g.pickle_files:
+        findings.append(Finding("info", "pickle-not-read", f"{name} was not read: pickle files can run code when loaded"))
+
+    # Parameters and dtypes as stored.
+    dtypes: Counter[str] = Counter()
+    buffers = []
+    for name, (_, info) in tensors.items():
+        if any(p.search(name) for p in _BUFFER_PATTERNS):
+            buffers.append(name)
+            continue
+        dtypes[info.dtype] += info.numel
+    report["buffers"] = sorted(buffers)
+    report["dtypes"] = dict(sorted(dtypes.items(), key=lambda kv: (DTYPE_ORDER.index(kv[0]) if kv[0] in DTYPE_ORDER else 99, kv[0])))
+    report["params_checkpoint"] = sum(dtypes.values())
+
+    if g.config is None:
+        findings.append(Finding("warning", "no-config", "no config.json: tensors counted, nothing to check them against"))
+        report["findings"] = [f.__dict__ for f in findings]
+        return report
+
+    read = read_hf_config(g.config, where=g.config_path, name_hint=g.name_hint)
+    spec = read.spec
+    convention = read.model_type
+    report.update(family=spec.family, generation=spec.generation, model_type=read.model_type,
+                  generation_how=read.provenance.get("generation"), spec=spec.model_dump(mode="json"))  # fmt: skip
+    for warning in read.warnings:
+        findings.append(Finding("info", "config-note", warning))
+
+    # Tensors against the layout the spec implies.
+    try:
+        expected = {slot.name: slot for slot in layout(spec, convention)}
+    except ModelkinError as exc:
+        findings.append(Finding("error", "layout", exc.message))
+        expected = {}
+    report["params_expected"] = params_total(spec)
+    for name, slot in expected.items():
+        if name not in tensors:
+            if slot.is_parameter:
+                report["missing"].append(name)
+            continue
+        shape = tensors[name][1].shape
+        if tuple(shape) != slot.shape:
+            report["shape_mismatches"].append({"tensor": name, "expected": list(slot.shape), "actual": list(shape)})
+    report["unexpected"] = sorted(n for n in tensors if n not in expected and n not in buffers)
+    if report["missing"]:
+        findings.append(Finding("error", "tensor-missing", f"{len(report['missing'])} expected tensors are missing, e.g. {report['missing'][0]}"))
+    if report["unexpected"]:
+        findings.append(Finding("error", "tensor-unexpected", f"{len(report['unexpected'])} tensors the config does not explain, e.g. {report['unexpected'][0]}"))
+    for m in report["shape_mismatches"][:20]:
+        findings.append(Finding("error", "shape-mismatch", f"{m['tensor']} has shape {m['actual']}, the config implies {m['expected']}"))
+    _explain_kv_heads(spec, report, findings)
+    if expected and not report["missing"] and not report["unexpected"] and not report["shape_mismatches"]:
+        if report["params_checkpoint"] != report["params_expected"]:
+            findings.append(Finding("error", "param-count", f"headers hold {report['params_checkpoint']:,} parameters, the config implies {report['params_expected']:,}"))
+
+    head_names = [n for n, s in expected.items() if s.component == "head"] or ["lm_head.weight", "transformer.output_layer.weight"]
+    has_head = any(n in tensors for n in head_names + ["lm_head.weight", "transformer.output_layer.weight"])
+    report["tied_embeddings"] = {"config": spec.embeddings.tied, "checkpoint_has_head": has_head,
+                                 "consistent": spec.embeddings.tied != has_head}  # fmt: skip
+    if spec.embeddings.tied and has_head:
+        findings.append(Finding("error", "tied-head-present", "tie_word_embeddings is true but the checkpoint stores a separate output head"))
+
+    report["tokenizer"] = _tokenizer(g, spec, findings)
+    report["generation_defaults"] = _generation_defaults(g, spec, findings)
+    _rope_context(spec, findings)
+    report["token_scaling"] = _token_scaling(g, spec, tokens, report["params_checkpoint"] or report["params_expected"])
+    report["findings"] = [f.__dict__ for f in findings]
+    return report
+
+
+def _explain_kv_heads(spec, report: dict[str, Any], findings: list[Finding]) -> None:
+    """A k_proj whose rows disagree with num_key_value_heads is the commonest config lie: say so plainly."""
+    for m in report["shape_mismatches"]:
+        if m["tensor"].endswith(("k_proj.weight", "v_proj.weight")) and m["actual"][0] % spec.attention.head_dim == 0:
+            heads = m["actual"][0] // spec.attention.head_dim
+            findings.append(Finding("error", "kv-heads-disagree",
+                                    f"the weights have {heads} key/value heads, the config says {spec.attention.num_kv_heads}"))  # fmt: skip
+            return
+
+
+def _tokenizer(g: Gathered, spec, findings: list[Finding]) -> dict[str, Any] | None:
+    tok = g.tokenizer
+    if tok is None:
+        return None
+    findings.extend(tok.findings)
+    out = {"kind": tok.kind, "base_vocab_size": tok.base_vocab_size, "added_tokens": len(tok.added_tokens),
+           "total_size": tok.total_size, "embedding_rows": spec.vocab_size, "padding_rows": None,
+           "padding_params": None, "bos_id": tok.bos_id, "eos_id": tok.eos_id, "pad_id": tok.pad_id,
+           "files": tok.files_read}  # fmt: skip
+    if tok.total_size is not None:
+        padding = spec.vocab_size - tok.total_size
+        if padding < 0:
+            findings.append(Finding("error", "tokenizer-exceeds-embedding",
+                                    f"the tokenizer produces ids up to {tok.total_size - 1}, the embedding has {spec.vocab_size} rows"))  # fmt: skip
+        else:
+            matrices = 1 if spec.embeddings.tied else 2
+            out["padding_rows"] = padding
+            out["padding_params"] = padding * spec.hidden_size * matrices
+            if padding:
+                findings.append(Finding("info", "embedding-padding",
+                                        f"{padding:,} embedding rows are never produced by the tokenizer "
+                                        f"({out['padding_params']:,} parameters across {matrices} matri{'x' if matrices == 1 else 'ces'}); "
+                                        "padding to a multiple of 64/128 keeps matmuls aligned"))  # fmt: skip
+    if tok.kind not in ("unknown", spec.tokenizer.kind) and not (tok.kind == "byte-level-bpe" and spec.tokenizer.kind == "tiktoken-bpe"):
+        findings.append(Finding("warning", "tokenizer-kind", f"tokenizer files are {tok.kind}, the family uses {spec.tokenizer.kind}"))
+    if tok.eos_id is not None and spec.tokenizer.eos_token_ids and tok.eos_id not in spec.tokenizer.eos_token_ids:
+        findings.append(Finding("warning", "eos-disagrees", f"the tokenizer's eos id {tok.eos_id} is not among the config's {spec.tokenizer.eos_token_ids}"))
+    return out
+
+
+def _generation_defaults(g: Gathered, spec, findings: list[Finding]) -> dict[str, Any] | None:
+    gc = g.generation_config
+    if gc is None:
+        return None
+    out = {k: gc[k] for k in _GENERATION_KEYS if k in gc}
+    eos = gc.get("eos_token_id")
+    eos_ids = eos if isinstance(eos, list) else [eos] if isinstance(eos, int) else []
+    for token in eos_ids:
+        if isinstance(token, int) and not 0 <= token < spec.vocab_size:
+            findings.append(Finding("error", "generation-eos-range", f"generation_config eos_token_id {token} is outside the {spec.vocab_size}-row vocabulary"))
+    return out
+
+
+def _rope_context(spec, findings: list[Finding]) -> None:
+    scaling = spec.positions.scaling
+    if scaling.type == "yarn":
+        original = scaling.original_max_position_embeddings or spec.max_position_embeddings
+        reach = scaling.factor * original
+        if spec.max_position_embeddings > reach:
+            findings.append(Finding("warning", "yarn-reach", f"max_position_embeddings {spec.max_position_embeddings:,} exceeds YaRN's reach (factor {scaling.factor:g} × {original:,} = {reach:,.0f})"))
+        else:
+            findings.append(Finding("info", "yarn-reach", f"YaRN ×{scaling.factor:g} stretches {original:,} trained positions to {reach:,.0f}"))
+    dca = spec.long_context.dual_chunk
+    if dca:
+        step = dca.chunk_size - dca.local_size
+        findings.append(Finding("info", "dca", f"dual chunk attention: chunks of {step:,} tokens; RoPE distances stay ≤ {dca.chunk_size:,} (trained: {dca.original_max_position_embeddings:,})"))
+
+
+def _token_scaling(g: Gathered, spec, tokens: float | None, params: int) -> dict[str, Any] | None:
+    source = "--tokens"
+    if tokens is None:
+        entry = _catalog_match(g, spec)
+        if entry is None or entry.training_tokens is None:
+            return None
+        tokens, source = entry.training_tokens.value, f"catalog {entry.id}: {entry.training_tokens.source}"
+    out = token_scaling(params, tokens)
+    return {**out, "source": source} if out else None
+
+
+def _catalog_match(g: Gathered, spec):
+    """The catalog entry for this checkpoint: by name, else by identical architecture."""
+    from ..configs import entries
+
+    def arch(s) -> dict[str, Any]:
+        d = s.model_dump()
+        d.pop("dtype"), d.pop("tokenizer")
+        return d
+
+    name = g.name_hint.lower().rsplit("/", 1)[-1]
+    matches = [e for e in entries() if arch(e.spec) == arch(spec)]
+    for e in matches:
+        if e.id == name or e.repo.lower() == g.name_hint.lower():
+            return e
+    return matches[0] if len(matches) == 1 else None
+
+
+def verdict(report: dict[str, Any]) -> str:
+    severities = {f["severity"] for f in report["findings"]}
+    return "inconsistent" if "error" in severities else "consistent"

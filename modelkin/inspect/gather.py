@@ -1,0 +1,166 @@
+"""Collect what a checkpoint says about itself, reading only small files and shard headers.
+
+Targets: a local folder, a single `.safetensors` file, or a Hub id
+(`org/name[@revision]`, fetched through `hub.fetch_hub_checkpoint`). Pickle
+weight files (`.bin`, `.pt`, `.pth`) are listed but never opened: unpickling
+runs code chosen by whoever wrote the file.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import UnreadableInput
+from .findings import Finding
+from .index_file import INDEX_NAME, Index, parse_index
+from .safetensors_header import Header, read_header
+from .tokenizer_files import TokenizerInfo, read_tokenizer_files
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "merges.txt",
+                   "special_tokens_map.json", "added_tokens.json")  # fmt: skip
+MAX_SMALL_FILE = 64 * 2**20  # a config or generation config larger than this is not one
+
+
+@dataclass
+class Gathered:
+    target: str  # what the user named
+    name_hint: str  # folder or repo name, to tell generations apart
+    config: dict[str, Any] | None = None
+    config_path: str = "config.json"
+    generation_config: dict[str, Any] | None = None
+    tokenizer: TokenizerInfo | None = None
+    index: Index | None = None
+    headers: dict[str, Header] = field(default_factory=dict)  # shard file name -> header
+    shard_sizes: dict[str, int] = field(default_factory=dict)
+    missing_shards: list[str] = field(default_factory=list)
+    pickle_files: list[str] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    bytes_fetched: int | None = None  # Hub only: header bytes downloaded
+    source: str = "local"
+
+
+def read_small_json(path: Path, what: str) -> Any:
+    try:
+        if path.stat().st_size > MAX_SMALL_FILE:
+            raise UnreadableInput(str(path), f"is {path.stat().st_size:,} bytes: too large for a {what}")
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UnreadableInput(str(path), "is not UTF-8 text") from None
+    except OSError as exc:
+        raise UnreadableInput(str(path), f"cannot be read ({exc.strerror})") from None
+
+    def no_constants(name: str) -> Any:
+        raise ValueError(f"{name} is not valid JSON")
+
+    try:
+        data = json.loads(text, parse_constant=no_constants)
+    except (ValueError, RecursionError) as exc:
+        raise UnreadableInput(str(path), f"is not valid JSON ({exc})"[:200]) from None
+    if not isinstance(data, dict):
+        raise UnreadableInput(str(path), f"must hold a JSON object, not {type(data).__name__}")
+    return data
+
+
+def gather_local(target: str) -> Gathered:
+    path = Path(target)
+    if not path.exists():
+        raise UnreadableInput(target, "no such file or folder")
+    if path.is_file():
+        if path.suffix != ".safetensors":
+            if path.suffix in PICKLE_SUFFIXES:
+                raise UnreadableInput(target, _pickle_message())
+            raise UnreadableInput(target, "not a .safetensors file or a checkpoint folder")
+        header = read_header(path)
+        g = Gathered(target=target, name_hint=path.parent.name, headers={path.name: header},
+                     shard_sizes={path.name: header.file_size})  # fmt: skip
+        if (path.parent / "config.json").is_file():
+            _read_folder_files(path.parent, g)
+        return g
+    g = Gathered(target=target, name_hint=path.resolve().name)
+    _read_folder_files(path, g)
+    g.pickle_files = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES and p.is_file())
+    index_path = path / INDEX_NAME
+    if index_path.is_file():
+        g.index = _read_index(index_path)
+        shard_names = g.index.shards
+    else:
+        shard_names = sorted(p.name for p in path.glob("*.safetensors"))
+    for name in shard_names:
+        shard = path / name
+        if not shard.is_file():
+            g.missing_shards.append(name)
+            continue
+        header = read_header(shard)
+        g.headers[name] = header
+        g.shard_sizes[name] = header.file_size
+    if not g.headers and not g.missing_shards:
+        if g.pickle_files:
+            raise UnreadableInput(str(path / g.pickle_files[0]), _pickle_message())
+        raise UnreadableInput(target, "holds no .safetensors weights")
+    return g
+
+
+def _pickle_message() -> str:
+    return ("pickle checkpoints are not read: unpickling can run code from the file. "
+            "Convert it to safetensors with a tool you trust")  # fmt: skip
+
+
+def _read_index(index_path: Path) -> Index:
+    index = parse_index(index_path.read_bytes(), str(index_path))
+    folder = index_path.parent.resolve()
+    for shard in index.shards:
+        target = (index_path.parent / shard).resolve()  # follows symlinks
+        if not target.is_relative_to(folder):
+            raise UnreadableInput(str(index_path), f"shard {shard!r} resolves outside the checkpoint folder")
+    return index
+
+
+def _read_folder_files(folder: Path, g: Gathered) -> None:
+    config = folder / "config.json"
+    if config.is_file():
+        g.config = read_small_json(config, "config.json")
+        g.config_path = str(config)
+    generation = folder / "generation_config.json"
+    if generation.is_file():
+        g.generation_config = read_small_json(generation, "generation config")
+    if any((folder / f).is_file() for f in TOKENIZER_FILES) or any(folder.glob("*.tiktoken")):
+        g.tokenizer = read_tokenizer_files(folder)
+
+
+def gather_hub(target: str) -> Gathered:
+    from .hub import fetch_hub_checkpoint, parse_hub_id
+
+    repo_id, revision = parse_hub_id(target)
+    hub = fetch_hub_checkpoint(repo_id, revision)
+    g = Gathered(target=target, name_hint=repo_id, source="hub", bytes_fetched=hub.bytes_fetched)
+    files = hub.local_files
+    if "config.json" in files:
+        g.config = read_small_json(files["config.json"], "config.json")
+        g.config_path = f"{repo_id}/config.json"
+    if "generation_config.json" in files:
+        g.generation_config = read_small_json(files["generation_config.json"], "generation config")
+    if hub.snapshot_dir is not None and any(name in files for name in TOKENIZER_FILES):
+        g.tokenizer = read_tokenizer_files(hub.snapshot_dir)
+    if INDEX_NAME in files:
+        g.index = parse_index(files[INDEX_NAME].read_bytes(), f"{repo_id}/{INDEX_NAME}")
+        g.missing_shards = [s for s in g.index.shards if s not in hub.headers]
+    g.headers = dict(hub.headers)
+    g.shard_sizes = dict(hub.shard_sizes)
+    g.pickle_files = sorted(f for f in hub.files if f.endswith(PICKLE_SUFFIXES))
+    if not g.headers and not g.missing_shards:
+        if g.pickle_files:
+            raise UnreadableInput(f"{repo_id}/{g.pickle_files[0]}", _pickle_message())
+        raise UnreadableInput(target, "the repository holds no .safetensors weights")
+    return g
+
+
+def gather(target: str) -> Gathered:
+    from .hub import looks_like_hub_id
+
+    if looks_like_hub_id(target):
+        return gather_hub(target)
+    return gather_local(target)
