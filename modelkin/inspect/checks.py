@@ -203,19 +203,23 @@ def _token_scaling(g: Gathered, spec, tokens: float | None, params: int) -> dict
 
 
 def _catalog_match(g: Gathered, spec):
-    """The catalog entry for this checkpoint: by name, else by identical architecture."""
-    from ..configs import entries
+    """The catalog entry for this checkpoint: by name when the architecture agrees,
+    else the one entry with an identical architecture."""
+    from ..configs import entries, get
+    from ..errors import UnknownModel
 
     def arch(s) -> dict[str, Any]:
         d = s.model_dump()
         d.pop("dtype"), d.pop("tokenizer")
         return d
 
-    name = g.name_hint.lower().rsplit("/", 1)[-1]
+    try:
+        named = get(g.name_hint)
+    except UnknownModel:
+        named = None
+    if named is not None and arch(named.spec) == arch(spec):
+        return named
     matches = [e for e in entries() if arch(e.spec) == arch(spec)]
-    for e in matches:
-        if e.id == name or e.repo.lower() == g.name_hint.lower():
-            return e
     return matches[0] if len(matches) == 1 else None
 
 
