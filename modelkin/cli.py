@@ -285,8 +285,20 @@ def cmd_inspect(args: argparse.Namespace) -> tuple[int, str]:
                                 "markdown" if args.format == "markdown" else "simple")  # fmt: skip
     if not args.target:
         raise ModelkinError("inspect", "give a folder, a .safetensors file, a Hub id (org/name[@rev]) or --cache")
+    from .inspect.hub import looks_like_hub_id
+
+    if looks_like_hub_id(args.target):
+        # huggingface_hub logs every retry to stderr; the error that ends the retries is our one line.
+        from huggingface_hub.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
     report = inspect_gathered(gather(args.target), args.tokens)
     code = EXIT_INCONSISTENT if verdict(report) == "inconsistent" else EXIT_OK
+    if code == EXIT_INCONSISTENT:
+        # Exit 1 also gets its one stderr line (issue 7), so scripts see why without parsing stdout.
+        errors = [f["message"] for f in report["findings"] if f["severity"] == "error"]
+        more = f" (+{len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+        print(f"modelkin: {args.target}: inconsistent: {errors[0]}{more}", file=sys.stderr)
     if args.format == "json":
         return code, emit_json(report)
     if args.format == "html":
@@ -313,7 +325,14 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], str | int | None]] = {
     "convert": cmd_convert,
     "schema": cmd_schema,
     "inspect": cmd_inspect,
+    "report": lambda args: _lazy("modelkin.reports.command", "cmd_report")(args),
 }
+
+
+def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], Any]:
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
 
 
 def _positive_int(text: str) -> int:
@@ -386,6 +405,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache", action="store_true", help="every model in the local Hugging Face cache, one row each")
     p.add_argument("--format", choices=("table", "markdown", "json", "html"), default="table")
     p.add_argument("--tokens", type=_tokens, help="training tokens (default: the catalog's published figure)")
+
+    from .reports.command import add_report_parser
+
+    add_report_parser(sub)
     return parser
 
 

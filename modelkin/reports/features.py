@@ -84,3 +84,21 @@ def feature_rows(spec: ArchBase) -> dict[str, Any]:
 
 def yes(flag: bool) -> str:
     return "yes" if flag else "no"
+
+
+# Raw values for the rows whose display above is not already a plain number, so that the
+# report's CSV and sorting see 3.5 rather than "3.50 (14336)". Rows not listed here are plain
+# already (a number, or a label such as "GQA").
+FEATURE_VALUES: dict[str, Callable[[ArchBase], Any]] = {
+    "tokenizer size": lambda s: s.tokenizer.vocab_size,
+    "RoPE base": lambda s: s.positions.base,
+    "rotary dims": lambda s: s.rotary_dim,
+    "MLP ratio": lambda s: s.mlp.intermediate_size / s.hidden_size,
+    "norm eps": lambda s: s.norm.eps,
+}
+
+
+def feature_values(spec: ArchBase) -> dict[str, Any]:
+    """The same rows as `feature_rows`, with plain numbers where the display adds text."""
+    rows = feature_rows(spec)
+    return {label: FEATURE_VALUES[label](spec) if label in FEATURE_VALUES else value for label, value in rows.items()}

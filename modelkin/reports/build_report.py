@@ -1,0 +1,627 @@
+"""Collect everything a comparison report shows: `build_report(ids, context) -> ReportData`.
+
+`ReportData` holds the page as blocks (`sections`, rendered to HTML and Markdown by
+`write.py`), the tables again as a list (one CSV each), the plots (SVG inline in the HTML,
+PNG beside the Markdown) and `json`, the machine-readable report.
+
+Report JSON shape (`report.json`; `schema` changes when a key is removed or changes meaning):
+
+    {
+      "schema": "modelkin-report/1",
+      "title": str,
+      "generator": "modelkin <version>",
+      "context": int,                        # tokens, for the KV-cache and FLOP figures
+      "models": [                            # in report order (family, generation, size)
+        {
+          "id": str, "repo": str, "family": str, "generation": str,
+          "variant": "base" | "chat" | "1m",
+          "previous": str | null,            # catalog id the highlights compare against
+          "features": {label: str | int},    # display values, as in the feature matrix
+          "feature_values": {label: str | int | float | null},  # plain numbers where possible
+          "changed": [{"feature": str, "from": ..., "to": ...}],  # vs "previous"
+          "accounting": {...},               # modelkin.families.accounting.accounting(spec, context=context, tokens=...)
+          "published_params": {"value": int, "source": str, "quote": str} | null,
+          "training_tokens": {"value": int, "source": str, "quote": str} | null,
+          "config_source": {"kind": str, "url": str, ...}
+        }
+      ],
+      "lineage": [                           # see lineage.Step.as_json
+        {"family": str, "title": str,
+         "from": {"generation": str, "variant": str}, "to": {...},
+         "common_changes": [{"feature", "from", "to"}],
+         "pairs": [{"from": id, "to": id, "same_size": bool, "changes": [...], "other_changes": [...]}],
+         "new_sizes": [id]}
+      ],
+      "token_scaling": [{"id": str, "params": int, "tokens": int, "tokens_per_param": float,
+                         "chinchilla_multiple": float, "training_flops": float, "source": str}],
+      "tables": [{"id": str, "title": str, "csv": "<id>.csv", "headers": [str]}],
+      "plots": [{"name": str, "title": str, "png": "plots/<name>.png"}],
+      "explanations": [{"title": str, "markdown": str}]
+    }
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..configs.catalog import CatalogEntry, entries, get
+from ..errors import ModelkinError
+from ..families import rope_math
+from ..families.accounting import (
+    CHINCHILLA_TOKENS_PER_PARAM,
+    COMPONENTS,
+    accounting,
+    kv_cache_bytes,
+)
+from ..units import count, flops, nbytes
+from . import explain
+from .features import feature_rows, feature_values
+from .lineage import (
+    FAMILY_NAMES,
+    IDENTITY_ROWS,
+    Change,
+    Step,
+    changes,
+    lineage,
+    predecessor,
+    stage_name,
+    stage_of,
+    stage_sort_key,
+    summarise,
+    variant_of,
+)
+from .page import Cell, Figure, Prose, Section, Table
+
+SCHEMA = "modelkin-report/1"
+# Plots name one model per generation when the selection is larger than this; the tables
+# always list every model.
+PLOT_ALL_UP_TO = 12
+REFERENCE_SIZE = 8e9  # "nearest to 8 B": the size every family publishes
+MAX_SERIES = 8  # the plot palette's colours
+# The feature matrix is split into tables a reader can take in; rows of `feature_rows` not
+# named here land in the last table, so a newly added choice is never lost.
+FEATURE_GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("features-vocabulary", "Size, tokenizer and context",
+     ("layers", "hidden size", "tokenizer", "tokenizer size", "embedding rows", "tied embeddings", "context length")),
+    ("features-attention", "Attention", ("attention", "heads / kv heads", "GQA group size", "head dim", "QKV bias", "output bias")),
+    ("features-positions", "Positions and long context", ("RoPE base", "rotary dims", "RoPE pairs", "RoPE scaling", "long context")),
+    ("features-mlp-norm", "Feed-forward and normalisation", ("MLP", "MLP ratio", "MLP bias", "norm", "norm eps")),
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    """One selected model and everything computed about it."""
+
+    entry: CatalogEntry
+    spec: Any  # ArchSpec
+    features: dict[str, Any]
+    values: dict[str, Any]
+    acc: dict[str, Any]
+    previous: CatalogEntry | None
+    changes: tuple[Change, ...]
+
+    @property
+    def id(self) -> str:
+        return self.entry.id
+
+
+@dataclass
+class ReportData:
+    title: str
+    subtitle: str
+    sections: list[Section]
+    tables: list[Table]  # every table once, in page order; each becomes <id>.csv
+    figures: list[tuple[Figure, bytes]] = field(default_factory=list)  # (figure, PNG bytes)
+    json: dict[str, Any] = field(default_factory=dict)
+    footer: str = ""
+
+
+# --- selection -------------------------------------------------------------------------------
+
+
+def select_ids(ids: Sequence[str], all_models: bool = False, family: str | None = None) -> list[str]:
+    """Catalog ids for the command's arguments, without duplicates, in report order."""
+    chosen: list[CatalogEntry] = []
+    if all_models:
+        chosen += entries()
+    if family:
+        members = [e for e in entries() if e.spec.family == family]
+        if not members:
+            raise ModelkinError("--family", f"no catalog models of family {family!r}")
+        chosen += members
+    chosen += [get(i) for i in ids]
+    if not chosen:
+        raise ModelkinError("report", "give catalog IDs, --family F or --all")
+    unique = {e.id: e for e in chosen}
+    return [e.id for e in sorted(unique.values(), key=_report_order)]
+
+
+def _report_order(entry: CatalogEntry) -> tuple[Any, ...]:
+    family = entry.spec.family
+    family_index = list(FAMILY_NAMES).index(family) if family in FAMILY_NAMES else 99
+    return family_index, stage_sort_key(stage_of(entry)), accounting_params(entry), entry.id
+
+
+def accounting_params(entry: CatalogEntry) -> int:
+    from ..families.accounting import params_total
+
+    return params_total(entry.spec)
+
+
+# --- the report ------------------------------------------------------------------------------
+
+
+def build_report(ids: Sequence[str], context: int) -> ReportData:
+    catalog = entries()
+    selected = [get(i) for i in ids]
+    if not selected:
+        raise ModelkinError("report", "no models selected")
+    models = [_facts(e, catalog, context) for e in selected]
+    steps = lineage(selected, catalog)
+    figures = _figures(models, context)
+    figure_by_name = {f.name: (f, png) for f, png in figures}
+
+    feature_tables = _feature_tables(models)
+    params_table, memory_table = _accounting_tables(models, context)
+    scaling_table, scaling_json = _token_scaling(models)
+    models_table = _models_table(models)
+    tables = [models_table, *feature_tables, params_table, memory_table] + ([scaling_table] if scaling_table else [])
+
+    texts = explain.explanations(models, context)
+    portraits = explain.family_portraits(models)
+
+    names = ", ".join(sorted({FAMILY_NAMES.get(m.spec.family, m.spec.family) for m in models}))
+    overview = Section("Overview", "overview", [
+        Prose(_overview_text(models, context, steps)),
+        models_table,
+    ])  # fmt: skip
+    matrix = Section("Feature matrix", "features", [
+        Prose("Every architectural choice, one row per model. A highlighted cell differs from the model's predecessor "
+              "(the previous generation's closest size, or the model a chat or long-context variant was derived from); "
+              "hover it to see the earlier value. The Lineage section lists the same differences per step."),
+        *feature_tables,
+    ])  # fmt: skip
+    lineage_section = Section("Lineage", "lineage", _lineage_blocks(steps))
+    accounting_section = Section("Accounting", "accounting", [
+        Prose(f"Parameters are counted tensor by tensor from the layout each config implies. Memory is for the weights "
+              f"alone and for the KV cache at batch 1 in bf16; FLOPs per token include attention over {context:,} tokens "
+              "of context (2 FLOPs per multiply-add; training ≈ 3× forward)."),
+        params_table,
+        figure_by_name["params"][0],
+        memory_table,
+        figure_by_name["kv-cache"][0],
+    ])  # fmt: skip
+    scaling_blocks: list[Any] = [Prose(_scaling_text(models))]
+    if scaling_table:
+        scaling_blocks += [scaling_table]
+    if "tokens" in figure_by_name:
+        scaling_blocks.append(figure_by_name["tokens"][0])
+    scaling_section = Section("Token scaling", "token-scaling", scaling_blocks)
+    explain_blocks: list[Any] = []
+    for title, text in texts:
+        blocks: list[Any] = [Prose(text)]
+        if title.startswith("Positional encoding") and "rope" in figure_by_name:
+            blocks.append(figure_by_name["rope"][0])
+        explain_blocks.append(Section(title, blocks=blocks))
+    explain_section = Section("How the choices work", "explanations", explain_blocks)
+    family_section = Section("What characterises each family", "families",
+                             [Section(title, blocks=[Prose(text)]) for title, text in portraits])  # fmt: skip
+    sources = Section("Sources", "sources", [Prose(_sources_text(models))])
+
+    sections = [overview, matrix, lineage_section, accounting_section, scaling_section, explain_section, family_section, sources]
+    title = f"{names}: architectures compared" if len(models) > 1 else f"{models[0].id}: architecture"
+    subtitle = f"{len(models)} model{'s' if len(models) != 1 else ''} from the modelkin catalog · KV cache and FLOPs at {context:,} tokens"
+    data = ReportData(title=title, subtitle=subtitle, sections=sections, tables=tables, figures=figures)
+    data.footer = f"Generated by modelkin {_version()} from its catalog of published configs. Every number is computed from the configs; see Sources."
+    data.json = _json(data, models, steps, scaling_json, texts + portraits, context)
+    return data
+
+
+def _facts(entry: CatalogEntry, catalog: Sequence[CatalogEntry], context: int) -> ModelFacts:
+    spec = entry.spec
+    tokens = entry.training_tokens.value if entry.training_tokens else None
+    previous = predecessor(entry, catalog)
+    return ModelFacts(
+        entry=entry, spec=spec, features=feature_rows(spec), values=feature_values(spec),
+        acc=accounting(spec, context=context, tokens=tokens), previous=previous,
+        changes=changes(previous, entry) if previous else (),
+    )  # fmt: skip
+
+
+# --- tables ----------------------------------------------------------------------------------
+
+
+def _models_table(models: Sequence[ModelFacts]) -> Table:
+    rows = []
+    for m in models:
+        rows.append([
+            m.id, m.entry.repo, m.spec.family, m.spec.generation,
+            Cell(m.acc["params_total"], display=count(m.acc["params_total"])),
+            m.spec.max_position_embeddings,
+            m.previous.id if m.previous else None,
+            m.entry.config_source.get("kind", ""),
+        ])  # fmt: skip
+    return Table("Models", ["model", "repo", "family", "generation", "params", "context length", "compared with", "config source"],
+                 rows, caption="config source: shared-real-config and hf-config are copies of the published file; "
+                               "reconstructed entries were rebuilt from published values (see Sources).", id="models")  # fmt: skip
+
+
+def _feature_tables(models: Sequence[ModelFacts]) -> list[Table]:
+    labels = [label for label in models[0].features if label not in IDENTITY_ROWS]
+    # A row nobody knows (the catalog stores no tokenizer sizes) would be a column of "unknown".
+    labels = [label for label in labels if any(m.features[label] != "unknown" for m in models)]
+    placed = {label for _, _, group in FEATURE_GROUPS for label in group}
+    groups = [(tid, title, [lb for lb in group if lb in labels]) for tid, title, group in FEATURE_GROUPS]
+    leftover = [label for label in labels if label not in placed]
+    if leftover:
+        groups[-1] = (groups[-1][0], groups[-1][1], groups[-1][2] + leftover)
+    tables = []
+    for table_id, title, group in groups:
+        if not group:
+            continue
+        rows = []
+        for m in models:
+            changed = {c.feature: c for c in m.changes}
+            row: list[Any] = [m.id, m.spec.generation]
+            for label in group:
+                value, shown = m.values[label], m.features[label]
+                display = None if isinstance(shown, int) and shown == value else str(shown)
+                if label in changed:
+                    before = changed[label].before
+                    row.append(Cell(value, display=display, highlight=True, title=f"was {before} in {m.previous.id}"))  # type: ignore[union-attr]
+                else:
+                    row.append(Cell(value, display=display))
+            rows.append(row)
+        tables.append(Table(title, ["model", "generation", *group], rows, id=table_id))
+    return tables
+
+
+def _accounting_tables(models: Sequence[ModelFacts], context: int) -> tuple[Table, Table]:
+    param_rows, memory_rows = [], []
+    for m in models:
+        acc, by = m.acc, m.acc["params_by_component"]
+        total = acc["params_total"]
+        share = acc["params_non_embedding"] / total
+        param_rows.append([
+            m.id, Cell(total, display=f"{total:,}"),
+            *[Cell(by[c], display=f"{by[c]:,}") for c in COMPONENTS],
+            Cell(round(100 * share, 2), display=f"{100 * share:.1f}%"),
+            Cell(m.entry.published_params.value if m.entry.published_params else None),
+        ])  # fmt: skip
+        kv = acc["kv_cache"]
+        w = acc["weight_bytes"]
+        memory_rows.append([
+            m.id,
+            *[Cell(w[d], display=nbytes(w[d])) for d in ("fp32", "bf16", "int8", "int4")],
+            Cell(acc["kv_cache_bytes_per_token"], display=nbytes(acc["kv_cache_bytes_per_token"])),
+            Cell(kv["bytes"], display=nbytes(kv["bytes"])),
+            Cell(kv["bytes_if_mha"], display=nbytes(kv["bytes_if_mha"])),
+            Cell(acc["flops_per_token"]["forward"], display=flops(acc["flops_per_token"]["forward"])),
+            Cell(acc["flops_per_token"]["training"], display=flops(acc["flops_per_token"]["training"])),
+        ])  # fmt: skip
+    params = Table("Parameters by component", ["model", "total", *COMPONENTS, "non-embedding share", "published"],
+                   param_rows, caption="Exact counts. Non-embedding share excludes the embedding and the output head. "
+                   "'published' is the figure a model card or paper states, where one was read (often rounded).",
+                   id="params")  # fmt: skip
+    memory = Table("Memory and compute", ["model", "weights fp32", "weights bf16", "weights int8", "weights int4",
+                                          "KV cache / token", f"KV cache @ {context:,}", f"same without GQA @ {context:,}",
+                                          f"forward FLOPs / token @ {context:,}", "training FLOPs / token"],
+                   memory_rows, caption="Bytes in binary units (GiB = 2³⁰). KV cache in bf16 at batch 1; "
+                   "'without GQA' is the cache if every query head had its own key/value head.", id="memory")  # fmt: skip
+    return params, memory
+
+
+def _token_scaling(models: Sequence[ModelFacts]) -> tuple[Table | None, list[dict[str, Any]]]:
+    rows, out = [], []
+    for m in models:
+        fact = m.entry.training_tokens
+        if fact is None:
+            continue
+        acc = m.acc
+        rows.append([
+            m.id, Cell(acc["params_total"], display=count(acc["params_total"])),
+            Cell(fact.value, display=count(fact.value)),
+            Cell(round(acc["tokens_per_param"], 1), display=f"{acc['tokens_per_param']:,.0f}"),
+            Cell(round(acc["chinchilla_multiple"], 2), display=f"{acc['chinchilla_multiple']:,.1f}×"),
+            Cell(acc["training_flops"], display=f"{acc['training_flops']:.2e}"),
+            Cell(fact.source, title=fact.quote or None),
+        ])  # fmt: skip
+        out.append({"id": m.id, "params": acc["params_total"], "tokens": fact.value,
+                    "tokens_per_param": acc["tokens_per_param"], "chinchilla_multiple": acc["chinchilla_multiple"],
+                    "training_flops": acc["training_flops"], "source": fact.source})  # fmt: skip
+    if not rows:
+        return None, out
+    missing = [m.id for m in models if m.entry.training_tokens is None]
+    caption = (f"Chinchilla: {CHINCHILLA_TOKENS_PER_PARAM:g} tokens per parameter (Hoffmann et al. 2022). "
+               "Training compute ≈ 6 × parameters × tokens. Hover a source for the quoted sentence.")  # fmt: skip
+    if missing:
+        caption += f" No published token count read for: {', '.join(missing)}."
+    table = Table("Training tokens per parameter", ["model", "params", "training tokens", "tokens / param",
+                                                    "× Chinchilla", "training FLOPs (6·N·D)", "source"],
+                  rows, caption=caption, id="token-scaling")  # fmt: skip
+    return table, out
+
+
+# --- prose -----------------------------------------------------------------------------------
+
+
+def _overview_text(models: Sequence[ModelFacts], context: int, steps: Sequence[Step]) -> str:
+    by_family: dict[str, list[str]] = {}
+    for m in models:
+        by_family.setdefault(FAMILY_NAMES.get(m.spec.family, m.spec.family), []).append(m.id)
+    smallest = min(models, key=lambda m: m.acc["params_total"])
+    largest = max(models, key=lambda m: m.acc["params_total"])
+    lightest = min(models, key=lambda m: m.acc["kv_cache_bytes_per_token"] / m.spec.hidden_size)
+    lines = [f"- **{family}**: {', '.join(ids)}" for family, ids in by_family.items()]
+    text = (
+        "How do GLM, Qwen2 and LLaMA differ, and what does each choice cost? This page answers from the published "
+        "configs: what each model chose, what changed from one generation to the next, and what it costs in "
+        "parameters, memory and compute.\n\n" + "\n".join(lines) + "\n\n"
+    )
+    if len(models) > 1:
+        text += (f"Sizes range from {count(smallest.acc['params_total'])} (`{smallest.id}`) to "
+                 f"{count(largest.acc['params_total'])} (`{largest.id}`). Relative to its width, `{lightest.id}` has the "
+                 f"smallest KV cache: {nbytes(lightest.acc['kv_cache_bytes_per_token'])} per token. ")  # fmt: skip
+    text += f"Context-dependent figures use {context:,} tokens (change with `--context`)."
+    return text
+
+
+def _lineage_blocks(steps: Sequence[Step]) -> list[Any]:
+    if not steps:
+        return [Prose("None of the selected models has a predecessor in the catalog.")]
+    blocks: list[Any] = [Prose(
+        "Each step compares models of the same size where the catalog has them (otherwise the closest size). "
+        "Changes common to every compared pair come first; size-specific ones follow per pair.")]  # fmt: skip
+    for family in dict.fromkeys(s.family for s in steps):
+        sub = []
+        for step in (s for s in steps if s.family == family):
+            compared = step.compared_pairs()
+            pairs = ", ".join(f"`{p.before}` → `{p.after}`" for p in compared)
+            items = [f"- {text}" for text in summarise(step.common)]
+            common = set(step.common)
+            for p in compared:
+                rest = [c for c in p.changes if c not in common]
+                if rest and len(compared) > 1:
+                    items.append(f"- only `{p.before}` → `{p.after}`: " + "; ".join(summarise(rest)))
+            if not items:
+                items = ["- no architectural change: the same-size models share every choice (new training data and recipe only)"]
+            if step.new_sizes:
+                items.append("- new sizes: " + ", ".join(f"`{i}`" for i in step.new_sizes))
+            text = f"**{step.title}** (compared: {pairs})\n\n" + "\n".join(items)
+            sub.append(Prose(text))
+        blocks.append(Section(FAMILY_NAMES.get(family, family), blocks=sub))
+    return blocks
+
+
+def _scaling_text(models: Sequence[ModelFacts]) -> str:
+    known = [m for m in models if "tokens" in m.acc]
+    if not known:
+        return "None of the selected models has a published training-token count in the catalog."
+    top = max(known, key=lambda m: m.acc["tokens_per_param"])
+    return (f"{len(known)} of {len(models)} models have a published training-token count. The most heavily trained "
+            f"relative to its size is `{top.id}`: {top.acc['tokens_per_param']:,.0f} tokens per parameter, "
+            f"{top.acc['chinchilla_multiple']:,.0f}× the Chinchilla-optimal 20. The explanation below says why.")  # fmt: skip
+
+
+def _sources_text(models: Sequence[ModelFacts]) -> str:
+    lines = []
+    for m in models:
+        src = m.entry.config_source
+        where = src.get("url", "")
+        kind = src.get("kind", "")
+        link = f"[{where}]({where})" if where.startswith("https://") and " " not in where else f"`{where}`" if where else ""
+        tokens = f"; tokens: {m.entry.training_tokens.source}" if m.entry.training_tokens else ""
+        lines.append(f"- `{m.id}` ({kind}): {link}{tokens}")
+    return ("Configs come from the catalog (`modelkin/configs/catalog/`), which records for each model where its "
+            "config.json was read and how much to trust it; `modelkin show ID --provenance` prints the details.\n\n"
+            + "\n".join(lines))  # fmt: skip
+
+
+# --- plots -----------------------------------------------------------------------------------
+
+
+def _representatives(models: Sequence[ModelFacts]) -> list[ModelFacts]:
+    """All models when few; else one per generation, the one nearest 8 B parameters (base models first)."""
+    if len(models) <= PLOT_ALL_UP_TO:
+        return list(models)
+    best: dict[str, ModelFacts] = {}
+    for m in models:
+        key = m.spec.generation
+        score = (variant_of(m.entry) != "base", abs(math.log(m.acc["params_total"] / REFERENCE_SIZE)))
+        current = best.get(key)
+        if current is None or score < (variant_of(current.entry) != "base", abs(math.log(current.acc["params_total"] / REFERENCE_SIZE))):
+            best[key] = m
+    return [m for m in models if best.get(m.spec.generation) is m]
+
+
+def _figures(models: Sequence[ModelFacts], context: int) -> list[tuple[Figure, bytes]]:
+    reps = _representatives(models)
+    subset_note = ("" if len(reps) == len(models)
+                   else f" One model per generation (nearest 8 B parameters) of the {len(models)} selected; the tables list all.")  # fmt: skip
+    # (plots function, args, kwargs, figure name, figure title, caption); drawn together below.
+    jobs: list[tuple[str, tuple[Any, ...], dict[str, Any], str, str, str]] = []
+
+    series = {c: [m.acc["params_by_component"][c] for m in reps] for c in COMPONENTS}
+    jobs.append(("stacked_bars", ([m.id for m in reps], series, "parameters", "Where the parameters are"), {},
+                 "params", "Parameter breakdown",
+                 "Parameters per component, stacked. Embedding and head grow with the vocabulary; the MLP holds most "
+                 "of the rest." + subset_note))  # fmt: skip
+
+    # KV cache: one line per distinct cache size; models with identical caches share a line.
+    top = max(m.spec.max_position_embeddings for m in models)
+    xs = [2**k for k in range(10, max(11, math.ceil(math.log2(min(top, 2**20)))) + 1)]
+    curves: dict[tuple[float, ...], list[ModelFacts]] = {}
+    for m in reps:
+        key = tuple(kv_cache_bytes(m.spec, x) for x in xs)
+        curves.setdefault(key, []).append(m)
+    ordered = sorted(curves.items(), key=lambda kv: -kv[0][-1])[:MAX_SERIES]
+    kv_series = {_kv_label(group): list(values) for values, group in ordered}
+    jobs.append(("lines", (xs, kv_series, "context length (tokens)", "KV cache (bytes, bf16, batch 1)", "KV cache vs context"),
+                 {"logx": True, "logy": True}, "kv-cache", "KV cache vs context length",
+                 "Log–log: every line has slope 1 (the cache grows linearly); the vertical gaps are the GQA group sizes "
+                 "and layer counts. Models with identical caches share a line." + subset_note))  # fmt: skip
+
+    known = [m for m in models if "tokens" in m.acc]
+    if known:
+        # Chat and long-context variants share their base model's pre-training tokens, and
+        # Llama 3 / 3.1 of one size share both numbers: one labelled point each keeps it legible.
+        bases = [m for m in known if variant_of(m.entry) == "base"] or known
+        merged: dict[tuple[float, float], list[str]] = {}
+        for m in bases:
+            merged.setdefault((float(m.acc["params_total"]), float(m.acc["tokens"])), []).append(m.id)
+        points = {_merged_label(group): xy for xy, group in merged.items()}
+        # The reference line starts just below the least-trained model, not at the smallest
+        # model: the y axis then spans only the decades where the points are.
+        low = max(min(p for p, _ in points.values()) / 1.5, min(t for _, t in points.values()) / (4 * CHINCHILLA_TOKENS_PER_PARAM))
+        high = max(p for p, _ in points.values()) * 1.5
+        ref = ([low, high], [CHINCHILLA_TOKENS_PER_PARAM * low, CHINCHILLA_TOKENS_PER_PARAM * high], "Chinchilla: 20 tokens / parameter")
+        jobs.append(("scatter_with_reference", (points, ref, "parameters", "training tokens", "Training tokens vs parameters"),
+                     {"logx": True, "logy": True}, "tokens", "Training tokens vs parameters",
+                     "Every point above the dashed line was trained on more than 20 tokens per parameter, the "
+                     "compute-optimal ratio; the distance above it (log scale) is the multiple. Chat and long-context "
+                     "variants share their base model's point."))  # fmt: skip
+
+    rope_series, left_out = _rope_series(models)
+    note = f" Not drawn (palette full): {', '.join(left_out)}." if left_out else ""
+    jobs.append(("spectra", (rope_series, "wavelength ÷ training context", "RoPE wavelengths per dimension pair"),
+                 {"hline": (1.0, "training context")}, "rope", "RoPE wavelength spectra",
+                 "Wavelength (positions per full turn) of each rotating pair, divided by the context the model was "
+                 "trained with before any rescaling. Pairs above the dashed line never complete a turn in training; "
+                 "scaling rules stretch exactly those. GLM rotates 32 pairs per head, the others 64 (32 for 64-dim "
+                 "heads)." + note))  # fmt: skip
+
+    drawn = _draw_all([(function, args, kwargs) for function, args, kwargs, *_ in jobs])
+    return [(Figure(title, output.svg, caption=caption, name=name), output.png)
+            for (_, _, _, name, title, caption), output in zip(jobs, drawn)]  # fmt: skip
+
+
+def _draw(job: tuple[str, tuple[Any, ...], dict[str, Any]]) -> Any:
+    from . import plots
+
+    function, args, kwargs = job
+    return getattr(plots, function)(*args, **kwargs)
+
+
+def _draw_all(jobs: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
+    """Draw the plots, two at a time in forked workers where possible.
+
+    matplotlib's layout and rendering are CPU-bound and each figure is independent, so on a
+    machine with two cores this halves the wall time of `report --all` (the command's budget is
+    3 s and plots are most of it). Forking keeps the parent's imports; without fork, serially.
+    """
+    import multiprocessing
+    import os
+
+    if len(jobs) > 1 and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
+                return list(pool.map(_draw, jobs))
+        except (OSError, BrokenProcessPool):
+            pass  # no processes to be had: draw here instead
+    return [_draw(job) for job in jobs]
+
+
+def _merged_label(ids: Sequence[str]) -> str:
+    """'llama-3-70b = 3.1-70b': later ids without the family prefix they share with the first."""
+    first = ids[0]
+    prefix = first.split("-", 1)[0] + "-"
+    return " = ".join([first, *[i[len(prefix):] if i.startswith(prefix) else i for i in ids[1:]]])
+
+
+def _kv_label(group: Sequence[ModelFacts]) -> str:
+    a = group[0].spec.attention
+    names = ", ".join(m.id for m in group[:3]) + (" …" if len(group) > 3 else "")
+    return f"{names} ({a.kind}, {a.num_kv_heads} kv)"
+
+
+def _rope_series(models: Sequence[ModelFacts]) -> tuple[dict[str, list[float]], list[str]]:
+    """Distinct normalised spectra, one candidate per family stage (the model nearest 8 B).
+
+    Each family offers its newest stage, then its oldest, then the rest newest first; families
+    take turns, so when the palette runs out every family and both ends of its history are drawn.
+    """
+    per_stage: dict[tuple[str, tuple[str, str]], ModelFacts] = {}
+    for m in models:
+        key = (m.spec.family, stage_of(m.entry))
+        current = per_stage.get(key)
+        if current is None or _size_gap(m) < _size_gap(current):
+            per_stage[key] = m
+    per_family: dict[str, list[ModelFacts]] = {}
+    for (family, _), m in sorted(per_stage.items(), key=lambda kv: stage_sort_key(kv[0][1]), reverse=True):
+        per_family.setdefault(family, []).append(m)
+    seen: set[tuple[float, ...]] = set()
+    queues: list[list[tuple[str, list[float]]]] = []
+    for members in per_family.values():
+        ordered = [members[0], members[-1], *members[1:-1]] if len(members) > 1 else members
+        queue = []
+        for m in ordered:
+            inv, _ = rope_math.spec_frequencies(m.spec)
+            values = [w / m.spec.original_context for w in rope_math.wavelengths(inv)]
+            key = tuple(round(v, 9) for v in values)
+            if key not in seen:
+                seen.add(key)
+                queue.append((m.id, values))
+        queues.append(queue)
+    chosen: list[tuple[str, list[float]]] = []
+    while len(chosen) < MAX_SERIES and any(queues):
+        for queue in queues:
+            if queue and len(chosen) < MAX_SERIES:
+                chosen.append(queue.pop(0))
+    left_out = [model_id for queue in queues for model_id, _ in queue]
+    series = {}
+    for model_id, values in chosen:
+        spec = next(m.spec for m in models if m.id == model_id)
+        scaling = spec.positions.scaling
+        extra = "" if scaling.type == "none" else f", {scaling.type} ×{scaling.factor:g}"
+        series[f"{model_id} (base {count(spec.positions.base)}{extra})"] = values
+    return series, left_out
+
+
+def _size_gap(m: ModelFacts) -> float:
+    return abs(math.log(m.acc["params_total"] / REFERENCE_SIZE))
+
+
+# --- JSON ------------------------------------------------------------------------------------
+
+
+def _json(data: ReportData, models: Sequence[ModelFacts], steps: Sequence[Step], scaling: list[dict[str, Any]],
+          texts: Sequence[tuple[str, str]], context: int) -> dict[str, Any]:  # fmt: skip
+    def fact(f: Any) -> dict[str, Any] | None:
+        return {"value": f.value, "source": f.source, "quote": f.quote} if f else None
+
+    return {
+        "schema": SCHEMA,
+        "title": data.title,
+        "generator": f"modelkin {_version()}",
+        "context": context,
+        "models": [
+            {"id": m.id, "repo": m.entry.repo, "family": m.spec.family, "generation": m.spec.generation,
+             "variant": variant_of(m.entry), "previous": m.previous.id if m.previous else None,
+             "features": m.features, "feature_values": m.values,
+             "changed": [c.as_json() for c in m.changes], "accounting": m.acc,
+             "published_params": fact(m.entry.published_params), "training_tokens": fact(m.entry.training_tokens),
+             "config_source": m.entry.config_source}
+            for m in models
+        ],
+        "lineage": [s.as_json() for s in steps],
+        "token_scaling": scaling,
+        "tables": [{"id": t.id, "title": t.title, "csv": f"{t.id}.csv", "headers": list(t.headers)} for t in data.tables],
+        "plots": [{"name": f.name, "title": f.title, "png": f"plots/{f.name}.png"} for f, _ in data.figures],
+        "explanations": [{"title": title, "markdown": text.strip()} for title, text in texts],
+    }  # fmt: skip
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("modelkin")
+    except PackageNotFoundError:
+        return "(source tree)"
