@@ -325,6 +325,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], str | int | None]] = {
     "convert": cmd_convert,
     "schema": cmd_schema,
     "inspect": cmd_inspect,
+    "rope": lambda args: _lazy("modelkin.rope_view", "cmd_rope")(args),
     "report": lambda args: _lazy("modelkin.reports.command", "cmd_report")(args),
 }
 
@@ -407,8 +408,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tokens", type=_tokens, help="training tokens (default: the catalog's published figure)")
 
     from .reports.command import add_report_parser
+    from .rope_view import add_rope_parser
 
     add_report_parser(sub)
+    add_rope_parser(sub)
     return parser
 
 
