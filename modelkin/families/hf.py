@@ -6,11 +6,13 @@
 
 Formats: `llama`, `qwen2`, `glm`, `glm4` (transformers-native) and `chatglm`
 (THUDM's remote-code configs, read as data). A ChatGLM-format spec is written
-as `glm` by default, which transformers loads natively.
+as `glm` by default, which transformers loads natively, unless it uses what
+transformers' GLM cannot express (LayerNorm, output or MLP biases): then `chatglm`.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from typing import Any
@@ -48,10 +50,23 @@ def _adapter() -> TypeAdapter:
 
 def validate_spec(data: dict[str, Any], where: str) -> ArchBase:
     """Build the family's spec class from a dict, turning pydantic's report into one line."""
+    _reject_non_finite(data, where)
     try:
         return _adapter().validate_python(data)
     except ValidationError as exc:
         raise InvalidSpec(where, describe_validation_error(exc)) from None
+
+
+def _reject_non_finite(value: Any, where: str, path: str = "") -> None:
+    """pydantic's PositiveFloat takes inf (a rope factor of 1e999 in a config.json): no field may hold it or NaN."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidSpec(where, f"{path or 'value'}: must be a finite number, got {value}")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _reject_non_finite(item, where, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            _reject_non_finite(item, where, f"{path}.{i}")
 
 
 def describe_validation_error(exc: ValidationError) -> str:
@@ -129,7 +144,11 @@ def spec_from_hf(config: dict[str, Any], name_hint: str | None = None) -> ArchBa
 
 def default_format(spec: ArchBase) -> str:
     if spec.family == "glm":
-        return "glm4" if spec.norm.placement == "sandwich" else "glm"
+        if spec.norm.placement == "sandwich":
+            return "glm4"
+        # transformers' GlmConfig has no LayerNorm and no output/MLP biases; THUDM's format has.
+        native = spec.norm.kind == "rmsnorm" and not spec.attention.out_bias and not spec.mlp.bias
+        return "glm" if native else "chatglm"
     return spec.family
 
 

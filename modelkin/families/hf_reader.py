@@ -67,6 +67,11 @@ class ConfigReader:
         "int|list" (a token id or a list of them).
         """
         self.used.add(key)
+        if key.endswith("_token_id") and key in self.config and self.config[key] is None and default is not MISSING:
+            # transformers keeps an explicit null token id as None (no such token), not the class default;
+            # our writers emit null for "none", so reading it back as the default broke the round trip.
+            self.provenance[target] = f"config: {key} (null: no such token)"
+            return [] if kind == "int|list" else None
         if key not in self.config or (self.config[key] is None and default is not MISSING):
             if default is MISSING:
                 raise InvalidSpec(self.where, f"required key '{key}' is missing")

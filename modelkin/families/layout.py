@@ -73,9 +73,10 @@ NAMES: dict[str, dict[str, str]] = {
 
 
 def default_convention(spec: ArchBase) -> str:
-    if spec.family == "glm":
-        return "glm4" if spec.norm.placement == "sandwich" else "glm"
-    return spec.family
+    """The naming of the format `spec_to_hf` writes by default."""
+    from .hf import default_format
+
+    return default_format(spec)
 
 
 def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:

@@ -9,15 +9,18 @@ runs code chosen by whoever wrote the file.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UnreadableInput
 from .findings import Finding
 from .index_file import INDEX_NAME, Index, parse_index
 from .safetensors_header import Header, read_header
-from .tokenizer_files import TokenizerInfo, read_tokenizer_files
+
+if TYPE_CHECKING:  # imported when a folder has tokenizer files: most checkpoints' shards come without
+    from .tokenizer_files import TokenizerInfo
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "merges.txt",
@@ -113,10 +116,16 @@ def _read_index(index_path: Path) -> Index:
     index = parse_index(index_path.read_bytes(), str(index_path))
     folder = index_path.parent.resolve()
     for shard in index.shards:
+        if _plain_name(shard) and not os.path.islink(folder / shard):
+            continue  # a plain file name that is no symlink resolves to folder/shard: inside (one lstat, not one per path part)
         target = (index_path.parent / shard).resolve()  # follows symlinks
         if not target.is_relative_to(folder):
             raise UnreadableInput(str(index_path), f"shard {shard!r} resolves outside the checkpoint folder")
     return index
+
+
+def _plain_name(name: str) -> bool:
+    return bool(name) and not any(c in name for c in "/\\\0") and name not in (".", "..")
 
 
 def _read_folder_files(folder: Path, g: Gathered) -> None:
@@ -128,6 +137,8 @@ def _read_folder_files(folder: Path, g: Gathered) -> None:
     if generation.is_file():
         g.generation_config = read_small_json(generation, "generation config")
     if any((folder / f).is_file() for f in TOKENIZER_FILES) or any(folder.glob("*.tiktoken")):
+        from .tokenizer_files import read_tokenizer_files
+
         g.tokenizer = read_tokenizer_files(folder)
 
 
@@ -144,6 +155,8 @@ def gather_hub(target: str) -> Gathered:
     if "generation_config.json" in files:
         g.generation_config = read_small_json(files["generation_config.json"], "generation config")
     if hub.snapshot_dir is not None and any(name in files for name in TOKENIZER_FILES):
+        from .tokenizer_files import read_tokenizer_files
+
         g.tokenizer = read_tokenizer_files(hub.snapshot_dir)
     if INDEX_NAME in files:
         g.index = parse_index(files[INDEX_NAME].read_bytes(), f"{repo_id}/{INDEX_NAME}")
@@ -159,6 +172,8 @@ def gather_hub(target: str) -> Gathered:
 
 
 def gather(target: str) -> Gathered:
+    if os.path.exists(target):  # never a Hub id (looks_like_hub_id says so too): spare the Hub client's import
+        return gather_local(target)
     from .hub import looks_like_hub_id
 
     if looks_like_hub_id(target):

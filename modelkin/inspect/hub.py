@@ -168,6 +168,9 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, hf_errors.OfflineModeIsEnabled):
         return "offline mode is on (HF_HUB_OFFLINE) and the file is not in the cache."
     if isinstance(error, hf_errors.LocalEntryNotFoundError):
+        cause = error.__cause__  # hf_hub_download chains the failed HEAD call (HTTP 500, reset ...)
+        if cause is not None and not isinstance(cause, hf_errors.LocalEntryNotFoundError):
+            return f"not reachable ({_describe(cause).rstrip('.')}) and not in the local cache."
         return "not reachable and not in the local cache."
     if isinstance(error, hf_errors.HfHubHTTPError):
         status = error.response.status_code if error.response is not None else None

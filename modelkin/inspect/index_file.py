@@ -92,6 +92,8 @@ def parse_index(data: bytes, where: str) -> Index:
 def _unsafe_shard_name(shard: str) -> str | None:
     if not shard:
         return "is empty"
+    if "\x00" in shard:  # no file system accepts it; os calls would raise ValueError
+        return "contains a NUL character"
     parts = shard.replace("\\", "/").split("/")
     if shard.startswith(("/", "\\")) or (len(shard) > 1 and shard[1] == ":"):
         return "is an absolute path"
@@ -186,7 +188,7 @@ def check_index_against_headers(index: Index, headers: Mapping[str, Header]) -> 
         if data_bytes != index.total_size:
             findings.append(
                 Finding(
-                    "warning",
+                    "error",  # the corpus: a total_size that lies is an inconsistency (exit 1)
                     "index-total-size",
                     f"index metadata.total_size is {index.total_size} but the shards hold {data_bytes} bytes of tensor data.",
                 )

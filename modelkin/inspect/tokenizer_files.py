@@ -171,8 +171,10 @@ def _load_json(path: Path, info: TokenizerInfo, strict_keys: bool = False) -> An
     except _DuplicateKey as e:
         raise UnreadableInput(where, f"key {e.args[0]!r} appears twice.") from None
     except json.JSONDecodeError as e:
-        cut = " (the file looks cut short)" if e.pos >= len(text.rstrip()) else ""
-        raise UnreadableInput(where, f"is not valid JSON: {e.msg} at line {e.lineno}{cut}.") from None
+        # A string still open at the end of the file is a cut too (e.pos is where it began).
+        cut_short = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string")
+        cut = " (the file looks cut short)" if cut_short else ""
+        raise UnreadableInput(where, f"is not valid JSON: {e.msg} (line {e.lineno}){cut}.") from None
     info.files_read.append(path.name)
     return obj
 
