@@ -7,8 +7,9 @@ kind/bias/fusion, tied embeddings, dtype, whether DCA or a sliding window is
 configured and enabled.
 
 Scaled:
-- width: hidden 128, head_dim 16; MHA → 4 heads, MQA → 4 heads and 1 kv head,
-  GQA → 2 kv heads and 2 × group query heads;
+- width: head_dim 16; MHA → 4 heads, MQA → 4 heads and 1 kv head,
+  GQA → 2 kv heads and 2 × group query heads; hidden ≈ 128, rounded to a
+  multiple of the head count (transformers' Llama config insists on it);
 - MLP: intermediate = hidden × (source intermediate / source hidden), rounded to 8;
 - depth: 2 layers (4 with a sliding window, whose first `max_window_layers`
   share is kept);
@@ -50,15 +51,16 @@ def tiny(spec: ArchBase) -> ArchBase:
     window = spec.long_context.sliding_window
     layers = 4 if window is not None else 2
     ratio = spec.mlp.intermediate_size / spec.hidden_size
+    hidden = heads * max(1, round(TINY_HIDDEN / heads))
     data.update(
         num_layers=layers,
-        hidden_size=TINY_HIDDEN,
+        hidden_size=hidden,
         vocab_size=TINY_VOCAB,
         max_position_embeddings=shrink(spec.max_position_embeddings, 16),
     )
     data["tokenizer"] = {"kind": spec.tokenizer.kind}
     data["attention"].update(num_heads=heads, num_kv_heads=kv, head_dim=TINY_HEAD_DIM)
-    data["mlp"]["intermediate_size"] = max(8, round(TINY_HIDDEN * ratio / 8) * 8)
+    data["mlp"]["intermediate_size"] = max(8, round(hidden * ratio / 8) * 8)
     scaling = data["positions"]["scaling"]
     if scaling.get("original_max_position_embeddings") is not None:
         scaling["original_max_position_embeddings"] = shrink(scaling["original_max_position_embeddings"], 16)

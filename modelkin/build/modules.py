@@ -1,0 +1,252 @@
+"""The reference model's building blocks, each configured by one choice of the spec.
+
+Attribute names are the Hugging Face checkpoint keys (`q_proj`, `gate_up_proj`,
+`input_layernorm`, ...) so that `state_dict()` equals `layout(spec)` with no
+translation table for the transformers-native conventions; ChatGLM's names are
+the single mapping in `checkpoint.py`.
+
+Numerics follow transformers 5.24 where it matters for a 1e-5 comparison:
+RMSNorm in fp32 then cast, softmax scale 1/sqrt(head_dim), GeGLU with the tanh
+GELU (`gelu_pytorch_tanh`, the activation name modelkin writes for GeGLU).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..families.spec import ArchBase
+from .rope import Rope, apply_rope
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, hidden_size: int, eps: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(hidden_size))
+        self.eps = eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        # Normalise in fp32 and cast back before the weight, as transformers does,
+        # so half-precision runs round the same way.
+        dtype = x.dtype
+        x32 = x.to(torch.float32)
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x32.to(dtype)
+
+
+def make_norm(spec: ArchBase) -> nn.Module:
+    if spec.norm.kind == "rmsnorm":
+        return RMSNorm(spec.hidden_size, spec.norm.eps)
+    return nn.LayerNorm(spec.hidden_size, eps=spec.norm.eps)  # weight + bias, as layout() expects
+
+
+# --- MLP ---------------------------------------------------------------------------
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "swiglu": F.silu,
+    "geglu": lambda x: F.gelu(x, approximate="tanh"),
+    "gelu": lambda x: F.gelu(x, approximate="tanh"),
+    "relu": F.relu,
+}
+
+
+class Mlp(nn.Module):
+    """Gated (SwiGLU/GeGLU: act(gate) * up), fused or not, or plain (GELU/ReLU: act(up))."""
+
+    def __init__(self, spec: ArchBase) -> None:
+        super().__init__()
+        h, inter, bias = spec.hidden_size, spec.mlp.intermediate_size, spec.mlp.bias
+        self.gated, self.fused = spec.mlp.gated, spec.mlp.fused_gate_up
+        self.act = ACTIVATIONS[spec.mlp.kind]
+        if self.fused:
+            # One matmul; the first half of the output rows is the gate (GLM and ChatGLM alike).
+            self.gate_up_proj = nn.Linear(h, 2 * inter, bias=bias)
+        elif self.gated:
+            self.gate_proj = nn.Linear(h, inter, bias=bias)
+            self.up_proj = nn.Linear(h, inter, bias=bias)
+        else:
+            self.up_proj = nn.Linear(h, inter, bias=bias)
+        self.down_proj = nn.Linear(inter, h, bias=bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.fused:
+            gate, up = self.gate_up_proj(x).chunk(2, dim=-1)
+            return self.down_proj(self.act(gate) * up)
+        if self.gated:
+            return self.down_proj(self.act(self.gate_proj(x)) * self.up_proj(x))
+        return self.down_proj(self.act(self.up_proj(x)))
+
+
+# --- KV cache ----------------------------------------------------------------------
+
+
+class KVCache:
+    """Keys and values of every layer for the tokens seen so far, grown in place.
+
+    Plain models cache rotated keys (RoPE at absolute positions never changes);
+    DCA models cache unrotated keys, because DCA rotates each key at a
+    position that depends on the query's chunk.
+    """
+
+    def __init__(self, num_layers: int) -> None:
+        self.keys: list[Tensor | None] = [None] * num_layers
+        self.values: list[Tensor | None] = [None] * num_layers
+
+    @property
+    def length(self) -> int:
+        k = self.keys[0]
+        return 0 if k is None else k.shape[2]
+
+    def update(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        old_k, old_v = self.keys[layer], self.values[layer]
+        if old_k is not None and old_v is not None:
+            k, v = torch.cat([old_k, k], dim=2), torch.cat([old_v, v], dim=2)
+        self.keys[layer], self.values[layer] = k, v
+        return k, v
+
+
+# --- attention ---------------------------------------------------------------------
+
+
+class AttentionContext:
+    """What every layer of one forward call shares: positions, cos/sin, masks."""
+
+    def __init__(
+        self, rope: Rope, positions: Tensor, past: int, windows: set[int | None], dtype: torch.dtype
+    ) -> None:
+        self.positions = positions  # [B, T] absolute positions of the new tokens
+        self.past = past
+        self.rope = rope
+        self.cos, self.sin = rope.cos_sin(positions, dtype=dtype)
+        t = positions.shape[1]
+        self.masks: dict[int | None, Tensor | None] = {w: _mask(t, past, w, positions.device) for w in windows}
+
+
+def _mask(t: int, past: int, window: int | None, device: torch.device) -> Tensor | None:
+    """Boolean [T, past+T] "may attend" mask, or None when SDPA's own causal flag suffices.
+
+    Window semantics of transformers' Qwen2: key j is visible from query i iff
+    i - window < j <= i, so a token sees `window` tokens including itself.
+    """
+    total = past + t
+    if window is None or window >= total:
+        if past == 0 or t == 1:
+            return None  # is_causal (past 0) or no mask at all (one new token sees everything)
+        window = None
+    q = torch.arange(past, total, device=device)[:, None]
+    k = torch.arange(total, device=device)[None, :]
+    allowed = k <= q
+    if window is not None:
+        allowed &= k > q - window
+    return allowed
+
+
+class Attention(nn.Module):
+    """MHA / GQA / MQA with optional q/k/v and output bias, RoPE, an optional sliding
+    window (`window` tokens) or Dual Chunk Attention."""
+
+    def __init__(self, spec: ArchBase, layer: int) -> None:
+        super().__init__()
+        att = spec.attention
+        h = spec.hidden_size
+        self.layer = layer
+        self.num_heads, self.num_kv_heads, self.head_dim = att.num_heads, att.num_kv_heads, att.head_dim
+        self.q_proj = nn.Linear(h, att.num_heads * att.head_dim, bias=att.qkv_bias)
+        self.k_proj = nn.Linear(h, att.num_kv_heads * att.head_dim, bias=att.qkv_bias)
+        self.v_proj = nn.Linear(h, att.num_kv_heads * att.head_dim, bias=att.qkv_bias)
+        self.o_proj = nn.Linear(att.num_heads * att.head_dim, h, bias=att.out_bias)
+        self.scale = att.head_dim**-0.5
+        self.pair_layout = spec.positions.layout
+        self.rotary_dim = spec.rotary_dim
+        self.dual_chunk = spec.long_context.dual_chunk
+        window = spec.long_context.sliding_window
+        self.window = window.window if layer in spec.windowed_layers() and window else None
+
+    def forward(self, x: Tensor, ctx: AttentionContext, cache: KVCache | None) -> Tensor:
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, self.num_heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        if self.dual_chunk is not None:
+            out = self._dual_chunk(q, k, v, ctx, cache)
+        else:
+            q = apply_rope(q, ctx.cos, ctx.sin, self.pair_layout, self.rotary_dim)
+            k = apply_rope(k, ctx.cos, ctx.sin, self.pair_layout, self.rotary_dim)
+            if cache is not None:
+                k, v = cache.update(self.layer, k, v)
+            mask = ctx.masks[self.window]
+            causal = mask is None and ctx.past == 0 and t > 1
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, is_causal=causal, scale=self.scale,
+                enable_gqa=self.num_kv_heads != self.num_heads,
+            )  # fmt: skip
+        return self.o_proj(out.transpose(1, 2).reshape(b, t, self.num_heads * self.head_dim))
+
+    def _dual_chunk(self, q: Tensor, k: Tensor, v: Tensor, ctx: AttentionContext, cache: KVCache | None) -> Tensor:
+        from .dca import dca_attention  # only DCA specs need it
+
+        if cache is not None:
+            k, v = cache.update(self.layer, k, v)  # unrotated: DCA picks each key's position per query chunk
+        total = k.shape[2]
+        return dca_attention(
+            q, k, v,
+            q_positions=ctx.positions[0], k_positions=torch.arange(total, device=q.device),
+            rope=ctx.rope, layout=self.pair_layout, rotary_dim=self.rotary_dim,
+            config=self.dual_chunk, scale=self.scale, total_length=total,
+        )  # fmt: skip
+
+
+# --- block and decoder body ----------------------------------------------------------
+
+
+class DecoderLayer(nn.Module):
+    """One block. `pre`: x + f(norm(x)); `post`: norm(x + f(x)) (the original
+    Transformer); `sandwich`: x + norm(f(norm(x))) (GLM-4-0414)."""
+
+    def __init__(self, spec: ArchBase, layer: int) -> None:
+        super().__init__()
+        self.placement = spec.norm.placement
+        self.input_layernorm = make_norm(spec)
+        self.self_attn = Attention(spec, layer)
+        if self.placement == "sandwich":
+            self.post_self_attn_layernorm = make_norm(spec)
+        self.post_attention_layernorm = make_norm(spec)
+        self.mlp = Mlp(spec)
+        if self.placement == "sandwich":
+            self.post_mlp_layernorm = make_norm(spec)
+
+    def forward(self, x: Tensor, ctx: AttentionContext, cache: KVCache | None) -> Tensor:
+        if self.placement == "post":
+            # input_layernorm / post_attention_layernorm normalise the two residual sums.
+            x = self.input_layernorm(x + self.self_attn(x, ctx, cache))
+            return self.post_attention_layernorm(x + self.mlp(x))
+        a = self.self_attn(self.input_layernorm(x), ctx, cache)
+        if self.placement == "sandwich":
+            a = self.post_self_attn_layernorm(a)
+        x = x + a
+        m = self.mlp(self.post_attention_layernorm(x))
+        if self.placement == "sandwich":
+            m = self.post_mlp_layernorm(m)
+        return x + m
+
+
+class DecoderBody(nn.Module):
+    """Embedding, blocks and final norm: transformers' `model.` prefix."""
+
+    def __init__(self, spec: ArchBase) -> None:
+        super().__init__()
+        self.embed_tokens = nn.Embedding(spec.vocab_size, spec.hidden_size)
+        self.layers = nn.ModuleList(DecoderLayer(spec, i) for i in range(spec.num_layers))
+        if spec.norm.final_norm:
+            self.norm = make_norm(spec)
+        else:
+            self.norm = None
+
+    def forward(self, input_ids: Tensor, ctx: AttentionContext, cache: KVCache | None) -> Tensor:
+        x = self.embed_tokens(input_ids)
+        for layer in self.layers:
+            x = layer(x, ctx, cache)
+        return x if self.norm is None else self.norm(x)
