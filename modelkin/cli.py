@@ -429,6 +429,10 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a file system refusal we did not foresee: still one line, exit 2
+        where = exc.filename or "modelkin"
+        print(f"modelkin: {where}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     code = 0
     if isinstance(result, tuple):
         code, result = result

@@ -52,12 +52,6 @@ def add_build_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def cmd_build(args: argparse.Namespace) -> str | tuple[int, str]:
-    if args.tiny and args.check:
-        import torch
-
-        # Tiny matmuls gain nothing from intra-op threads; on a busy machine the
-        # hand-offs between them make the check many times slower.
-        torch.set_num_threads(1)
     spec, name = resolve_source(args.source)
     if args.tiny:
         spec = tiny(spec)
@@ -65,6 +59,14 @@ def cmd_build(args: argparse.Namespace) -> str | tuple[int, str]:
         spec = apply_overrides(spec, args.overrides)
     if not args.out and not args.meta:
         raise ModelkinError("--out", "give a folder to write (or --meta to only count the model)")
+    if args.out:
+        check_out(Path(args.out), args.force)  # before torch is imported: a refusal is instant
+    if args.tiny and args.check:
+        import torch
+
+        # Tiny matmuls gain nothing from intra-op threads; on a busy machine the
+        # hand-offs between them make the check many times slower.
+        torch.set_num_threads(1)
     lines: list[str] = []
     failed = False
     if args.out:
@@ -148,14 +150,14 @@ def export(
     tiny: bool = False,
 ) -> tuple[list[str], bool]:
     """Write the folder through a temporary sibling; rename into place only after success."""
+    check_out(out, force)
     from .checkpoint import save_hf_folder
 
-    if out.exists() and not out.is_dir():
-        raise ModelkinError(str(out), "exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not force:
-        raise ModelkinError(str(out), "exists and is not empty; pass --force to replace it")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    except OSError as exc:
+        raise ModelkinError(str(out), f"cannot be created ({exc.strerror or exc})") from None
     try:
         saved = save_hf_folder(spec, tmp, seed=seed, fmt=fmt, name=name)
         s = saved.spec
@@ -181,6 +183,20 @@ def export(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def check_out(out: Path, force: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise ModelkinError(str(out), "exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not force:
+        raise ModelkinError(str(out), "exists and is not empty; pass --force to replace it")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ModelkinError(str(out), f"cannot be created: {parent} is a file")
+            if not os.access(parent, os.W_OK):
+                raise ModelkinError(str(out), f"cannot be created: {parent} is not writable")
+            break
 
 
 def _normal_modes(folder: Path) -> None:

@@ -28,7 +28,6 @@ from .files import (
     write_tiny_checkpoint,
 )
 
-BUILD_XFAIL = "build not wired yet"
 
 
 @dataclass(frozen=True)
@@ -406,15 +405,15 @@ def _unwritable_out(d: Path) -> list[str]:
 case(id="cli-show-unknown-id-near-miss", group="cli", make=_args("show", "llama-3.1-8"), exit_code=2,
      stderr="modelkin: llama-3.1-8: not in the catalog; did you mean llama-3.1-8b, llama-3-8b, llama-3.1-70b?")  # fmt: skip
 case(id="cli-build-unknown-id-near-miss", group="cli", make=_args("build", "qwen2.5-7", "--tiny", "--out", "{d}/out"),
-     exit_code=2, writes=("out",), xfail=BUILD_XFAIL,
-     stderr="modelkin: qwen2.5-7: not in the catalog; did you mean qwen2.5-7b, qwen2-7b, qwen2.5-72b?")  # fmt: skip
-case(id="cli-build-unwritable-out", group="cli", make=_unwritable_out, exit_code=2, xfail=BUILD_XFAIL,
-     stderr=r"modelkin: {d}/blocker(/out)?: .*(not a directory|Not a directory).*", regex=True)  # fmt: skip
-case(id="cli-build-out-not-empty", group="cli", make=_existing_out, exit_code=2, xfail=BUILD_XFAIL,
+     exit_code=2, writes=("out",),
+     stderr="modelkin: qwen2.5-7: not in the catalog; did you mean qwen2.5-7b, qwen2.5-72b, qwen2.5-3b?")  # fmt: skip
+case(id="cli-build-unwritable-out", group="cli", make=_unwritable_out, exit_code=2,
+     stderr="modelkin: {d}/blocker/out: cannot be created: {d}/blocker is a file")  # fmt: skip
+case(id="cli-build-out-not-empty", group="cli", make=_existing_out, exit_code=2,
      stderr="modelkin: {d}/out: exists and is not empty; pass --force to replace it")  # fmt: skip
 case(id="cli-build-set-missing-field", group="cli",
      make=_args("build", "llama-3.2-1b", "--tiny", "--set", "attention.no_such_field=3", "--out", "{d}/out"),
-     exit_code=2, writes=("out",), xfail=BUILD_XFAIL,
+     exit_code=2, writes=("out",),
      stderr="modelkin: --set attention.no_such_field: the spec has no field 'attention.no_such_field'")  # fmt: skip
 case(id="cli-convert-folder", group="cli", make=_args("convert", "{d}"), exit_code=2,
      stderr="modelkin: {d}: is a folder, not a file")  # fmt: skip
