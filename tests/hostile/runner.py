@@ -95,6 +95,23 @@ def child_env(folder: Path, hub_url: str | None) -> dict[str, str]:
     return env
 
 
+# The case runs as the child of this small launcher, not of pytest: a child forked
+# from a large parent (pytest after the torch tests) inherits that parent's
+# resident pages into its peak RSS, even across exec. The launcher forks from a
+# fresh interpreter, so the figure it reports is the command's own.
+LAUNCHER = (
+    "import json, os, sys\n"
+    "pid = os.fork()\n"
+    "if pid == 0:\n"
+    "    os.execv(sys.argv[1], sys.argv[1:])\n"
+    "_, status, ru = os.wait4(pid, 0)\n"
+    "with open(os.environ['MODELKIN_RUSAGE_FILE'], 'w') as f:\n"
+    "    json.dump([ru.ru_utime + ru.ru_stime, ru.ru_maxrss], f)\n"
+    "code = os.waitstatus_to_exitcode(status)\n"
+    "sys.exit(code if code >= 0 else 128 - code)\n"
+)
+
+
 def run_case(case: Case, root: Path) -> Result:
     folder = root / case.id
     folder.mkdir(parents=True)
@@ -114,10 +131,14 @@ def run_case(case: Case, root: Path) -> Result:
             hub_url = hub.url
         before = snapshot(folder, allowed)
         command = [sys.executable, *(["-c", HUB_WRAPPER] if hub_url else ["-m", "modelkin"]), *argv]
+        command = [sys.executable, "-c", LAUNCHER, *command]
+        rusage_file = io_dir / f"{case.id}.rusage"
+        env = child_env(folder, hub_url)
+        env["MODELKIN_RUSAGE_FILE"] = str(rusage_file)
         out_path, err_path = io_dir / f"{case.id}.out", io_dir / f"{case.id}.err"
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             start = time.perf_counter()
-            proc = subprocess.Popen(command, cwd=folder, env=child_env(folder, hub_url), stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=err, start_new_session=True)  # fmt: skip
             killed = threading.Event()
 
@@ -127,11 +148,14 @@ def run_case(case: Case, root: Path) -> Result:
 
             timer = threading.Timer(HANG_TIMEOUT, kill)
             timer.start()
-            _, status, usage = os.wait4(proc.pid, 0)
+            _, status, _launcher_usage = os.wait4(proc.pid, 0)
             wall = time.perf_counter() - start
             timer.cancel()
             proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here; keep Popen from waiting again
         after = snapshot(folder, allowed)
+    import json
+
+    cpu, maxrss_kb = json.loads(rusage_file.read_text()) if rusage_file.exists() else (float("nan"), float("nan"))
     # Cases write their marker paths inside their own folder; the repo root is the other likely cwd.
     markers = sorted(str(p) for p in folder.rglob(MARKER)) + ([str(REPO / MARKER)] if (REPO / MARKER).exists() else [])
     return Result(
@@ -142,8 +166,8 @@ def run_case(case: Case, root: Path) -> Result:
         stdout=out_path.read_text(errors="replace"),
         stderr=err_path.read_text(errors="replace"),
         wall=wall,
-        cpu=usage.ru_utime + usage.ru_stime,
-        peak_rss_mb=usage.ru_maxrss / 1024,  # Linux: kilobytes
+        cpu=cpu,
+        peak_rss_mb=maxrss_kb / 1024,  # Linux: kilobytes
         changed=diff(before, after),
         markers=markers,
     )
