@@ -197,7 +197,7 @@ _index_case("index-total-size-lies", lambda d: _sharded(d, total_size=123), 1,
             regex=True)  # fmt: skip
 _index_case("index-tensor-in-two-shards", _in_two_shards, 1,
             "modelkin: {d}/ckpt: inconsistent: tensor 'model.layers.0.input_layernorm.weight' is stored in "
-            "model-00001-of-00002.safetensors and model-00002-of-00002.safetensors.")  # fmt: skip
+            "model-00001-of-00002.safetensors and model-00002-of-00002.safetensors. (+1 more error)")  # fmt: skip
 _index_case("index-not-json", lambda d: _sharded(d, index_text='{"weight_map": {'), 2,
             "modelkin: {d}/ckpt/" + INDEX + ": is not valid JSON (Expecting property name enclosed in double quotes at line 1).")  # fmt: skip
 
