@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .argtypes import positive_int, tokens
 from .errors import EXIT_BAD_INPUT, ModelkinError, UnreadableInput
 
 FORMATS = ("table", "markdown", "csv", "json")
@@ -138,8 +139,8 @@ def cmd_show(args: argparse.Namespace) -> str:
     entry = get(args.id)
     read = entry.read()
     spec = read.spec
-    tokens = args.tokens if args.tokens is not None else (entry.training_tokens.value if entry.training_tokens else None)
-    acc = accounting(spec, tokens=tokens, **_accounting_args(args))
+    trained = args.tokens if args.tokens is not None else (entry.training_tokens.value if entry.training_tokens else None)
+    acc = accounting(spec, tokens=trained, **_accounting_args(args))
     coverage = None
     if args.context is not None:
         from .families.coverage import context_coverage
@@ -337,34 +338,11 @@ def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], Any]:
     return getattr(importlib.import_module(module), name)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
-
-
-def _tokens(text: str) -> float:
-    """'15e12', '15T', '1.4T', '2000000000000'."""
-    units = {"k": 1e3, "m": 1e6, "b": 1e9, "g": 1e9, "t": 1e12}
-    t = text.strip().lower()
-    try:
-        value = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a token count (e.g. 15T, 1.4e12)") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive token count")
-    return value
-
-
 def _add_figures(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    p.add_argument("--context", type=_positive_int, help="context length for KV-cache and FLOP figures (default 4096); "
+    p.add_argument("--context", type=positive_int, help="context length for KV-cache and FLOP figures (default 4096); "
                    "with show, also how the model covers it")
-    p.add_argument("--batch", type=_positive_int, default=1, help="batch size for the KV-cache figure (default 1)")
+    p.add_argument("--batch", type=positive_int, default=1, help="batch size for the KV-cache figure (default 1)")
     p.add_argument("--dtype", choices=DTYPES, default="bf16", help="dtype of the KV cache (default bf16)")
 
 
@@ -384,7 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="one model's architecture and what it costs")
     p.add_argument("id", help="catalog ID or Hugging Face repo id")
     _add_figures(p)
-    p.add_argument("--tokens", type=_tokens, help="training tokens (default: the published figure)")
+    p.add_argument("--tokens", type=tokens, help="training tokens (default: the published figure)")
     p.add_argument("--provenance", action="store_true", help="say where every value came from")
     p.add_argument("--tiny", action="store_true", help="print the tiny variant beside the full spec")
 
@@ -397,7 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_figures(p)
     p.add_argument("--to", choices=("spec", "llama", "qwen2", "glm", "glm4", "chatglm"), help="print the config in another format")
     p.add_argument("--name", help="model name hint for the generation (default: the folder name)")
-    p.add_argument("--tokens", type=_tokens)
+    p.add_argument("--tokens", type=tokens)
     p.add_argument("--provenance", action="store_true")
 
     sub.add_parser("schema", help="the JSON Schema of ArchSpec")
@@ -406,7 +384,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", nargs="?", help="checkpoint folder, .safetensors file, or Hub id org/name[@revision]")
     p.add_argument("--cache", action="store_true", help="every model in the local Hugging Face cache, one row each")
     p.add_argument("--format", choices=("table", "markdown", "json", "html"), default="table")
-    p.add_argument("--tokens", type=_tokens, help="training tokens (default: the catalog's published figure)")
+    p.add_argument("--tokens", type=tokens, help="training tokens (default: the catalog's published figure)")
 
     from .build.builder import add_build_parser
     from .reports.command import add_report_parser

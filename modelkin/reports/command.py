@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from ..argtypes import positive_int
 from ..families.accounting import DEFAULT_CONTEXT
 
 
@@ -20,7 +21,7 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
     p.add_argument("--all", action="store_true", help="every model in the catalog")
     p.add_argument("--family", choices=("llama", "qwen2", "glm"), help="every catalog model of this family")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write (created; replaced only with --force)")
-    p.add_argument("--context", type=_positive_int, default=DEFAULT_CONTEXT,
+    p.add_argument("--context", type=positive_int, default=DEFAULT_CONTEXT,
                    help=f"context length for KV-cache and FLOP figures (default {DEFAULT_CONTEXT})")  # fmt: skip
     p.add_argument("--force", action="store_true", help="replace an existing report (or non-empty folder) at DIR")
     p.set_defaults(func=cmd_report)
@@ -36,13 +37,3 @@ def cmd_report(args: argparse.Namespace) -> str:
     out = write_report(data, args.out, force=args.force)
     files = ["report.html", "report.md", "report.json", f"{len(data.tables)} CSV", f"{len(data.figures)} plots"]
     return f"wrote a report on {len(ids)} model{'s' if len(ids) != 1 else ''} to {out}/ ({', '.join(files)})"
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
-    return value
