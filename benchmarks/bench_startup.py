@@ -1,0 +1,91 @@
+"""Start-up of the light commands: `modelkin show llama-3.1-8b` beside what users would otherwise run.
+
+Sides, each its own process:
+- modelkin show:          `modelkin show llama-3.1-8b` (spec, parameter counts, KV cache, FLOPs);
+- import AutoConfig:      `python -c "from transformers import AutoConfig"`, the least one
+                          can do in transformers to read a config;
+- accelerate meta count:  the same published config.json read with `AutoConfig.from_pretrained`,
+                          the model built under accelerate's `init_empty_weights()` and
+                          `sum(p.numel())`: the usual way to learn a parameter count.
+
+Plus, when `modelkin report` is wired into the CLI, `modelkin report --all` (target ≤ 3 s),
+and the other light commands (list, compare, inspect of a small checkpoint) for the record.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from .common import Side, bench_env, compare, modelkin_argv, python_argv
+
+MODEL = "llama-3.1-8b"
+
+ACCELERATE_META = """
+import sys
+from accelerate import init_empty_weights
+from transformers import AutoConfig, AutoModelForCausalLM
+config = AutoConfig.from_pretrained(sys.argv[1])
+with init_empty_weights():
+    model = AutoModelForCausalLM.from_config(config)
+print(sum(p.numel() for p in model.parameters()))
+"""
+
+
+def cli_commands() -> set[str]:
+    """Sub-commands the installed CLI offers (from its --help), so unwired ones are skipped, not failed."""
+    out = subprocess.run(modelkin_argv("--help"), capture_output=True, text=True, env=bench_env()).stdout
+    first = out.split("{", 1)[1].split("}", 1)[0] if "{" in out else ""
+    return set(first.split(","))
+
+
+def run(quick: bool = False, repeats: int | None = None, workdir: Path | None = None) -> list[dict[str, Any]]:
+    from modelkin.configs import get
+
+    repeats = repeats or (1 if quick else 3)
+    root = Path(tempfile.mkdtemp(prefix="bench-startup-", dir=workdir))
+    rows: list[dict[str, Any]] = []
+    try:
+        folder = root / MODEL
+        folder.mkdir()
+        # The published config.json, key for key, as a user would have it on disk.
+        (folder / "config.json").write_text(json.dumps(get(MODEL).config))
+        sides = [
+            Side("modelkin show", modelkin_argv("show", MODEL)),
+            Side("import transformers AutoConfig", python_argv("from transformers import AutoConfig")),
+            Side("accelerate init_empty_weights count", python_argv(ACCELERATE_META) + [str(folder)]),
+        ]
+        result = compare("startup", MODEL, sides, repeats)
+        counted = int(result.runs["accelerate init_empty_weights count"][-1].stdout.split()[-1])
+        shown = json.loads(subprocess.run(modelkin_argv("show", MODEL, "--format", "json"), capture_output=True,
+                                          text=True, env=bench_env()).stdout)["accounting"]["params_total"]  # fmt: skip
+        rows += result.rows(params=shown, counts_agree=counted == shown)
+
+        commands = cli_commands()
+        light = [Side("modelkin list", modelkin_argv("list")),
+                 Side("modelkin compare", modelkin_argv("compare", "llama-3-8b", "qwen2-7b", "glm-4-9b")),
+                 Side("modelkin schema", modelkin_argv("schema"))]  # fmt: skip
+        if "rope" in commands:
+            light.append(Side("modelkin rope", modelkin_argv("rope", MODEL)))
+        for side in light:  # alone: no baseline to set them against, only the figures
+            rows += compare("startup", side.name, [side], max(repeats, 3)).rows()
+        if "report" in commands:
+            out = root / "report"
+            report = Side("modelkin report --all", modelkin_argv("report", "--all", "--out", str(out), "--force"))
+            rows += compare("report", "report --all", [report], repeats).rows()
+        else:
+            rows.append({"bench": "report", "case": "report --all", "side": "modelkin report --all",
+                         "skipped": "`modelkin report` is not wired into the CLI yet"})  # fmt: skip
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return rows
+
+
+if __name__ == "__main__":  # pragma: no cover
+    import sys
+
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
