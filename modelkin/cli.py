@@ -269,11 +269,18 @@ def cmd_inspect(args: argparse.Namespace) -> tuple[int, str]:
         for repo in scan_cache():
             for rev in repo.revisions:
                 try:
-                    report = inspect_gathered(gather_local(str(rev.snapshot_path)), args.tokens)
-                    rows.append(cache_row(repo.repo_id, rev.commit[:8], report, repo.size_on_disk, None))
+                    gathered = gather_local(str(rev.snapshot_path))
+                    report = inspect_gathered(gathered, args.tokens)
+                    row = cache_row(repo.repo_id, rev.commit[:8], report, repo.size_on_disk, None)
+                    if gathered.missing_shards:
+                        # Only some files were downloaded (e.g. by `modelkin inspect org/name`, which
+                        # fetches headers only): nothing to hold against the checkpoint.
+                        total = len(gathered.missing_shards) + len(gathered.headers)
+                        row.update(verdict="partial", problem=f"{len(gathered.missing_shards)} of {total} shards not in the cache")
+                    rows.append(row)
                 except ModelkinError as exc:
                     rows.append(cache_row(repo.repo_id, rev.commit[:8], None, repo.size_on_disk, exc.line()))
-        code = EXIT_INCONSISTENT if any(r["verdict"] != "consistent" for r in rows) else EXIT_OK
+        code = EXIT_INCONSISTENT if any(r["verdict"] in ("inconsistent", "unreadable") for r in rows) else EXIT_OK
         if args.format == "json":
             return code, emit_json(rows)
         from .units import count, nbytes
