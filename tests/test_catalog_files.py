@@ -60,7 +60,9 @@ def test_catalog_holds_exactly_the_expected_ids() -> None:
 
 @pytest.mark.parametrize(("path", "entry"), ENTRIES, ids=ENTRY_IDS)
 def test_entry_shape(path: Path, entry: dict[str, Any]) -> None:
-    assert set(entry) == ENTRY_KEYS
+    assert ENTRY_KEYS <= set(entry) <= ENTRY_KEYS | {"tokenizer"}
+    if "tokenizer" in entry:
+        assert set(entry["tokenizer"]) == {"vocab_size", "source"} and entry["tokenizer"]["source"]
     assert entry["id"] == path.stem
     assert entry["generation"] in GENERATIONS
     assert re.fullmatch(r"[\w.-]+/[\w.-]+", entry["repo"])
@@ -172,3 +174,19 @@ def test_long_context_variants_keep_their_distinguishing_values() -> None:
     }
     dca = catalog["qwen2.5-7b-instruct-1m"]["config"]["dual_chunk_attention_config"]
     assert dca == catalog["qwen2.5-14b-instruct-1m"]["config"]["dual_chunk_attention_config"]
+
+
+@pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-configs is not present")
+@pytest.mark.parametrize("model_id, folder, extra", [
+    ("llama-2-7b", "llama2", 0),
+    ("qwen2-7b", "qwen2-0.5b", 0),  # Qwen2's tokenizer is the same for every size
+    ("llama-3-8b", "llama3", 256),  # 256 special tokens are defined in Meta's tokenizer code, not the file
+])
+def test_catalog_tokenizer_sizes_match_the_real_files(model_id, folder, extra):
+    from modelkin.configs import get
+    from modelkin.inspect.tokenizer_files import read_tokenizer_files
+
+    info = read_tokenizer_files(REAL / "tokenizers" / folder)
+    spec = get(model_id).spec
+    assert spec.tokenizer.vocab_size == info.total_size + extra
+    assert spec.padding_rows == spec.vocab_size - spec.tokenizer.vocab_size

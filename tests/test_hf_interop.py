@@ -80,9 +80,15 @@ def test_real_chatglm_round_trips_in_its_own_format():
     assert spec_from_hf(back, name_hint="chatglm2") == spec
 
 
+def config_part(spec):
+    """The spec less what config.json has no key for: the tokenizer's own size (the catalog
+    takes it from the tokenizer files, the inspector from the checkpoint's)."""
+    return spec.model_copy(update={"tokenizer": spec.tokenizer.model_copy(update={"vocab_size": None})})
+
+
 @pytest.mark.parametrize("entry", entries(), ids=lambda e: e.id)
 def test_catalog_round_trip_and_transformers_accepts(entry):
-    spec = entry.spec
+    spec = config_part(entry.spec)
     exported = spec_to_hf(spec)
     assert spec_from_hf(exported, name_hint=spec.generation) == spec
     if spec.family == "glm" and entry.config["model_type"] == "chatglm":
@@ -170,7 +176,7 @@ def _specs():
 
     @st.composite
     def build(draw):
-        data = get(draw(families)).spec.model_dump()
+        data = config_part(get(draw(families)).spec).model_dump()
         kv = draw(st.sampled_from([1, 2, 4, 8]))
         data["attention"].update(num_kv_heads=kv, num_heads=kv * draw(st.integers(1, 8)), head_dim=draw(st.sampled_from([32, 64, 128])))
         data["num_layers"] = draw(st.integers(1, 96))

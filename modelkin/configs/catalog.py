@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any
 
 from ..errors import UnknownModel
-from ..families import read_hf_config
+from ..families import read_hf_config, validate_spec
 from ..families.hf_reader import HFRead
 
 
@@ -37,6 +37,7 @@ class CatalogEntry:
     published_params: Fact | None
     training_tokens: Fact | None
     notes: str
+    tokenizer_size: Fact | None = None  # ids the published tokenizer produces, where its files were read
 
     def read(self) -> HFRead:
         return _read(self.id)
@@ -63,13 +64,23 @@ def _load(model_id: str) -> CatalogEntry:
         id=raw["id"], repo=raw["repo"], generation=raw["generation"], config=raw["config"],
         config_source=raw["config_source"], published_params=fact(raw.get("published_params")),
         training_tokens=fact(raw.get("training_tokens")), notes=raw.get("notes", ""),
+        tokenizer_size=Fact(raw["tokenizer"]["vocab_size"], raw["tokenizer"]["source"], "") if "tokenizer" in raw else None,
     )  # fmt: skip
 
 
 @cache
 def _read(model_id: str) -> HFRead:
     entry = _load(model_id)
-    return read_hf_config(entry.config, where=f"catalog/{model_id}.json", generation=entry.generation)
+    where = f"catalog/{model_id}.json"
+    read = read_hf_config(entry.config, where=where, generation=entry.generation)
+    if entry.tokenizer_size is not None:
+        # config.json does not say how many ids the tokenizer produces; the catalog does,
+        # from the tokenizer files themselves.
+        data = read.spec.model_dump()
+        data["tokenizer"]["vocab_size"] = entry.tokenizer_size.value
+        read.spec = validate_spec(data, where)
+        read.provenance["tokenizer.vocab_size"] = f"catalog: {entry.tokenizer_size.source}"
+    return read
 
 
 @cache

@@ -155,13 +155,17 @@ def predecessor(entry: CatalogEntry, catalog: Sequence[CatalogEntry]) -> Catalog
     return min((e for e in older if stage_sort_key(stage_of(e))[0] == latest), key=lambda e: (size_distance(e, entry), e.id))
 
 
+UNKNOWN = "unknown"
+
+
 def changes(before: CatalogEntry, after: CatalogEntry) -> tuple[Change, ...]:
-    """Every feature row whose value differs, in the feature list's order."""
+    """Every feature row whose value differs, in the feature list's order. A value one side
+    does not know ("unknown": e.g. a tokenizer whose files were not read) is no difference."""
     old, new = feature_rows(before.spec), feature_rows(after.spec)
     return tuple(
         Change(label, old.get(label), value)
         for label, value in new.items()
-        if label not in IDENTITY_ROWS and old.get(label) != value
+        if label not in IDENTITY_ROWS and old.get(label) != value and UNKNOWN not in (old.get(label), value)
     )
 
 
