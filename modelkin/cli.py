@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .argtypes import positive_int, tokens
-from .errors import EXIT_BAD_INPUT, ModelkinError, UnreadableInput
+from .errors import EXIT_BAD_INPUT, ModelkinError
+from .jsonfile import read_json
 
 FORMATS = ("table", "markdown", "csv", "json")
 DEFAULT_CONTEXT = 4096
@@ -24,31 +25,6 @@ DTYPES = ("bf16", "fp16", "fp32", "int8", "int4")
 
 
 # --- helpers ---------------------------------------------------------------------
-
-
-def read_json_file(path: str) -> Any:
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise UnreadableInput(path, "no such file") from None
-    except IsADirectoryError:
-        raise UnreadableInput(path, "is a folder, not a file") from None
-    except UnicodeDecodeError:
-        raise UnreadableInput(path, "not UTF-8 text") from None
-    except OSError as exc:
-        raise UnreadableInput(path, exc.strerror or str(exc)) from None
-    return parse_json_text(text, path)
-
-
-def parse_json_text(text: str, where: str) -> Any:
-    def no_constants(name: str) -> Any:
-        raise ValueError(f"{name} is not valid JSON")
-
-    try:
-        return json.loads(text, parse_constant=no_constants)
-    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
-        raise UnreadableInput(where, f"not valid JSON ({exc})"[:200]) from None
 
 
 def emit_table(headers: list[str], rows: list[list[Any]], fmt: str) -> str:
@@ -236,7 +212,7 @@ def cmd_convert(args: argparse.Namespace) -> str:
     from .families import read_hf_config, spec_to_hf
     from .families.accounting import accounting
 
-    config = read_json_file(args.config)
+    config = read_json(args.config, what="config.json")
     read = read_hf_config(config, where=args.config, name_hint=args.name or str(Path(args.config).resolve().parent.name))
     if args.to:
         if args.to == "spec":

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import EXIT_INCONSISTENT, ModelkinError, UnreadableInput
+from ..jsonfile import read_json
+from ..errors import EXIT_INCONSISTENT, ModelkinError
 from ..families import read_hf_config, spec_to_hf, validate_spec
 from ..families.accounting import params_total
 from ..families.spec import ArchBase
@@ -93,14 +94,7 @@ def resolve_source(source: str) -> tuple[ArchBase, str | None]:
     """A catalog ID, a spec dump or a config.json -> (spec, name for the generation hint)."""
     path = Path(source)
     if source.endswith(".json") or path.is_file():
-        try:
-            data = json.loads(path.read_text(encoding="utf-8-sig"))
-        except FileNotFoundError:
-            raise UnreadableInput(source, "no such file") from None
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise UnreadableInput(source, f"cannot be read as JSON ({exc})"[:200]) from None
-        if not isinstance(data, dict):
-            raise UnreadableInput(source, "is not a JSON object")
+        data = read_json(path, what="spec or config file", require_object=True)
         if "model_type" in data:
             hint = path.parent.name if path.name == "config.json" else path.stem
             return read_hf_config(data, where=source, name_hint=hint).spec, hint

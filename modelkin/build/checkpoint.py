@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..jsonfile import read_json
 from ..errors import ModelkinError, UnreadableInput
 from ..families import read_hf_config, spec_to_hf, validate_spec
 from ..families.layout import NAMES, default_convention, layout
@@ -277,15 +278,7 @@ def load_reference(path: str | Path, dtype: torch.dtype = torch.float32) -> Refe
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise UnreadableInput(str(path), "no such file") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UnreadableInput(str(path), f"cannot be read as JSON ({exc})"[:200]) from None
-    if not isinstance(data, dict):
-        raise UnreadableInput(str(path), "is not a JSON object")
-    return data
+    return read_json(path, what=path.name, require_object=True)
 
 
 def _read_safetensors(folder: Path) -> tuple[dict[str, Tensor], str]:

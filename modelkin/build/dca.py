@@ -66,7 +66,7 @@ def dca_attention(
     `inter_block` is the number of earlier-chunk keys per tile (default max(L, 4096)).
     """
     b, hq, tq, d = q.shape
-    hkv, tk = k.shape[1], k.shape[2]
+    hkv = k.shape[1]
     group = hq // hkv
     if tq == 0:
         return q.clone()

@@ -8,13 +8,13 @@ runs code chosen by whoever wrote the file.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import UnreadableInput
+from ..jsonfile import read_json
 from .findings import Finding
 from .index_file import INDEX_NAME, Index, parse_index
 from .safetensors_header import Header, read_header
@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # imported when a folder has tokenizer files: most checkpoint
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "merges.txt",
                    "special_tokens_map.json", "added_tokens.json")  # fmt: skip
-MAX_SMALL_FILE = 64 * 2**20  # a config or generation config larger than this is not one
 
 
 @dataclass
@@ -47,25 +46,7 @@ class Gathered:
 
 
 def read_small_json(path: Path, what: str) -> Any:
-    try:
-        if path.stat().st_size > MAX_SMALL_FILE:
-            raise UnreadableInput(str(path), f"is {path.stat().st_size:,} bytes: too large for a {what}")
-        text = path.read_bytes().decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise UnreadableInput(str(path), "is not UTF-8 text") from None
-    except OSError as exc:
-        raise UnreadableInput(str(path), f"cannot be read ({exc.strerror})") from None
-
-    def no_constants(name: str) -> Any:
-        raise ValueError(f"{name} is not valid JSON")
-
-    try:
-        data = json.loads(text, parse_constant=no_constants)
-    except (ValueError, RecursionError) as exc:
-        raise UnreadableInput(str(path), f"is not valid JSON ({exc})"[:200]) from None
-    if not isinstance(data, dict):
-        raise UnreadableInput(str(path), f"must hold a JSON object, not {type(data).__name__}")
-    return data
+    return read_json(path, what=what, require_object=True)
 
 
 def gather_local(target: str) -> Gathered:

@@ -46,7 +46,7 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
             lines.append(f"- wrong shape: {m['tensor']} {m['actual']} (expected {m['expected']})")
         hidden = len(report["missing"]) + len(report["unexpected"]) + len(report["shape_mismatches"]) - 60
         if hidden > 0:
-            lines.append(f"- … and more (see --format json)")
+            lines.append("- … and more (see --format json)")
         lines.append("")
 
     tok = report["tokenizer"]

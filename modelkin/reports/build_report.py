@@ -67,7 +67,6 @@ from .lineage import (
     changes,
     lineage,
     predecessor,
-    stage_name,
     stage_of,
     stage_sort_key,
     summarise,

@@ -25,7 +25,7 @@ import tempfile
 from pathlib import Path
 
 from ..errors import ModelkinError
-from .build_report import SCHEMA, ReportData
+from .build_report import ReportData
 from .markdown import render_markdown, write_csv
 from .page import render_html
 
