@@ -268,30 +268,15 @@ def hub_environment(monkeypatch, hub: FakeHub, home: Path, token: str | None = N
     monkeypatch.setattr(constants, "HF_STORED_TOKENS_PATH", str(home / "stored_tokens"))
 
 
-DTYPE_BYTES = {"F32": 4, "BF16": 2, "F16": 2, "I64": 8, "I32": 4, "U8": 1, "I8": 1, "F64": 8}
-
-
 def write_sparse_safetensors(
     path: Path, tensors: dict[str, tuple[str, tuple[int, ...]]], metadata: dict[str, str] | None = None
 ) -> int:
-    """Write a safetensors header for `tensors` (name -> (dtype, shape)) and extend the file to its
-    full size with truncate(), so the data region is a hole: no disk used, nothing to read.
-    Follows the format spec (u64 length, JSON padded with spaces to 8 bytes); returns the file size."""
-    header: dict[str, object] = {}
-    if metadata is not None:
-        header["__metadata__"] = metadata
-    offset = 0
-    for name, (dtype, shape) in tensors.items():
-        count = 1
-        for dim in shape:
-            count *= dim
-        nbytes = count * DTYPE_BYTES[dtype]
-        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + nbytes]}
-        offset += nbytes
-    raw = json.dumps(header, separators=(",", ":")).encode()
-    raw += b" " * (-len(raw) % 8)
+    """A safetensors header for `tensors` (name -> (dtype, shape)) over a sparse hole, via the
+    project's writer (tests check its files with the safetensors library); returns the file size."""
+    from modelkin.inspect.sparse import shard_header
+
+    header, data = shard_header([(name, dtype, shape) for name, (dtype, shape) in tensors.items()], metadata)
     with open(path, "wb") as f:
-        f.write(len(raw).to_bytes(8, "little"))
-        f.write(raw)
-        f.truncate(8 + len(raw) + offset)
-    return 8 + len(raw) + offset
+        f.write(header)
+        f.truncate(len(header) + data)
+    return len(header) + data

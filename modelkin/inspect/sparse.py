@@ -17,8 +17,8 @@ from typing import Any
 from ..families.hf import spec_to_hf
 from ..families.layout import layout
 from .index_file import INDEX_NAME
+from .safetensors_header import DTYPE_BITS
 
-DTYPE_SIZE = {"F32": 4, "BF16": 2, "F16": 2, "F8_E4M3": 1, "I8": 1}
 DTYPE_NAME = {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}
 
 
@@ -29,9 +29,10 @@ def shard_header(tensors: list[tuple[str, str, tuple[int, ...]]], metadata: dict
         entries["__metadata__"] = metadata
     offset = 0
     for name, dtype, shape in tensors:
-        size = DTYPE_SIZE[dtype]
+        size = DTYPE_BITS[dtype]
         for dim in shape:
             size *= dim
+        size = -(-size // 8)  # bits to bytes (sub-byte dtypes round up)
         entries[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [offset, offset + size]}
         offset += size
     body = json.dumps(entries, separators=(",", ":")).encode()
@@ -40,6 +41,7 @@ def shard_header(tensors: list[tuple[str, str, tuple[int, ...]]], metadata: dict
 
 
 def write_sparse_file(path: Path, tensors: list[tuple[str, str, tuple[int, ...]]]) -> int:
+    """Header, then a hole for the data; returns the data size."""
     header, data = shard_header(tensors, {"format": "pt"})
     with open(path, "wb") as f:
         f.write(header)
@@ -62,7 +64,7 @@ def write_sparse_checkpoint(
     shards: list[list[tuple[str, str, tuple[int, ...]]]] = [[]]
     size = 0
     for slot in slots:
-        nbytes = slot.numel * DTYPE_SIZE[dtype if slot.is_parameter else "F32"]
+        nbytes = slot.numel * DTYPE_BITS[dtype if slot.is_parameter else "F32"] // 8
         if shards[-1] and size + nbytes > shard_bytes:
             shards.append([])
             size = 0
