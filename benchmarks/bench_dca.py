@@ -6,7 +6,7 @@ scaled so that 32k spans many chunks while keeping its local/chunk ratio (8192/2
 = 1/32): chunk 2048, local 64 (L = 1984), original length 2048.
 
 Kinds:
-- dca:   `modelkin.build.dca.dca_attention` (chunk by chunk, online softmax);
+- dca:   `modelkin.reference.dca.dca_attention` (chunk by chunk, online softmax);
 - sdpa:  plain RoPE attention through torch's fused `scaled_dot_product_attention`
          (is_causal, GQA): what the reference model runs for non-DCA specs;
 - eager: plain RoPE attention with the full n × n score matrix (transformers' eager
@@ -59,8 +59,8 @@ def _attend(kind: str, q, k, v, spec, rope, tiles: list[int]):
     import torch
     import torch.nn.functional as F
 
-    from modelkin.build.dca import dca_attention
-    from modelkin.build.rope import apply_rope
+    from modelkin.reference.dca import dca_attention
+    from modelkin.reference.rope import apply_rope
 
     n = q.shape[2]
     positions = torch.arange(n)
@@ -89,7 +89,7 @@ def measure(kind: str, n: int) -> dict[str, Any]:
 
     import torch
 
-    from modelkin.build.rope import Rope
+    from modelkin.reference.rope import Rope
 
     torch.manual_seed(0)
     spec = _spec()

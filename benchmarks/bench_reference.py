@@ -67,7 +67,7 @@ def forward_case(name: str, spec: Any, repeats: int) -> dict[str, Any]:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from modelkin.build.reference import build_reference
+    from modelkin.reference.reference import build_reference
     from modelkin.families import spec_to_hf
     from modelkin.families.accounting import params_total
 
@@ -111,7 +111,7 @@ def forward_case(name: str, spec: Any, repeats: int) -> dict[str, Any]:
 
 
 def build_save_case(model_id: str, repeats: int, workdir: Path) -> dict[str, Any]:
-    from modelkin.build.checkpoint import save_hf_folder
+    from modelkin.reference.checkpoint import save_hf_folder
     from modelkin.configs import get
 
     times = []

@@ -23,7 +23,7 @@ __all__ = [
     "read_hf_config", "spec_from_hf", "spec_to_hf", "tiny",
 ]  # fmt: skip
 
-_HEAVY = {"build_reference": "modelkin.build.reference", "load_reference": "modelkin.build.checkpoint"}
+_HEAVY = {"build_reference": "modelkin.reference.reference", "load_reference": "modelkin.reference.checkpoint"}
 
 
 def __getattr__(name: str) -> Any:

@@ -309,7 +309,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], str | int | None]] = {
     "convert": cmd_convert,
     "schema": cmd_schema,
     "inspect": cmd_inspect,
-    "build": lambda args: _lazy("modelkin.build.builder", "cmd_build")(args),
+    "build": lambda args: _lazy("modelkin.reference.builder", "cmd_build")(args),
     "rope": lambda args: _lazy("modelkin.rope_view", "cmd_rope")(args),
     "report": lambda args: _lazy("modelkin.reports.command", "cmd_report")(args),
 }
@@ -369,7 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("table", "markdown", "json", "html"), default="table")
     p.add_argument("--tokens", type=tokens, help="training tokens (default: the catalog's published figure)")
 
-    from .build.builder import add_build_parser
+    from .reference.builder import add_build_parser
     from .reports.command import add_report_parser
     from .rope_view import add_rope_parser
 

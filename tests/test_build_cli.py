@@ -16,8 +16,8 @@ transformers = pytest.importorskip("transformers")
 
 from transformers import AutoModelForCausalLM  # noqa: E402
 
-from modelkin.build.builder import add_build_parser, cmd_build  # noqa: E402
-from modelkin.build.checkpoint import load_reference  # noqa: E402
+from modelkin.reference.builder import add_build_parser, cmd_build  # noqa: E402
+from modelkin.reference.checkpoint import load_reference  # noqa: E402
 from modelkin.configs import get  # noqa: E402
 from modelkin.errors import ModelkinError  # noqa: E402
 from modelkin.families.tiny import tiny  # noqa: E402

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
-from modelkin.build.dca import check_one_chunk, dca_attention  # noqa: E402
-from modelkin.build.rope import Rope, apply_rope  # noqa: E402
+from modelkin.reference.dca import check_one_chunk, dca_attention  # noqa: E402
+from modelkin.reference.rope import Rope, apply_rope  # noqa: E402
 from modelkin.configs import get  # noqa: E402
 from modelkin.errors import InvalidSpec  # noqa: E402
 from modelkin.families import validate_spec  # noqa: E402
@@ -199,7 +199,7 @@ def test_prefill_then_decode_equals_slow():
 def test_reference_model_decoding_with_cache_equals_full_forward():
     """Model level: the reference model's DCA path with its KV cache (prefill + decode)
     gives the full forward's logits, on a sequence spanning several chunks (s = 1)."""
-    reference = pytest.importorskip("modelkin.build.reference", reason="modelkin/build/reference.py is not written yet")
+    reference = pytest.importorskip("modelkin.reference.reference", reason="modelkin/reference/reference.py is not written yet")
     data = tiny(get("qwen2.5-7b-instruct-1m").spec).model_dump()
     data["long_context"]["dual_chunk"] = {"chunk_size": 16, "local_size": 4, "original_max_position_embeddings": 128}
     spec = validate_spec(data, "test")

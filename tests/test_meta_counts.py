@@ -21,7 +21,7 @@ transformers = pytest.importorskip("transformers")
 
 from transformers import AutoConfig, AutoModelForCausalLM  # noqa: E402
 
-from modelkin.build.reference import ReferenceModel  # noqa: E402
+from modelkin.reference.reference import ReferenceModel  # noqa: E402
 from modelkin.configs import get, ids  # noqa: E402
 from modelkin.families import spec_to_hf  # noqa: E402
 from modelkin.families.accounting import params_total  # noqa: E402
@@ -64,7 +64,7 @@ def test_published_counts_are_close_for_entries_that_state_one():
 
 def test_405b_meta_build_peak_rss_under_1_gib():
     code = (
-        "from modelkin.build.builder import meta_counts\n"
+        "from modelkin.reference.builder import meta_counts\n"
         "from modelkin.configs import get\n"
         "c = meta_counts(get('llama-3.1-405b').spec)\n"
         "assert c['accounting'] == c['reference'] == c['transformers'] == 405853388800, c\n"

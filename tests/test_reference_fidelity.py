@@ -16,8 +16,8 @@ transformers = pytest.importorskip("transformers")
 
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
-from modelkin.build.checkpoint import load_reference, save_hf_folder  # noqa: E402
-from modelkin.build.reference import build_reference, reference_convention  # noqa: E402
+from modelkin.reference.checkpoint import load_reference, save_hf_folder  # noqa: E402
+from modelkin.reference.reference import build_reference, reference_convention  # noqa: E402
 from modelkin.configs import get, ids  # noqa: E402
 from modelkin.families import spec_to_hf, validate_spec  # noqa: E402
 from modelkin.families.layout import default_convention, layout  # noqa: E402
@@ -219,7 +219,7 @@ def test_choices_without_transformers_class_are_consistent(name):
 def test_state_dict_equals_layout(model_id):
     spec = tiny(get(model_id).spec)
     with torch.device("meta"):
-        from modelkin.build.reference import ReferenceModel
+        from modelkin.reference.reference import ReferenceModel
 
         model = ReferenceModel(spec)
     ours = {k: tuple(v.shape) for k, v in model.state_dict().items()}

@@ -16,7 +16,7 @@ from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS  # noqa: E402
 from transformers.models.glm import modeling_glm  # noqa: E402
 from transformers.models.llama import modeling_llama  # noqa: E402
 
-from modelkin.build.rope import Rope, apply_rope  # noqa: E402
+from modelkin.reference.rope import Rope, apply_rope  # noqa: E402
 from modelkin.configs import get  # noqa: E402
 from modelkin.families import spec_to_hf, validate_spec  # noqa: E402
 from modelkin.families.rope_math import full_turns_within, spec_frequencies, wavelengths  # noqa: E402
@@ -184,7 +184,7 @@ def _hf_model_from_reference(spec, model):
 
 
 def _reference():
-    return pytest.importorskip("modelkin.build.reference", reason="modelkin/build/reference.py is not written yet")
+    return pytest.importorskip("modelkin.reference.reference", reason="modelkin/reference/reference.py is not written yet")
 
 
 @pytest.mark.parametrize("model_id, scaling", [("qwen2-7b-instruct", "yarn"), ("llama-3.1-8b", "llama3")])

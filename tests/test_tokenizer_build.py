@@ -21,7 +21,7 @@ import pytest
 tokenizers = pytest.importorskip("tokenizers")
 transformers = pytest.importorskip("transformers")
 
-from modelkin.build.tokenizer import KINDS, train_tokenizer  # noqa: E402
+from modelkin.reference.tokenizer import KINDS, train_tokenizer  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -266,7 +266,7 @@ def test_deterministic_and_fast(tmp_path):
         assert _digest(tmp_path / f"{kind}-a") == _digest(tmp_path / f"{kind}-b")
     # A fresh interpreter (other hash seeds, other Rust hash-map seeds) writes the same bytes.
     script = (
-        "import sys; from pathlib import Path; from modelkin.build.tokenizer import train_tokenizer, KINDS\n"
+        "import sys; from pathlib import Path; from modelkin.reference.tokenizer import train_tokenizer, KINDS\n"
         "import json; specials = json.loads(sys.argv[2])\n"
         "for k in KINDS: train_tokenizer(k, 1024, Path(sys.argv[1]) / k, model_max_length=4096, **specials[k])\n"
     )
