@@ -46,7 +46,9 @@ def hf_configs() -> dict[str, dict[str, Any]]:
     out = {}
     for entry in entries():
         model_type = entry.config.get("model_type")
-        out[entry.id] = entry.config if model_type in ("llama", "qwen2", "glm", "glm4") else spec_to_hf(entry.spec, "glm")
+        out[entry.id] = (
+            entry.config if model_type in ("llama", "qwen2", "glm", "glm4") else spec_to_hf(entry.spec, "glm")
+        )
     return out
 
 

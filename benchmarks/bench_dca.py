@@ -44,10 +44,18 @@ def _spec():
     from modelkin.families.tiny import tiny
 
     data = tiny(get("qwen2.5-7b-instruct-1m").spec).model_dump()
-    data["long_context"]["dual_chunk"] = {"chunk_size": CHUNK, "local_size": LOCAL, "original_max_position_embeddings": ORIGINAL}
+    data["long_context"]["dual_chunk"] = {
+        "chunk_size": CHUNK,
+        "local_size": LOCAL,
+        "original_max_position_embeddings": ORIGINAL,
+    }
     data["max_position_embeddings"] = max(LENGTHS) * 2
     spec = validate_spec(data, "bench")
-    assert (spec.attention.num_heads, spec.attention.num_kv_heads, spec.attention.head_dim) == (HEADS, KV_HEADS, HEAD_DIM)
+    assert (spec.attention.num_heads, spec.attention.num_kv_heads, spec.attention.head_dim) == (
+        HEADS,
+        KV_HEADS,
+        HEAD_DIM,
+    )
     return spec
 
 
@@ -67,10 +75,19 @@ def _attend(kind: str, q, k, v, spec, rope, tiles: list[int]):
     layout, rd, scale = spec.positions.layout, spec.rotary_dim, HEAD_DIM**-0.5
     if kind == "dca":
         return dca_attention(
-            q, k, v, q_positions=positions, k_positions=positions, rope=rope, layout=layout, rotary_dim=rd,
-            config=spec.long_context.dual_chunk, scale=scale, total_length=n,
+            q,
+            k,
+            v,
+            q_positions=positions,
+            k_positions=positions,
+            rope=rope,
+            layout=layout,
+            rotary_dim=rd,
+            config=spec.long_context.dual_chunk,
+            scale=scale,
+            total_length=n,
             tile_hook=lambda part, rows, cols: tiles.append(rows * cols),
-        )  # fmt: skip
+        )
     cos, sin = rope.cos_sin(positions)
     qr, kr = apply_rope(q, cos, sin, layout, rd), apply_rope(k, cos, sin, layout, rd)
     if kind == "sdpa":
@@ -96,8 +113,11 @@ def measure(kind: str, n: int) -> dict[str, Any]:
     rope = Rope(spec)
 
     def inputs(length: int):
-        return (torch.randn(1, HEADS, length, HEAD_DIM), torch.randn(1, KV_HEADS, length, HEAD_DIM),
-                torch.randn(1, KV_HEADS, length, HEAD_DIM))  # fmt: skip
+        return (
+            torch.randn(1, HEADS, length, HEAD_DIM),
+            torch.randn(1, KV_HEADS, length, HEAD_DIM),
+            torch.randn(1, KV_HEADS, length, HEAD_DIM),
+        )
 
     _attend(kind, *inputs(512), spec, rope, [])  # warm-up: kernels and allocator
     q, k, v = inputs(n)
@@ -109,9 +129,14 @@ def measure(kind: str, n: int) -> dict[str, Any]:
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     assert out.shape == q.shape and bool(torch.isfinite(out).all())
     largest = max(tiles) if tiles else None  # sdpa: fused kernel, no score tile we can see
-    return {"kind": kind, "n": n, "seconds": seconds, "peak_rss_mb": peak_kb / 1024,
-            "extra_rss_mb": (peak_kb - base_kb) / 1024,
-            "largest_tile_mb": None if largest is None else largest * HEADS * 4 / 2**20}  # fmt: skip
+    return {
+        "kind": kind,
+        "n": n,
+        "seconds": seconds,
+        "peak_rss_mb": peak_kb / 1024,
+        "extra_rss_mb": (peak_kb - base_kb) / 1024,
+        "largest_tile_mb": None if largest is None else largest * HEADS * 4 / 2**20,
+    }
 
 
 def _run_case(kind: str, n: int) -> dict[str, Any]:
@@ -135,15 +160,21 @@ def run(lengths: tuple[int, ...] = LENGTHS, repeats: int = 3) -> list[dict]:
         for kind in KINDS:
             runs = samples.get((n, kind))
             if not runs:
-                rows.append({"kind": kind, "n": n, "skipped": f"n × n scores would need {eager_score_bytes(n) / 2**30:.1f} GiB"})
+                rows.append(
+                    {"kind": kind, "n": n, "skipped": f"n × n scores would need {eager_score_bytes(n) / 2**30:.1f} GiB"}
+                )
                 continue
-            rows.append({
-                "kind": kind, "n": n, "repeats": len(runs),
-                "seconds": statistics.median(x["seconds"] for x in runs),
-                "peak_rss_mb": statistics.median(x["peak_rss_mb"] for x in runs),
-                "extra_rss_mb": statistics.median(x["extra_rss_mb"] for x in runs),
-                "largest_tile_mb": runs[0]["largest_tile_mb"],
-            })  # fmt: skip
+            rows.append(
+                {
+                    "kind": kind,
+                    "n": n,
+                    "repeats": len(runs),
+                    "seconds": statistics.median(x["seconds"] for x in runs),
+                    "peak_rss_mb": statistics.median(x["peak_rss_mb"] for x in runs),
+                    "extra_rss_mb": statistics.median(x["extra_rss_mb"] for x in runs),
+                    "largest_tile_mb": runs[0]["largest_tile_mb"],
+                }
+            )
     return rows
 
 
@@ -160,8 +191,10 @@ def markdown(rows: list[dict]) -> str:
             lines.append(f"| {r['n']:,} | {r['kind']} | — | — | — | not run: {r['skipped']} |")
             continue
         tile = "fused (not visible)" if r["largest_tile_mb"] is None else f"{r['largest_tile_mb']:,.0f}"
-        lines.append(f"| {r['n']:,} | {r['kind']} | {r['seconds']:.2f} | {r['extra_rss_mb']:,.0f} | "
-                     f"{r['peak_rss_mb']:,.0f} | {tile} |")  # fmt: skip
+        lines.append(
+            f"| {r['n']:,} | {r['kind']} | {r['seconds']:.2f} | {r['extra_rss_mb']:,.0f} | "
+            f"{r['peak_rss_mb']:,.0f} | {tile} |"
+        )
     return "\n".join(lines)
 
 
@@ -170,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--case", nargs=2, metavar=("KIND", "N"), help=argparse.SUPPRESS)
     parser.add_argument("--lengths", type=int, nargs="+", default=list(LENGTHS))
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--json", type=Path, default=Path(__file__).with_suffix(".json"), help="where to write the rows")
+    parser.add_argument(
+        "--json", type=Path, default=Path(__file__).with_suffix(".json"), help="where to write the rows"
+    )
     args = parser.parse_args(argv)
     if args.case:
         print(json.dumps(measure(args.case[0], int(args.case[1]))))

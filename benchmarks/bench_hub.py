@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .common import REPO, Measurement, Side, compare, modelkin_argv, python_argv, run_process, bench_env
+from .common import REPO, Measurement, Side, bench_env, compare, modelkin_argv, python_argv, run_process
 
 MODEL = "llama-3.1-405b"
 REPO_ID = "bench-org/Llama-3.1-405B"
@@ -34,8 +34,15 @@ print(sum(sum(f.parameter_count.values()) for f in meta.files_metadata.values())
 
 
 def _hub_env(url: str, home: Path) -> dict[str, str]:
-    return {"HF_ENDPOINT": url, "HF_HOME": str(home), "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_XET": "1",
-            "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1", "HF_TOKEN": "", "DO_NOT_TRACK": "1"}  # fmt: skip
+    return {
+        "HF_ENDPOINT": url,
+        "HF_HOME": str(home),
+        "HF_HUB_OFFLINE": "0",
+        "HF_HUB_DISABLE_XET": "1",
+        "HF_HUB_DISABLE_IMPLICIT_TOKEN": "1",
+        "HF_TOKEN": "",
+        "DO_NOT_TRACK": "1",
+    }
 
 
 def run(quick: bool = False, repeats: int | None = None, workdir: Path | None = None) -> list[dict[str, Any]]:
@@ -68,16 +75,23 @@ def run(quick: bool = False, repeats: int | None = None, workdir: Path | None = 
 
                 return Side(name, call=call)
 
-            sides = [measured("modelkin inspect (Hub)", modelkin_argv("inspect", REPO_ID)),
-                     measured("huggingface_hub get_safetensors_metadata", python_argv(HF_METADATA) + [REPO_ID])]  # fmt: skip
+            sides = [
+                measured("modelkin inspect (Hub)", modelkin_argv("inspect", REPO_ID)),
+                measured("huggingface_hub get_safetensors_metadata", python_argv(HF_METADATA) + [REPO_ID]),
+            ]
             result = compare("hub", f"{MODEL} over HTTP ({len(shards)} shards)", sides, repeats)
         rows = result.rows()
         for row in rows:
-            timed = served[row["side"]][-len(result.runs[row["side"]]):]  # the timed runs, not the warm-up
+            timed = served[row["side"]][-len(result.runs[row["side"]]) :]  # the timed runs, not the warm-up
             shard_bytes = statistics.median(s for s, _ in timed)
             all_bytes = statistics.median(a for _, a in timed)
-            row.update(checkpoint_bytes=checkpoint_bytes, shards=len(shards), shard_bytes_served=shard_bytes,
-                       bytes_served=all_bytes, fraction_of_checkpoint=all_bytes / checkpoint_bytes)  # fmt: skip
+            row.update(
+                checkpoint_bytes=checkpoint_bytes,
+                shards=len(shards),
+                shard_bytes_served=shard_bytes,
+                bytes_served=all_bytes,
+                fraction_of_checkpoint=all_bytes / checkpoint_bytes,
+            )
         return rows
     finally:
         shutil.rmtree(root, ignore_errors=True)

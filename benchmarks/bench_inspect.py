@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .common import Side, compare, modelkin_argv, python_argv, run_process, bench_env
+from .common import Side, bench_env, compare, modelkin_argv, python_argv, run_process
 
 # (case, catalog id, convention written for modelkin/safe_open)
 CASES = [
@@ -72,8 +72,9 @@ def write_checkpoints(root: Path, cases: list[tuple[str, str, str | None]]) -> d
     for case, model_id, convention in cases:
         entry = get(model_id)
         slug = model_id + (f"-{convention}" if convention else "")
-        folder = write_sparse_checkpoint(entry.spec, root / slug, convention=convention,
-                                         config=entry.config if convention == "chatglm" else None)  # fmt: skip
+        folder = write_sparse_checkpoint(
+            entry.spec, root / slug, convention=convention, config=entry.config if convention == "chatglm" else None
+        )
         hf_folder = folder
         if convention == "chatglm":
             # transformers' native format of the same model: what its side can load.
@@ -95,28 +96,37 @@ def run(quick: bool = False, repeats: int | None = None, workdir: Path | None = 
     try:
         folders = write_checkpoints(root, cases)
         first = True
-        for case, model_id, convention in cases:
+        for case, _model_id, _convention in cases:
             folder, hf_folder = folders[case]
             shards = len(list(folder.glob("*.safetensors")))
             on_disk = sum(p.stat().st_size for p in folder.glob("*.safetensors"))
             # Truth first: the three sides must agree on the count, or the timings mean nothing.
-            report = json.loads(run_process(modelkin_argv("inspect", str(folder), "--format", "json"), bench_env()).stdout)
+            report = json.loads(
+                run_process(modelkin_argv("inspect", str(folder), "--format", "json"), bench_env()).stdout
+            )
             sides = [
                 Side("modelkin inspect", modelkin_argv("inspect", str(folder))),
-                Side("transformers meta load" + (" (glm format)" if hf_folder != folder else ""),
-                     python_argv(TRANSFORMERS_META) + [str(hf_folder)], warmup=1 if first else 0),  # fmt: skip
+                Side(
+                    "transformers meta load" + (" (glm format)" if hf_folder != folder else ""),
+                    python_argv(TRANSFORMERS_META) + [str(hf_folder)],
+                    warmup=1 if first else 0,
+                ),
                 Side("safetensors safe_open loop", python_argv(SAFE_OPEN_LOOP) + [str(folder)]),
             ]
             result = compare("inspect", case, sides, repeats)
             counts = {name: _count(runs[-1].stdout) for name, runs in result.runs.items() if name != "modelkin inspect"}
             counts["modelkin inspect"] = report["params_checkpoint"]
             rows += result.rows(
-                shards=shards, checkpoint_bytes=on_disk, params=report["params_checkpoint"], counts=counts,
-                counts_agree=len(set(counts.values())) == 1, verdict_consistent=not any(
-                    f["severity"] == "error" for f in report["findings"]),
+                shards=shards,
+                checkpoint_bytes=on_disk,
+                params=report["params_checkpoint"],
+                counts=counts,
+                counts_agree=len(set(counts.values())) == 1,
+                verdict_consistent=not any(f["severity"] == "error" for f in report["findings"]),
                 note="transformers loads the glm-format export of the same model (ChatGLM layout needs remote code)"
-                if hf_folder != folder else "",
-            )  # fmt: skip
+                if hf_folder != folder
+                else "",
+            )
             first = False
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -31,8 +31,20 @@ if str(REPO) not in sys.path:
 
 BATCH, LENGTH = 4, 256
 TINY_IDS = ("qwen2.5-7b", "llama-3.1-8b", "glm-4-9b-0414")
-BUILD_IDS = ("llama-7b", "llama-2-7b", "llama-3-8b", "llama-3.1-8b", "llama-3.2-1b", "qwen2-7b", "qwen2.5-7b",
-             "qwen2.5-7b-instruct-1m", "chatglm2-6b", "chatglm3-6b", "glm-4-9b", "glm-4-9b-0414")  # fmt: skip
+BUILD_IDS = (
+    "llama-7b",
+    "llama-2-7b",
+    "llama-3-8b",
+    "llama-3.1-8b",
+    "llama-3.2-1b",
+    "qwen2-7b",
+    "qwen2.5-7b",
+    "qwen2.5-7b-instruct-1m",
+    "chatglm2-6b",
+    "chatglm3-6b",
+    "glm-4-9b",
+    "glm-4-9b-0414",
+)
 RATIO_TARGET = 1.5
 BUILD_TARGET_S = 2.0
 
@@ -67,9 +79,9 @@ def forward_case(name: str, spec: Any, repeats: int) -> dict[str, Any]:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from modelkin.reference.reference import build_reference
     from modelkin.families import spec_to_hf
     from modelkin.families.accounting import params_total
+    from modelkin.reference.reference import build_reference
 
     ours = build_reference(spec, seed=0)
     theirs = AutoModelForCausalLM.from_config(AutoConfig.for_model(**spec_to_hf(spec)), dtype=torch.float32).eval()
@@ -111,8 +123,8 @@ def forward_case(name: str, spec: Any, repeats: int) -> dict[str, Any]:
 
 
 def build_save_case(model_id: str, repeats: int, workdir: Path) -> dict[str, Any]:
-    from modelkin.reference.checkpoint import save_hf_folder
     from modelkin.configs import get
+    from modelkin.reference.checkpoint import save_hf_folder
 
     times = []
     for r in range(repeats):
@@ -164,7 +176,9 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         )
     lines += ["", "| tiny build + save | seconds (median) | ≤ 2 s |", "|---|---|---|"]
     for r in builds:
-        lines.append(f"| {r['case'].removeprefix('tiny build + save ')} | {r['seconds']:.3f} | {'yes' if r['met'] else '**no**'} |")
+        lines.append(
+            f"| {r['case'].removeprefix('tiny build + save ')} | {r['seconds']:.3f} | {'yes' if r['met'] else '**no**'} |"
+        )
     return "\n".join(lines)
 
 

@@ -61,14 +61,19 @@ def run(quick: bool = False, repeats: int | None = None, workdir: Path | None = 
         ]
         result = compare("startup", MODEL, sides, repeats)
         counted = int(result.runs["accelerate init_empty_weights count"][-1].stdout.split()[-1])
-        shown = json.loads(subprocess.run(modelkin_argv("show", MODEL, "--format", "json"), capture_output=True,
-                                          text=True, env=bench_env()).stdout)["accounting"]["params_total"]  # fmt: skip
+        shown = json.loads(
+            subprocess.run(
+                modelkin_argv("show", MODEL, "--format", "json"), capture_output=True, text=True, env=bench_env()
+            ).stdout
+        )["accounting"]["params_total"]
         rows += result.rows(params=shown, counts_agree=counted == shown)
 
         commands = cli_commands()
-        light = [Side("modelkin list", modelkin_argv("list")),
-                 Side("modelkin compare", modelkin_argv("compare", "llama-3-8b", "qwen2-7b", "glm-4-9b")),
-                 Side("modelkin schema", modelkin_argv("schema"))]  # fmt: skip
+        light = [
+            Side("modelkin list", modelkin_argv("list")),
+            Side("modelkin compare", modelkin_argv("compare", "llama-3-8b", "qwen2-7b", "glm-4-9b")),
+            Side("modelkin schema", modelkin_argv("schema")),
+        ]
         if "rope" in commands:
             light.append(Side("modelkin rope", modelkin_argv("rope", MODEL)))
         for side in light:  # alone: no baseline to set them against, only the figures
@@ -78,8 +83,14 @@ def run(quick: bool = False, repeats: int | None = None, workdir: Path | None = 
             report = Side("modelkin report --all", modelkin_argv("report", "--all", "--out", str(out), "--force"))
             rows += compare("report", "report --all", [report], repeats).rows()
         else:
-            rows.append({"bench": "report", "case": "report --all", "side": "modelkin report --all",
-                         "skipped": "`modelkin report` is not wired into the CLI yet"})  # fmt: skip
+            rows.append(
+                {
+                    "bench": "report",
+                    "case": "report --all",
+                    "side": "modelkin report --all",
+                    "skipped": "`modelkin report` is not wired into the CLI yet",
+                }
+            )
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return rows

@@ -216,5 +216,8 @@ def machine() -> dict[str, Any]:
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "load_average": [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None,
-        **{name: _version(name) for name in ("torch", "transformers", "accelerate", "safetensors", "huggingface_hub", "pydantic")},
+        **{
+            name: _version(name)
+            for name in ("torch", "transformers", "accelerate", "safetensors", "huggingface_hub", "pydantic")
+        },
     }

@@ -29,7 +29,11 @@ from tests.hostile import fuzz_targets as ft  # noqa: E402
 
 TARGETS: dict[str, tuple[str, Any, Any]] = {
     # name: (counter key, strategy, check)
-    "header-bytes": ("header", st.tuples(st.binary(max_size=96), st.none() | st.integers(0, 2**64)), lambda a: ft.check_header(*a)),
+    "header-bytes": (
+        "header",
+        st.tuples(st.binary(max_size=96), st.none() | st.integers(0, 2**64)),
+        lambda a: ft.check_header(*a),
+    ),
     "header-mutated": ("header", ft.header_files(), ft.check_header),
     "index-bytes": ("index", st.binary(max_size=96), ft.check_index),
     "index-mutated": ("index", ft.index_files(), ft.check_index),
@@ -43,8 +47,14 @@ def run_target(name: str, examples: int, seed_value: int | None = None) -> dict[
     before = ft.CALLS[key]
     outcomes_before = dict(ft.OUTCOMES)
 
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=False,
-              suppress_health_check=list(HealthCheck), print_blob=True)  # fmt: skip
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        suppress_health_check=list(HealthCheck),
+        print_blob=True,
+    )
     @given(strategy)
     def fuzz(value: Any) -> None:
         check(value)
@@ -58,16 +68,24 @@ def run_target(name: str, examples: int, seed_value: int | None = None) -> dict[
     except Exception as error:  # a property broke: hypothesis has shrunk it to a minimal example
         failure = _describe(error)
     seconds = time.perf_counter() - start
-    outcomes = {k.split(":")[1]: v - outcomes_before.get(k, 0) for k, v in ft.OUTCOMES.items() if k.startswith(key + ":")}
-    return {"target": name, "examples": ft.CALLS[key] - before, "outcomes": outcomes, "seconds": round(seconds, 1),
-            "failure": failure}  # fmt: skip
+    outcomes = {
+        k.split(":")[1]: v - outcomes_before.get(k, 0) for k, v in ft.OUTCOMES.items() if k.startswith(key + ":")
+    }
+    return {
+        "target": name,
+        "examples": ft.CALLS[key] - before,
+        "outcomes": outcomes,
+        "seconds": round(seconds, 1),
+        "failure": failure,
+    }
 
 
 def _describe(error: BaseException) -> str:
     """The exception, hypothesis' notes (the minimal failing example) and, for a group, each member."""
     lines = ["".join(traceback.format_exception_only(type(error), error)).strip(), *getattr(error, "__notes__", [])]
-    if isinstance(error, BaseExceptionGroup):
-        for member in error.exceptions:
+    # An exception group (Python >= 3.11) carries its members in .exceptions.
+    for member in getattr(error, "exceptions", ()):
+        if isinstance(member, BaseException):
             lines.append("  - " + _describe(member).replace("\n", "\n    "))
     return "\n".join(lines)
 
@@ -79,13 +97,18 @@ def run(examples: int = 10_000, only: list[str] | None = None, seed_value: int |
         report.append(result)
         outcome = ", ".join(f"{k} {v}" for k, v in sorted(result["outcomes"].items()))
         verdict = "no failure" if result["failure"] is None else "FAILURE:\n" + result["failure"]
-        print(f"{name:15s} {result['examples']:>7,} examples ({outcome}) in {result['seconds']:>6.1f} s: {verdict}", flush=True)
+        print(
+            f"{name:15s} {result['examples']:>7,} examples ({outcome}) in {result['seconds']:>6.1f} s: {verdict}",
+            flush=True,
+        )
     return report
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--examples", type=int, default=10_000, help="hypothesis max_examples per target (default 10,000)")
+    parser.add_argument(
+        "--examples", type=int, default=10_000, help="hypothesis max_examples per target (default 10,000)"
+    )
     parser.add_argument("--only", help=f"comma-separated targets among {', '.join(TARGETS)}")
     parser.add_argument("--seed", type=int, help="hypothesis seed, for a reproducible run")
     args = parser.parse_args(argv)

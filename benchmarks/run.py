@@ -64,8 +64,13 @@ def _run_bench(name: str, quick: bool, repeats: int | None, workdir: Path) -> di
         rows, status = [], "failed"
         message = f"{type(exc).__name__}: {exc}"
         traceback.print_exc()
-    return {"status": status, "message": message, "seconds": round(time.perf_counter() - started, 1),
-            "rows": _jsonable(rows), "markdown": table}  # fmt: skip
+    return {
+        "status": status,
+        "message": message,
+        "seconds": round(time.perf_counter() - started, 1),
+        "rows": _jsonable(rows),
+        "markdown": table,
+    }
 
 
 def _jsonable(value: Any) -> Any:
@@ -107,17 +112,41 @@ def evaluate_targets(benches: dict[str, Any]) -> list[dict[str, Any]]:
     if report is not None and "skipped" not in report:
         out.append(target(lines[6], report, "wall_s", 3.0, False, "s"))
     else:
-        out.append({"target": lines[6], "value": None, "limit": 3.0, "unit": "s", "at_least": False, "met": None,
-                    "note": "`modelkin report` not wired into the CLI yet"})  # fmt: skip
+        out.append(
+            {
+                "target": lines[6],
+                "value": None,
+                "limit": 3.0,
+                "unit": "s",
+                "at_least": False,
+                "met": None,
+                "note": "`modelkin report` not wired into the CLI yet",
+            }
+        )
     # Targets the other benchmarks judge row by row (reference forward ≤ 1.5×, tiny build + save ≤ 2 s).
     for row in benches.get("reference", {}).get("rows", []):
         if "ratio_ours_over_transformers" in row:
-            out.append({"target": f"reference forward {row['case']}: ≤ {row['target_ratio']}× transformers",
-                        "value": row["ratio_ours_over_transformers"], "limit": row["target_ratio"], "unit": "×",
-                        "at_least": False, "met": row["met"]})  # fmt: skip
+            out.append(
+                {
+                    "target": f"reference forward {row['case']}: ≤ {row['target_ratio']}× transformers",
+                    "value": row["ratio_ours_over_transformers"],
+                    "limit": row["target_ratio"],
+                    "unit": "×",
+                    "at_least": False,
+                    "met": row["met"],
+                }
+            )
         elif "target_s" in row:
-            out.append({"target": f"{row['case']}: ≤ {row['target_s']} s", "value": row["seconds"],
-                        "limit": row["target_s"], "unit": "s", "at_least": False, "met": row["met"]})  # fmt: skip
+            out.append(
+                {
+                    "target": f"{row['case']}: ≤ {row['target_s']} s",
+                    "value": row["seconds"],
+                    "limit": row["target_s"],
+                    "unit": "s",
+                    "at_least": False,
+                    "met": row["met"],
+                }
+            )
     return out
 
 
@@ -151,8 +180,19 @@ def _table(headers: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-STANDARD_KEYS = ("bench", "case", "side", "wall_s", "wall_s_runs", "peak_rss_mb", "peak_rss_mb_runs", "repeats",
-                 "vs", "speedup", "rss_ratio")  # fmt: skip
+STANDARD_KEYS = (
+    "bench",
+    "case",
+    "side",
+    "wall_s",
+    "wall_s_runs",
+    "peak_rss_mb",
+    "peak_rss_mb_runs",
+    "repeats",
+    "vs",
+    "speedup",
+    "rss_ratio",
+)
 
 
 def _standard_table(rows: list[dict[str, Any]]) -> str:
@@ -161,14 +201,32 @@ def _standard_table(rows: list[dict[str, Any]]) -> str:
         if "skipped" in r:
             body.append([r.get("case", ""), r.get("side", ""), "skipped", "", "", "", r["skipped"]])
             continue
-        faster = f"modelkin {1 / r['speedup']:.1f}× slower" if r.get("speedup", 1) < 1 else (
-            f"modelkin {r['speedup']:.1f}× faster" if "speedup" in r else "")  # fmt: skip
+        faster = (
+            f"modelkin {1 / r['speedup']:.1f}× slower"
+            if r.get("speedup", 1) < 1
+            else (f"modelkin {r['speedup']:.1f}× faster" if "speedup" in r else "")
+        )
         rss = f"{r['rss_ratio']:.1f}× modelkin's" if "rss_ratio" in r else ""
-        extras = {k: v for k, v in r.items() if k not in STANDARD_KEYS and k not in ("checkpoint_bytes", "counts") and v not in ("", [], None)}
-        body.append([r["case"], r["side"], _fmt(r["wall_s"]) + " s", _fmt(r["peak_rss_mb"]) + " MB", faster, rss,
-                     _fmt(extras)])  # fmt: skip
-    return _table(["case", "side", "wall (median)", "peak RSS (median)", "wall ratio (per-pair median)",
-                   "peak RSS ratio", "details"], body)  # fmt: skip
+        extras = {
+            k: v
+            for k, v in r.items()
+            if k not in STANDARD_KEYS and k not in ("checkpoint_bytes", "counts") and v not in ("", [], None)
+        }
+        body.append(
+            [r["case"], r["side"], _fmt(r["wall_s"]) + " s", _fmt(r["peak_rss_mb"]) + " MB", faster, rss, _fmt(extras)]
+        )
+    return _table(
+        [
+            "case",
+            "side",
+            "wall (median)",
+            "peak RSS (median)",
+            "wall ratio (per-pair median)",
+            "peak RSS ratio",
+            "details",
+        ],
+        body,
+    )
 
 
 def _generic_table(rows: list[dict[str, Any]]) -> str:
@@ -193,11 +251,19 @@ def render_markdown(results: dict[str, Any]) -> str:
         "wall time around the whole process, peak RSS from the kernel (`wait4` ru_maxrss); medians over the repeats; "
         "ratios are the median of the per-repeat ratios. All processes run from cached bytecode (PYTHONPYCACHEPREFIX).",
         "## Targets",
-        _table(["target", "measured", "met"], [
-            [t["target"], "–" if t["value"] is None else f"{_fmt(t['value'])} {t['unit']}",
-             "–" + (f" ({t['note']})" if t.get("note") else "") if t["met"] is None else ("yes" if t["met"] else "**no**")]
-            for t in results["targets"]
-        ]),  # fmt: skip
+        _table(
+            ["target", "measured", "met"],
+            [
+                [
+                    t["target"],
+                    "–" if t["value"] is None else f"{_fmt(t['value'])} {t['unit']}",
+                    "–" + (f" ({t['note']})" if t.get("note") else "")
+                    if t["met"] is None
+                    else ("yes" if t["met"] else "**no**"),
+                ]
+                for t in results["targets"]
+            ],
+        ),
     ]
     for name, bench in results["benches"].items():
         parts.append(f"## {name}")
@@ -244,7 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         print(f"[benchmarks] {name} …", file=sys.stderr, flush=True)
         results["benches"][name] = bench = _run_bench(name, args.quick, args.repeats, work)
-        print(f"[benchmarks] {name}: {bench['status']} ({bench.get('seconds', 0)} s) {bench['message']}", file=sys.stderr, flush=True)
+        print(
+            f"[benchmarks] {name}: {bench['status']} ({bench.get('seconds', 0)} s) {bench['message']}",
+            file=sys.stderr,
+            flush=True,
+        )
     # `report --all` is measured inside the startup benchmark; lift it into its own section.
     startup = results["benches"].get("startup")
     if startup and startup["status"] == "ok":

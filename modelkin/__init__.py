@@ -19,9 +19,17 @@ from .families.layout import layout
 from .families.tiny import tiny
 
 __all__ = [
-    "ArchSpec", "ModelkinError", "accounting", "build_reference", "layout", "load_reference",
-    "read_hf_config", "spec_from_hf", "spec_to_hf", "tiny",
-]  # fmt: skip
+    "ArchSpec",
+    "ModelkinError",
+    "accounting",
+    "build_reference",
+    "layout",
+    "load_reference",
+    "read_hf_config",
+    "spec_from_hf",
+    "spec_to_hf",
+    "tiny",
+]
 
 _HEAVY = {"build_reference": "modelkin.reference.reference", "load_reference": "modelkin.reference.checkpoint"}
 

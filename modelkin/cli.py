@@ -62,15 +62,32 @@ def cmd_list(args: argparse.Namespace) -> str:
     if args.family:
         items = [(e, s) for e, s in items if s.family == args.family]
     if args.format == "json":
-        return emit_json([
-            {"id": e.id, "repo": e.repo, "family": s.family, "generation": s.generation, "params_total": params_total(s)}
-            for e, s in items
-        ])  # fmt: skip
+        return emit_json(
+            [
+                {
+                    "id": e.id,
+                    "repo": e.repo,
+                    "family": s.family,
+                    "generation": s.generation,
+                    "params_total": params_total(s),
+                }
+                for e, s in items
+            ]
+        )
     rows = []
     for e, s in items:
         n = params_total(s)
-        rows.append([e.id, s.family, s.generation, n if args.format == "csv" else count(n),
-                     s.attention.kind, s.max_position_embeddings, e.repo])  # fmt: skip
+        rows.append(
+            [
+                e.id,
+                s.family,
+                s.generation,
+                n if args.format == "csv" else count(n),
+                s.attention.kind,
+                s.max_position_embeddings,
+                e.repo,
+            ]
+        )
     return emit_table(["id", "family", "generation", "params", "attention", "context", "repo"], rows, args.format)
 
 
@@ -86,18 +103,40 @@ def describe(spec, accounting: dict[str, Any], fmt: str) -> list[list[Any]]:
     plain = fmt == "csv"
     kv = accounting["kv_cache"]
     rows += [
-        ["params", accounting["params_total"] if plain else f"{accounting['params_total']:,} ({count(accounting['params_total'])})"],
+        [
+            "params",
+            accounting["params_total"]
+            if plain
+            else f"{accounting['params_total']:,} ({count(accounting['params_total'])})",
+        ],
     ]
     for comp, n in accounting["params_by_component"].items():
         rows.append([f"  {comp}", n if plain else f"{n:,}"])
     rows += [
-        ["params (non-embedding)", accounting["params_non_embedding"] if plain else f"{accounting['params_non_embedding']:,}"],
-        [f"weights {kv['dtype']}", accounting["weight_bytes"].get(kv["dtype"], 0) if plain else nbytes(accounting["weight_bytes"].get(kv["dtype"], 0))],
+        [
+            "params (non-embedding)",
+            accounting["params_non_embedding"] if plain else f"{accounting['params_non_embedding']:,}",
+        ],
+        [
+            f"weights {kv['dtype']}",
+            accounting["weight_bytes"].get(kv["dtype"], 0)
+            if plain
+            else nbytes(accounting["weight_bytes"].get(kv["dtype"], 0)),
+        ],
         [f"KV cache per token ({kv['dtype']})", kv["bytes_per_token"] if plain else nbytes(kv["bytes_per_token"])],
-        [f"KV cache at {kv['context']} × {kv['batch']}", kv["bytes"] if plain else f"{nbytes(kv['bytes'])} (MHA would need {nbytes(kv['bytes_if_mha'])})"],
-        [f"forward FLOPs/token @ {accounting['flops_per_token']['context']}", accounting["flops_per_token"]["forward"] if plain else flops(accounting["flops_per_token"]["forward"])],
-        ["training FLOPs/token", accounting["flops_per_token"]["training"] if plain else flops(accounting["flops_per_token"]["training"])],
-    ]  # fmt: skip
+        [
+            f"KV cache at {kv['context']} × {kv['batch']}",
+            kv["bytes"] if plain else f"{nbytes(kv['bytes'])} (MHA would need {nbytes(kv['bytes_if_mha'])})",
+        ],
+        [
+            f"forward FLOPs/token @ {accounting['flops_per_token']['context']}",
+            accounting["flops_per_token"]["forward"] if plain else flops(accounting["flops_per_token"]["forward"]),
+        ],
+        [
+            "training FLOPs/token",
+            accounting["flops_per_token"]["training"] if plain else flops(accounting["flops_per_token"]["training"]),
+        ],
+    ]
     if "tokens" in accounting:
         rows += [
             ["training tokens", accounting["tokens"] if plain else count(accounting["tokens"])],
@@ -115,7 +154,9 @@ def cmd_show(args: argparse.Namespace) -> str:
     entry = get(args.id)
     read = entry.read()
     spec = read.spec
-    trained = args.tokens if args.tokens is not None else (entry.training_tokens.value if entry.training_tokens else None)
+    trained = (
+        args.tokens if args.tokens is not None else (entry.training_tokens.value if entry.training_tokens else None)
+    )
     acc = accounting(spec, tokens=trained, **_accounting_args(args))
     coverage = None
     if args.context is not None:
@@ -128,8 +169,14 @@ def cmd_show(args: argparse.Namespace) -> str:
 
         tiny_spec = tiny(spec)
     if args.format == "json":
-        out: dict[str, Any] = {"id": entry.id, "repo": entry.repo, "spec": _spec_json(spec), "accounting": acc,
-                               "source": entry.config_source, "warnings": read.warnings}  # fmt: skip
+        out: dict[str, Any] = {
+            "id": entry.id,
+            "repo": entry.repo,
+            "spec": _spec_json(spec),
+            "accounting": acc,
+            "source": entry.config_source,
+            "warnings": read.warnings,
+        }
         if entry.published_params:
             out["published_params"] = {"value": entry.published_params.value, "source": entry.published_params.source}
         if entry.training_tokens:
@@ -179,20 +226,30 @@ def cmd_compare(args: argparse.Namespace) -> str:
     plain = args.format in ("csv", "json")
     extra = {
         "params": [a["params_total"] if plain else count(a["params_total"]) for a in accs],
-        "params (non-embedding)": [a["params_non_embedding"] if plain else count(a["params_non_embedding"]) for a in accs],
-        "KV cache per token (bf16)": [a["kv_cache_bytes_per_token"] if plain else nbytes(a["kv_cache_bytes_per_token"]) for a in accs],
-        f"KV cache at {args.context or DEFAULT_CONTEXT} ({args.dtype})": [a["kv_cache"]["bytes"] if plain else nbytes(a["kv_cache"]["bytes"]) for a in accs],
-        f"forward FLOPs/token @ {args.context or DEFAULT_CONTEXT}": [a["flops_per_token"]["forward"] if plain else flops(a["flops_per_token"]["forward"]) for a in accs],
-    }  # fmt: skip
+        "params (non-embedding)": [
+            a["params_non_embedding"] if plain else count(a["params_non_embedding"]) for a in accs
+        ],
+        "KV cache per token (bf16)": [
+            a["kv_cache_bytes_per_token"] if plain else nbytes(a["kv_cache_bytes_per_token"]) for a in accs
+        ],
+        f"KV cache at {args.context or DEFAULT_CONTEXT} ({args.dtype})": [
+            a["kv_cache"]["bytes"] if plain else nbytes(a["kv_cache"]["bytes"]) for a in accs
+        ],
+        f"forward FLOPs/token @ {args.context or DEFAULT_CONTEXT}": [
+            a["flops_per_token"]["forward"] if plain else flops(a["flops_per_token"]["forward"]) for a in accs
+        ],
+    }
     table.update(extra)
     ids = [e.id for e in entries]
     if args.format == "json":
-        return emit_json({
-            "ids": ids,
-            "rows": [{"field": k, "values": v, "differs": len({str(x) for x in v}) > 1} for k, v in table.items()],
-            "specs": [_spec_json(s) for s in specs],
-            "accounting": accs,
-        })  # fmt: skip
+        return emit_json(
+            {
+                "ids": ids,
+                "rows": [{"field": k, "values": v, "differs": len({str(x) for x in v}) > 1} for k, v in table.items()],
+                "specs": [_spec_json(s) for s in specs],
+                "accounting": accs,
+            }
+        )
     rows = []
     for k, values in table.items():
         differs = len({str(v) for v in values}) > 1
@@ -213,7 +270,9 @@ def cmd_convert(args: argparse.Namespace) -> str:
     from .families.accounting import accounting
 
     config = read_json(args.config, what="config.json")
-    read = read_hf_config(config, where=args.config, name_hint=args.name or str(Path(args.config).resolve().parent.name))
+    read = read_hf_config(
+        config, where=args.config, name_hint=args.name or str(Path(args.config).resolve().parent.name)
+    )
     if args.to:
         if args.to == "spec":
             return emit_json(_spec_json(read.spec))
@@ -222,13 +281,24 @@ def cmd_convert(args: argparse.Namespace) -> str:
     for warning in read.warnings:
         print(f"warning: {args.config}: {warning}", file=sys.stderr)
     if args.format == "json":
-        out = {"spec": _spec_json(read.spec), "accounting": acc, "model_type": read.model_type, "warnings": read.warnings}
+        out = {
+            "spec": _spec_json(read.spec),
+            "accounting": acc,
+            "model_type": read.model_type,
+            "warnings": read.warnings,
+        }
         if args.provenance:
             out["provenance"] = read.provenance
         return emit_json(out)
-    text = emit_table(["field", "value"], [["file", args.config], ["model_type", read.model_type]] + describe(read.spec, acc, args.format), args.format)
+    text = emit_table(
+        ["field", "value"],
+        [["file", args.config], ["model_type", read.model_type]] + describe(read.spec, acc, args.format),
+        args.format,
+    )
     if args.provenance:
-        text += "\n\n" + emit_table(["spec field", "where the value came from"], sorted(read.provenance.items()), args.format)
+        text += "\n\n" + emit_table(
+            ["spec field", "where the value came from"], sorted(read.provenance.items()), args.format
+        )
     return text
 
 
@@ -252,7 +322,10 @@ def cmd_inspect(args: argparse.Namespace) -> tuple[int, str]:
                         # Only some files were downloaded (e.g. by `modelkin inspect org/name`, which
                         # fetches headers only): nothing to hold against the checkpoint.
                         total = len(gathered.missing_shards) + len(gathered.headers)
-                        row.update(verdict="partial", problem=f"{len(gathered.missing_shards)} of {total} shards not in the cache")
+                        row.update(
+                            verdict="partial",
+                            problem=f"{len(gathered.missing_shards)} of {total} shards not in the cache",
+                        )
                     rows.append(row)
                 except ModelkinError as exc:
                     rows.append(cache_row(repo.repo_id, rev.commit[:8], None, repo.size_on_disk, exc.line()))
@@ -261,12 +334,25 @@ def cmd_inspect(args: argparse.Namespace) -> tuple[int, str]:
             return code, emit_json(rows)
         from .units import count, nbytes
 
-        table = [[r["id"], r["revision"], r["family"] or "-", count(r["params"]) if r["params"] else "-", r["dtype"] or "-",
-                  nbytes(r["size_on_disk"]), r["verdict"] + (f": {r['problem']}" if r["problem"] else "")] for r in rows]  # fmt: skip
+        table = [
+            [
+                r["id"],
+                r["revision"],
+                r["family"] or "-",
+                count(r["params"]) if r["params"] else "-",
+                r["dtype"] or "-",
+                nbytes(r["size_on_disk"]),
+                r["verdict"] + (f": {r['problem']}" if r["problem"] else ""),
+            ]
+            for r in rows
+        ]
         if not rows:
             return code, "the Hugging Face cache holds no models"
-        return code, emit_table(["id", "revision", "family", "params", "dtype", "size on disk", "verdict"], table,
-                                "markdown" if args.format == "markdown" else "simple")  # fmt: skip
+        return code, emit_table(
+            ["id", "revision", "family", "params", "dtype", "size on disk", "verdict"],
+            table,
+            "markdown" if args.format == "markdown" else "simple",
+        )
     if not args.target:
         raise ModelkinError("inspect", "give a folder, a .safetensors file, a Hub id (org/name[@rev]) or --cache")
     from .inspect.hub import looks_like_hub_id
@@ -323,8 +409,11 @@ def _lazy(module: str, name: str) -> Callable[[argparse.Namespace], Any]:
 
 def _add_figures(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
-    p.add_argument("--context", type=positive_int, help="context length for KV-cache and FLOP figures (default 4096); "
-                   "with show, also how the model covers it")
+    p.add_argument(
+        "--context",
+        type=positive_int,
+        help="context length for KV-cache and FLOP figures (default 4096); with show, also how the model covers it",
+    )
     p.add_argument("--batch", type=positive_int, default=1, help="batch size for the KV-cache figure (default 1)")
     p.add_argument("--dtype", choices=DTYPES, default="bf16", help="dtype of the KV cache (default bf16)")
 
@@ -335,7 +424,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="modelkin", description="Compare LLM family architectures (GLM, Qwen2, LLaMA) and check checkpoints.")
+    parser = _Parser(
+        prog="modelkin", description="Compare LLM family architectures (GLM, Qwen2, LLaMA) and check checkpoints."
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     p = sub.add_parser("list", help="the catalog of published models")
@@ -356,7 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="spec and accounting of any supported config.json, or convert it")
     p.add_argument("config", help="path to a config.json")
     _add_figures(p)
-    p.add_argument("--to", choices=("spec", "llama", "qwen2", "glm", "glm4", "chatglm"), help="print the config in another format")
+    p.add_argument(
+        "--to", choices=("spec", "llama", "qwen2", "glm", "glm4", "chatglm"), help="print the config in another format"
+    )
     p.add_argument("--name", help="model name hint for the generation (default: the folder name)")
     p.add_argument("--tokens", type=tokens)
     p.add_argument("--provenance", action="store_true")

@@ -89,13 +89,18 @@ def rope_inventory(spec: ArchBase) -> dict[str, Any]:
         "per_pair": pairs,
     }
     if pos.scaling.type == "dynamic":
-        out["note"] = (f"dynamic NTK: frequencies shown up to {spec.max_position_embeddings:,} tokens; "
-                       "longer sequences raise the base with their length")  # fmt: skip
+        out["note"] = (
+            f"dynamic NTK: frequencies shown up to {spec.max_position_embeddings:,} tokens; "
+            "longer sequences raise the base with their length"
+        )
     dca = spec.long_context.dual_chunk
     if dca is not None:
-        out["dual_chunk"] = {"chunk_size": dca.chunk_size, "local_size": dca.local_size,
-                             "original_max_position_embeddings": dca.original_max_position_embeddings,
-                             "largest_distance_seen": dca.chunk_size}  # fmt: skip
+        out["dual_chunk"] = {
+            "chunk_size": dca.chunk_size,
+            "local_size": dca.local_size,
+            "original_max_position_embeddings": dca.original_max_position_embeddings,
+            "largest_distance_seen": dca.chunk_size,
+        }
     return out
 
 
@@ -113,26 +118,64 @@ def _summary_rows(model_id: str, inv: dict[str, Any], plain: bool) -> list[list[
 
     rows: list[list[Any]] = [
         ["model", model_id],
-        ["rotary dims", num(inv["rotary_dim"], f"{inv['rotary_dim']} of head_dim {inv['head_dim']} ({inv['pairs']} pairs)")],
+        [
+            "rotary dims",
+            num(inv["rotary_dim"], f"{inv['rotary_dim']} of head_dim {inv['head_dim']} ({inv['pairs']} pairs)"),
+        ],
         ["pair layout", inv["layout"] + (" (pairs 2i, 2i+1)" if inv["layout"] == "interleaved" and not plain else "")],
-        ["base", num(inv["base"], _number(inv["base"]) + (f" (theta {_number(inv['theta'])} × rope_ratio {inv['rope_ratio']:g})" if inv["rope_ratio"] != 1 else ""))],
+        [
+            "base",
+            num(
+                inv["base"],
+                _number(inv["base"])
+                + (
+                    f" (theta {_number(inv['theta'])} × rope_ratio {inv['rope_ratio']:g})"
+                    if inv["rope_ratio"] != 1
+                    else ""
+                ),
+            ),
+        ],
         ["scaling", _scaling_text(inv["scaling"])],
-        ["attention factor", num(inv["attention_factor"], f"{inv['attention_factor']:.6g} (logits × {inv['logit_factor']:.6g})")],
+        [
+            "attention factor",
+            num(inv["attention_factor"], f"{inv['attention_factor']:.6g} (logits × {inv['logit_factor']:.6g})"),
+        ],
         ["original context", num(inv["original_context"], f"{inv['original_context']:,}")],
         ["max positions", num(inv["max_position_embeddings"], f"{inv['max_position_embeddings']:,}")],
         ["shortest wavelength", num(inv["shortest_wavelength"], f"{_length(inv['shortest_wavelength'])} positions")],
-        ["longest wavelength", num(inv["longest_wavelength"], f"{_length(inv['longest_wavelength'])} positions"
-                                   + (f" (unscaled {_length(inv['longest_wavelength_unscaled'])})"
-                                      if inv["scaling"]["type"] != "none" else ""))],
-        ["pairs turning fully within original context",
-         num(inv["full_turn_pairs_in_original_context"], f"{inv['full_turn_pairs_in_original_context']} of {inv['pairs']}")],
-        ["pairs turning fully within max positions",
-         num(inv["full_turn_pairs_in_max_context"], f"{inv['full_turn_pairs_in_max_context']} of {inv['pairs']}")],
-    ]  # fmt: skip
+        [
+            "longest wavelength",
+            num(
+                inv["longest_wavelength"],
+                f"{_length(inv['longest_wavelength'])} positions"
+                + (
+                    f" (unscaled {_length(inv['longest_wavelength_unscaled'])})"
+                    if inv["scaling"]["type"] != "none"
+                    else ""
+                ),
+            ),
+        ],
+        [
+            "pairs turning fully within original context",
+            num(
+                inv["full_turn_pairs_in_original_context"],
+                f"{inv['full_turn_pairs_in_original_context']} of {inv['pairs']}",
+            ),
+        ],
+        [
+            "pairs turning fully within max positions",
+            num(inv["full_turn_pairs_in_max_context"], f"{inv['full_turn_pairs_in_max_context']} of {inv['pairs']}"),
+        ],
+    ]
     if "dual_chunk" in inv:
         dca = inv["dual_chunk"]
-        rows.append(["dual chunk attention", f"chunk {dca['chunk_size']:,}, local {dca['local_size']:,}: "
-                     f"RoPE never sees a distance above {dca['largest_distance_seen']:,}"])  # fmt: skip
+        rows.append(
+            [
+                "dual chunk attention",
+                f"chunk {dca['chunk_size']:,}, local {dca['local_size']:,}: "
+                f"RoPE never sees a distance above {dca['largest_distance_seen']:,}",
+            ]
+        )
     if "note" in inv:
         rows.append(["note", inv["note"]])
     return rows
@@ -143,11 +186,29 @@ def _pair_rows(inv: dict[str, Any], plain: bool) -> tuple[list[str], list[list[A
     rows = []
     for p in inv["per_pair"]:
         if plain:
-            rows.append([p["pair"], p["dims"], p["inv_freq"], p["wavelength"], p["wavelength_unscaled"], p["stretch"],
-                         p["turns_in_original_context"]])  # fmt: skip
+            rows.append(
+                [
+                    p["pair"],
+                    p["dims"],
+                    p["inv_freq"],
+                    p["wavelength"],
+                    p["wavelength_unscaled"],
+                    p["stretch"],
+                    p["turns_in_original_context"],
+                ]
+            )
         else:
-            rows.append([p["pair"], p["dims"], f"{p['inv_freq']:.4g}", _length(p["wavelength"]), _length(p["wavelength_unscaled"]),
-                         f"×{p['stretch']:.3g}", f"{p['turns_in_original_context']:,.3g}"])  # fmt: skip
+            rows.append(
+                [
+                    p["pair"],
+                    p["dims"],
+                    f"{p['inv_freq']:.4g}",
+                    _length(p["wavelength"]),
+                    _length(p["wavelength_unscaled"]),
+                    f"×{p['stretch']:.3g}",
+                    f"{p['turns_in_original_context']:,.3g}",
+                ]
+            )
     return headers, rows
 
 

@@ -14,8 +14,8 @@ import fcntl
 import json
 import os
 import select
-import signal
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -188,7 +188,7 @@ class _Pipe:
             message["sessionId"] = session_id
         data = json.dumps(message).encode() + b"\0"
         while data:
-            data = data[os.write(self._write_fd, data):]
+            data = data[os.write(self._write_fd, data) :]
         while True:
             reply = self._receive()
             if reply.get("id") == self._next_id:

@@ -39,4 +39,6 @@ def cli():
 
 
 def pytest_report_header(config):
-    return f"shared data: {'present' if REAL_CONFIGS.is_dir() else 'absent'} ({SHARED}); python {sys.version.split()[0]}"
+    return (
+        f"shared data: {'present' if REAL_CONFIGS.is_dir() else 'absent'} ({SHARED}); python {sys.version.split()[0]}"
+    )

@@ -188,7 +188,11 @@ class _Handler(BaseHTTPRequestHandler):
         siblings = []
         for name in self.fake_hub.files(repo_id):
             file = folder / name
-            entry: dict[str, object] = {"rfilename": name, "size": file.stat().st_size, "blobId": hashlib.sha1(name.encode()).hexdigest()}
+            entry: dict[str, object] = {
+                "rfilename": name,
+                "size": file.stat().st_size,
+                "blobId": hashlib.sha1(name.encode()).hexdigest(),
+            }
             if name.endswith(LFS_SUFFIXES):
                 entry["lfs"] = {"size": file.stat().st_size, "sha256": FakeHub.etag(file), "pointerSize": 134}
             siblings.append(entry)
@@ -245,7 +249,13 @@ def hub_environment(monkeypatch, hub: FakeHub, home: Path, token: str | None = N
     """Point huggingface_hub at the fake Hub with a private HF_HOME; no telemetry, bars or real token."""
     monkeypatch.setenv("HF_ENDPOINT", hub.url)
     monkeypatch.setenv("HF_HOME", str(home))
-    for variable in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_TOKEN_PATH"):
+    for variable in (
+        "HF_HUB_CACHE",
+        "HUGGINGFACE_HUB_CACHE",
+        "HF_HUB_OFFLINE",
+        "TRANSFORMERS_OFFLINE",
+        "HF_TOKEN_PATH",
+    ):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.setenv("HF_HUB_DISABLE_PROGRESS_BARS", "1")

@@ -16,11 +16,11 @@ transformers = pytest.importorskip("transformers")
 
 from transformers import AutoModelForCausalLM  # noqa: E402
 
-from modelkin.reference.builder import add_build_parser, cmd_build  # noqa: E402
-from modelkin.reference.checkpoint import load_reference  # noqa: E402
 from modelkin.configs import get  # noqa: E402
 from modelkin.errors import ModelkinError  # noqa: E402
 from modelkin.families.tiny import tiny  # noqa: E402
+from modelkin.reference.builder import add_build_parser, cmd_build  # noqa: E402
+from modelkin.reference.checkpoint import load_reference  # noqa: E402
 
 
 @pytest.fixture
@@ -75,8 +75,18 @@ def test_same_seed_same_weights_other_seed_other_weights(build, tmp_path):
 
 def test_set_builds_an_ablation_transformers_sees(build, tmp_path):
     out = tmp_path / "biased"
-    code, _, stderr = build("llama-3-8b", "--tiny", "--out", str(out), "--set", "attention.qkv_bias=true",
-                            "--set", "attention.out_bias=true", "--set", "num_layers=3")  # fmt: skip
+    code, _, stderr = build(
+        "llama-3-8b",
+        "--tiny",
+        "--out",
+        str(out),
+        "--set",
+        "attention.qkv_bias=true",
+        "--set",
+        "attention.out_bias=true",
+        "--set",
+        "num_layers=3",
+    )
     assert code == 0, stderr
     model = load_hf(out)
     assert model.config.attention_bias is True and model.config.num_hidden_layers == 3
@@ -158,8 +168,14 @@ def test_chatglm_format_check(build, tmp_path):
 def test_load_reference_refuses_pickles(tmp_path):
     folder = tmp_path / "pickled"
     folder.mkdir()
-    config = {"model_type": "llama", "hidden_size": 64, "num_attention_heads": 4, "num_hidden_layers": 1,
-              "intermediate_size": 128, "vocab_size": 256}  # fmt: skip
+    config = {
+        "model_type": "llama",
+        "hidden_size": 64,
+        "num_attention_heads": 4,
+        "num_hidden_layers": 1,
+        "intermediate_size": 128,
+        "vocab_size": 256,
+    }
     (folder / "config.json").write_text(json.dumps(config))
     (folder / "pytorch_model.bin").write_bytes(b"not even a pickle")
     with pytest.raises(ModelkinError) as err:

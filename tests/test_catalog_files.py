@@ -20,23 +20,64 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 REAL = SHARED / "real-configs"
 
 ENTRY_KEYS = {
-    "id", "repo", "generation", "config", "config_source",
-    "published_params", "training_tokens", "notes",
+    "id",
+    "repo",
+    "generation",
+    "config",
+    "config_source",
+    "published_params",
+    "training_tokens",
+    "notes",
 }
 SOURCE_KINDS = {"hf-config", "shared-real-config", "reconstructed"}
 GENERATIONS = {
-    "llama-1", "llama-2", "llama-3", "llama-3.1", "llama-3.2",
-    "qwen2", "qwen2.5", "chatglm2", "chatglm3", "glm-4", "glm-4-0414",
+    "llama-1",
+    "llama-2",
+    "llama-3",
+    "llama-3.1",
+    "llama-3.2",
+    "qwen2",
+    "qwen2.5",
+    "chatglm2",
+    "chatglm3",
+    "glm-4",
+    "glm-4-0414",
 }
 EXPECTED_IDS = {
-    "chatglm2-6b", "chatglm3-6b", "glm-4-9b", "glm-4-9b-chat", "glm-4-9b-chat-1m",
-    "glm-4-9b-0414", "glm-4-32b-0414",
-    "qwen2-0.5b", "qwen2-1.5b", "qwen2-7b", "qwen2-72b", "qwen2-7b-instruct",
-    "qwen2.5-0.5b", "qwen2.5-1.5b", "qwen2.5-3b", "qwen2.5-7b", "qwen2.5-14b",
-    "qwen2.5-32b", "qwen2.5-72b", "qwen2.5-7b-instruct-1m", "qwen2.5-14b-instruct-1m",
-    "llama-7b", "llama-13b", "llama-65b", "llama-2-7b", "llama-2-13b", "llama-2-70b",
-    "llama-3-8b", "llama-3-70b", "llama-3.1-8b", "llama-3.1-70b", "llama-3.1-405b",
-    "llama-3.2-1b", "llama-3.2-3b",
+    "chatglm2-6b",
+    "chatglm3-6b",
+    "glm-4-9b",
+    "glm-4-9b-chat",
+    "glm-4-9b-chat-1m",
+    "glm-4-9b-0414",
+    "glm-4-32b-0414",
+    "qwen2-0.5b",
+    "qwen2-1.5b",
+    "qwen2-7b",
+    "qwen2-72b",
+    "qwen2-7b-instruct",
+    "qwen2.5-0.5b",
+    "qwen2.5-1.5b",
+    "qwen2.5-3b",
+    "qwen2.5-7b",
+    "qwen2.5-14b",
+    "qwen2.5-32b",
+    "qwen2.5-72b",
+    "qwen2.5-7b-instruct-1m",
+    "qwen2.5-14b-instruct-1m",
+    "llama-7b",
+    "llama-13b",
+    "llama-65b",
+    "llama-2-7b",
+    "llama-2-13b",
+    "llama-2-70b",
+    "llama-3-8b",
+    "llama-3-70b",
+    "llama-3.1-8b",
+    "llama-3.1-70b",
+    "llama-3.1-405b",
+    "llama-3.2-1b",
+    "llama-3.2-3b",
 }
 
 needs_shared = pytest.mark.skipif(not REAL.is_dir(), reason="/work/shared/real-configs not present")
@@ -92,7 +133,10 @@ def test_counts_are_positive_integers_with_a_source(path: Path, entry: dict[str,
 @pytest.mark.parametrize(("path", "entry"), ENTRIES, ids=ENTRY_IDS)
 def test_model_type_matches_generation(path: Path, entry: dict[str, Any]) -> None:
     expected = {
-        "llama": "llama", "qwen2": "qwen2", "chatglm": "chatglm", "glm-4-0414": "glm4",
+        "llama": "llama",
+        "qwen2": "qwen2",
+        "chatglm": "chatglm",
+        "glm-4-0414": "glm4",
     }
     generation = entry["generation"]
     if generation == "glm-4-0414":
@@ -119,20 +163,36 @@ def test_shared_real_config_entries_equal_the_shared_file(path: Path, entry: dic
 
 # litgpt names (crosscheck/litgpt/config_subset.json) -> catalog ids
 LITGPT_NAMES = {
-    "Llama-2-7b{}-hf": "llama-2-7b", "Llama-2-13b{}-hf": "llama-2-13b", "Llama-2-70b{}-hf": "llama-2-70b",
-    "Llama-3-8B{}": "llama-3-8b", "Llama-3-70B{}": "llama-3-70b", "Llama-3.1-8B{}": "llama-3.1-8b",
-    "Llama-3.1-70B{}": "llama-3.1-70b", "Llama-3.1-405B{}": "llama-3.1-405b",
-    "Llama-3.2-1B{}": "llama-3.2-1b", "Llama-3.2-3B{}": "llama-3.2-3b",
-    "Qwen2.5-0.5B{}": "qwen2.5-0.5b", "Qwen2.5-1.5B{}": "qwen2.5-1.5b", "Qwen2.5-3B{}": "qwen2.5-3b",
-    "Qwen2.5-7B{}": "qwen2.5-7b", "Qwen2.5-14B{}": "qwen2.5-14b", "Qwen2.5-32B{}": "qwen2.5-32b",
-    "Qwen2.5-72B{}": "qwen2.5-72b", "Qwen2.5-7B-Instruct-1M": "qwen2.5-7b-instruct-1m",
+    "Llama-2-7b{}-hf": "llama-2-7b",
+    "Llama-2-13b{}-hf": "llama-2-13b",
+    "Llama-2-70b{}-hf": "llama-2-70b",
+    "Llama-3-8B{}": "llama-3-8b",
+    "Llama-3-70B{}": "llama-3-70b",
+    "Llama-3.1-8B{}": "llama-3.1-8b",
+    "Llama-3.1-70B{}": "llama-3.1-70b",
+    "Llama-3.1-405B{}": "llama-3.1-405b",
+    "Llama-3.2-1B{}": "llama-3.2-1b",
+    "Llama-3.2-3B{}": "llama-3.2-3b",
+    "Qwen2.5-0.5B{}": "qwen2.5-0.5b",
+    "Qwen2.5-1.5B{}": "qwen2.5-1.5b",
+    "Qwen2.5-3B{}": "qwen2.5-3b",
+    "Qwen2.5-7B{}": "qwen2.5-7b",
+    "Qwen2.5-14B{}": "qwen2.5-14b",
+    "Qwen2.5-32B{}": "qwen2.5-32b",
+    "Qwen2.5-72B{}": "qwen2.5-72b",
+    "Qwen2.5-7B-Instruct-1M": "qwen2.5-7b-instruct-1m",
     "Qwen2.5-14B-Instruct-1M": "qwen2.5-14b-instruct-1m",
 }
 # litgpt field -> Hugging Face config key
 LITGPT_FIELDS = {
-    "n_layer": "num_hidden_layers", "n_head": "num_attention_heads", "n_embd": "hidden_size",
-    "n_query_groups": "num_key_value_heads", "intermediate_size": "intermediate_size",
-    "padded_vocab_size": "vocab_size", "norm_eps": "rms_norm_eps", "rope_base": "rope_theta",
+    "n_layer": "num_hidden_layers",
+    "n_head": "num_attention_heads",
+    "n_embd": "hidden_size",
+    "n_query_groups": "num_key_value_heads",
+    "intermediate_size": "intermediate_size",
+    "padded_vocab_size": "vocab_size",
+    "norm_eps": "rms_norm_eps",
+    "rope_base": "rope_theta",
     "block_size": "max_position_embeddings",
 }
 
@@ -170,18 +230,23 @@ def test_long_context_variants_keep_their_distinguishing_values() -> None:
     assert (chat["rope_ratio"], chat["seq_length"], chat["multi_query_group_num"]) == (500, 131072, 2)
     assert (chat_1m["rope_ratio"], chat_1m["seq_length"], chat_1m["multi_query_group_num"]) == (10000, 1048576, 4)
     assert catalog["qwen2-7b-instruct"]["config"]["rope_scaling"] == {
-        "type": "yarn", "factor": 4.0, "original_max_position_embeddings": 32768,
+        "type": "yarn",
+        "factor": 4.0,
+        "original_max_position_embeddings": 32768,
     }
     dca = catalog["qwen2.5-7b-instruct-1m"]["config"]["dual_chunk_attention_config"]
     assert dca == catalog["qwen2.5-14b-instruct-1m"]["config"]["dual_chunk_attention_config"]
 
 
 @pytest.mark.skipif(not REAL.is_dir(), reason="../shared/real-configs is not present")
-@pytest.mark.parametrize("model_id, folder, extra", [
-    ("llama-2-7b", "llama2", 0),
-    ("qwen2-7b", "qwen2-0.5b", 0),  # Qwen2's tokenizer is the same for every size
-    ("llama-3-8b", "llama3", 256),  # 256 special tokens are defined in Meta's tokenizer code, not the file
-])
+@pytest.mark.parametrize(
+    "model_id, folder, extra",
+    [
+        ("llama-2-7b", "llama2", 0),
+        ("qwen2-7b", "qwen2-0.5b", 0),  # Qwen2's tokenizer is the same for every size
+        ("llama-3-8b", "llama3", 256),  # 256 special tokens are defined in Meta's tokenizer code, not the file
+    ],
+)
 def test_catalog_tokenizer_sizes_match_the_real_files(model_id, folder, extra):
     from modelkin.configs import get
     from modelkin.inspect.tokenizer_files import read_tokenizer_files

@@ -16,14 +16,14 @@ from hypothesis import strategies as st
 
 torch = pytest.importorskip("torch")
 
-from modelkin.reference.dca import check_one_chunk, dca_attention  # noqa: E402
-from modelkin.reference.rope import Rope, apply_rope  # noqa: E402
 from modelkin.configs import get  # noqa: E402
 from modelkin.errors import InvalidSpec  # noqa: E402
 from modelkin.families import validate_spec  # noqa: E402
 from modelkin.families.rope_math import dca_exact_limit, dca_max_distance, dca_positions  # noqa: E402
 from modelkin.families.spec import DualChunkAttention  # noqa: E402
 from modelkin.families.tiny import tiny  # noqa: E402
+from modelkin.reference.dca import check_one_chunk, dca_attention  # noqa: E402
+from modelkin.reference.rope import Rope, apply_rope  # noqa: E402
 
 HEAD_DIM = 16
 
@@ -80,19 +80,31 @@ def plain_causal(q, k, v, rope: Rope, layout: str, rotary_dim: int):
 def random_qkv(n: int, heads: int = 4, kv_heads: int = 2, seed: int = 0):
     g = torch.Generator().manual_seed(seed)
     shape_q, shape_kv = (2, heads, n, HEAD_DIM), (2, kv_heads, n, HEAD_DIM)
-    return (torch.randn(shape_q, generator=g, dtype=torch.float64),
-            torch.randn(shape_kv, generator=g, dtype=torch.float64) * 3,  # sharp enough that positions matter
-            torch.randn(shape_kv, generator=g, dtype=torch.float64))  # fmt: skip
+    return (
+        torch.randn(shape_q, generator=g, dtype=torch.float64),
+        torch.randn(shape_kv, generator=g, dtype=torch.float64) * 3,  # sharp enough that positions matter
+        torch.randn(shape_kv, generator=g, dtype=torch.float64),
+    )
 
 
 def run_dca(q, k, v, dca, rope, layout, rotary_dim, total_length, q_start=None, hook=None, inter_block=None):
     tk = k.shape[2]
     q_start = tk - q.shape[2] if q_start is None else q_start
     return dca_attention(
-        q, k, v, q_positions=torch.arange(q_start, q_start + q.shape[2]), k_positions=torch.arange(tk),
-        rope=rope, layout=layout, rotary_dim=rotary_dim, config=dca, scale=HEAD_DIM**-0.5,
-        total_length=total_length, tile_hook=hook, inter_block=inter_block,
-    )  # fmt: skip
+        q,
+        k,
+        v,
+        q_positions=torch.arange(q_start, q_start + q.shape[2]),
+        k_positions=torch.arange(tk),
+        rope=rope,
+        layout=layout,
+        rotary_dim=rotary_dim,
+        config=dca,
+        scale=HEAD_DIM**-0.5,
+        total_length=total_length,
+        tile_hook=hook,
+        inter_block=inter_block,
+    )
 
 
 LAYOUTS = [("half-split", 1.0), ("interleaved", 0.5)]
@@ -199,7 +211,9 @@ def test_prefill_then_decode_equals_slow():
 def test_reference_model_decoding_with_cache_equals_full_forward():
     """Model level: the reference model's DCA path with its KV cache (prefill + decode)
     gives the full forward's logits, on a sequence spanning several chunks (s = 1)."""
-    reference = pytest.importorskip("modelkin.reference.reference", reason="modelkin/reference/reference.py is not written yet")
+    reference = pytest.importorskip(
+        "modelkin.reference.reference", reason="modelkin/reference/reference.py is not written yet"
+    )
     data = tiny(get("qwen2.5-7b-instruct-1m").spec).model_dump()
     data["long_context"]["dual_chunk"] = {"chunk_size": 16, "local_size": 4, "original_max_position_embeddings": 128}
     spec = validate_spec(data, "test")
@@ -224,8 +238,18 @@ def test_score_tiles_never_exceed_chunk_by_sequence():
     q, k, v = random_qkv(n)
     for inter_block in (None, L):
         tiles: list[tuple[str, int, int]] = []
-        run_dca(q, k, v, dca, rope, "half-split", 16, n, inter_block=inter_block,
-                hook=lambda part, rows, cols: tiles.append((part, rows, cols)))  # fmt: skip
+        run_dca(
+            q,
+            k,
+            v,
+            dca,
+            rope,
+            "half-split",
+            16,
+            n,
+            inter_block=inter_block,
+            hook=lambda part, rows, cols: tiles.append((part, rows, cols)),  # noqa: B023 (called before the loop moves on)
+        )
         assert {part for part, _, _ in tiles} == {"intra", "successive", "inter"}
         assert max(rows for _, rows, _ in tiles) <= L
         assert max(rows * cols for _, rows, cols in tiles) <= L * n

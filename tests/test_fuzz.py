@@ -35,7 +35,14 @@ def test_header_mutated_library_files(blob: bytes) -> None:
 
 
 @settings(max_examples=40, deadline=None, derandomize=True)
-@given(st.dictionaries(ft._names, st.tuples(st.sampled_from(sorted(ft.LIBRARY_DTYPES)), st.lists(st.integers(0, 5), max_size=3)), max_size=5), ft._metadata)
+@given(
+    st.dictionaries(
+        ft._names,
+        st.tuples(st.sampled_from(sorted(ft.LIBRARY_DTYPES)), st.lists(st.integers(0, 5), max_size=3)),
+        max_size=5,
+    ),
+    ft._metadata,
+)
 def test_header_valid_library_files_round_trip(tensors, metadata) -> None:
     from safetensors import deserialize
 

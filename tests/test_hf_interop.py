@@ -16,10 +16,22 @@ from modelkin.families.accounting import params_total
 from .conftest import needs_shared, real_config_dirs
 
 ARCH_ATTRS = (
-    "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
-    "vocab_size", "max_position_embeddings", "rms_norm_eps", "tie_word_embeddings", "attention_bias",
-    "partial_rotary_factor", "layer_types", "sliding_window", "hidden_act", "mlp_bias",
-)  # fmt: skip
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "vocab_size",
+    "max_position_embeddings",
+    "rms_norm_eps",
+    "tie_word_embeddings",
+    "attention_bias",
+    "partial_rotary_factor",
+    "layer_types",
+    "sliding_window",
+    "hidden_act",
+    "mlp_bias",
+)
 
 
 def transformers_view(config: dict) -> dict:
@@ -73,9 +85,22 @@ def test_real_chatglm_round_trips_in_its_own_format():
     config = json.loads((REAL_CONFIGS / "configs/THUDM__chatglm2-6b/config.json").read_text())
     spec = spec_from_hf(config)
     back = spec_to_hf(spec, "chatglm")
-    for key in ("num_layers", "padded_vocab_size", "hidden_size", "ffn_hidden_size", "kv_channels", "num_attention_heads",
-                "seq_length", "layernorm_epsilon", "rmsnorm", "add_bias_linear", "add_qkv_bias", "multi_query_attention",
-                "multi_query_group_num", "post_layer_norm"):  # fmt: skip
+    for key in (
+        "num_layers",
+        "padded_vocab_size",
+        "hidden_size",
+        "ffn_hidden_size",
+        "kv_channels",
+        "num_attention_heads",
+        "seq_length",
+        "layernorm_epsilon",
+        "rmsnorm",
+        "add_bias_linear",
+        "add_qkv_bias",
+        "multi_query_attention",
+        "multi_query_group_num",
+        "post_layer_norm",
+    ):
         assert back[key] == config[key], key
     assert spec_from_hf(back, name_hint="chatglm2") == spec
 
@@ -170,15 +195,29 @@ def test_bad_configs_are_clear_errors(change, message):
 
 # --- property: spec -> hf -> spec is the identity -----------------------------------
 
+
 def _specs():
-    families = st.sampled_from(["llama-3.1-8b", "llama-2-7b", "qwen2-7b", "qwen2.5-7b-instruct-1m", "chatglm3-6b",
-                                "glm-4-9b-chat", "glm-4-9b-0414", "qwen2-7b-instruct", "llama-3.2-1b"])  # fmt: skip
+    families = st.sampled_from(
+        [
+            "llama-3.1-8b",
+            "llama-2-7b",
+            "qwen2-7b",
+            "qwen2.5-7b-instruct-1m",
+            "chatglm3-6b",
+            "glm-4-9b-chat",
+            "glm-4-9b-0414",
+            "qwen2-7b-instruct",
+            "llama-3.2-1b",
+        ]
+    )
 
     @st.composite
     def build(draw):
         data = config_part(get(draw(families)).spec).model_dump()
         kv = draw(st.sampled_from([1, 2, 4, 8]))
-        data["attention"].update(num_kv_heads=kv, num_heads=kv * draw(st.integers(1, 8)), head_dim=draw(st.sampled_from([32, 64, 128])))
+        data["attention"].update(
+            num_kv_heads=kv, num_heads=kv * draw(st.integers(1, 8)), head_dim=draw(st.sampled_from([32, 64, 128]))
+        )
         data["num_layers"] = draw(st.integers(1, 96))
         window = data["long_context"].get("sliding_window")
         if window:

@@ -90,9 +90,11 @@ def test_corpus_covers_the_issue(results: dict[str, Result]) -> None:
     assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES)
     assert sum(c.marker for c in CASES) >= 5
     worst = max(results.values(), key=lambda r: r.wall)
-    print(f"\n{len(results)} cases; slowest {worst.case.id} {worst.wall:.2f} s wall; "
-          f"max CPU {max(r.cpu for r in results.values()):.2f} s; "
-          f"max peak RSS {max(r.peak_rss_mb for r in results.values()):.0f} MB")  # fmt: skip
+    print(
+        f"\n{len(results)} cases; slowest {worst.case.id} {worst.wall:.2f} s wall; "
+        f"max CPU {max(r.cpu for r in results.values()):.2f} s; "
+        f"max peak RSS {max(r.peak_rss_mb for r in results.values()):.0f} MB"
+    )
 
 
 def test_baseline_tiny_checkpoint_is_consistent(tmp_path: Path, cli) -> None:

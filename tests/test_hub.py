@@ -36,7 +36,9 @@ def repos(tmp_path_factory) -> Path:
         write_sparse_safetensors(folder / name, tensors, {"format": "pt"})
         total += SHARD_BYTES
         weight_map.update({t: name for t in tensors})
-    (folder / "model.safetensors.index.json").write_text(json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map}))
+    (folder / "model.safetensors.index.json").write_text(
+        json.dumps({"metadata": {"total_size": total}, "weight_map": weight_map})
+    )
 
     big = root / "acme" / "big-header"
     big.mkdir(parents=True)
@@ -103,7 +105,10 @@ def test_long_header_takes_a_second_exact_range(fake_hub: FakeHub, repos: Path) 
     assert (header.tensors, header.header_size, header.file_size) == (local.tensors, local.header_size, local.file_size)
     assert len(header.tensors) == 3000
     ranges = [r["range"] for r in fake_hub.requests_for("model.safetensors", "GET")]
-    assert ranges == [f"bytes=0-{hub.SPECULATIVE_BYTES - 1}", f"bytes={hub.SPECULATIVE_BYTES}-{8 + header.header_size - 1}"]
+    assert ranges == [
+        f"bytes=0-{hub.SPECULATIVE_BYTES - 1}",
+        f"bytes={hub.SPECULATIVE_BYTES}-{8 + header.header_size - 1}",
+    ]
     assert checkpoint.bytes_fetched == 8 + header.header_size
 
 

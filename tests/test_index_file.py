@@ -15,8 +15,14 @@ from modelkin.inspect.index_file import check_index_against_headers, read_index
 from modelkin.inspect.safetensors_header import read_header
 
 SHARDS = {
-    "model-00001-of-00002.safetensors": {"embed.weight": np.zeros((10, 4), np.float32), "l0.w": np.zeros((4, 4), np.float16)},
-    "model-00002-of-00002.safetensors": {"l1.w": np.zeros((4, 4), np.float16), "head.weight": np.zeros((10, 4), np.float32)},
+    "model-00001-of-00002.safetensors": {
+        "embed.weight": np.zeros((10, 4), np.float32),
+        "l0.w": np.zeros((4, 4), np.float16),
+    },
+    "model-00002-of-00002.safetensors": {
+        "l1.w": np.zeros((4, 4), np.float16),
+        "head.weight": np.zeros((10, 4), np.float32),
+    },
 }
 
 
@@ -79,13 +85,20 @@ def test_findings_for_each_disagreement(tmp_path: Path) -> None:
 def test_missing_shard_names_it_and_counts_its_tensors(tmp_path: Path) -> None:
     folder = make_checkpoint(tmp_path / "ck")
     (folder / "model-00002-of-00002.safetensors").unlink()
-    with pytest.raises(UnreadableInput, match=r"'model-00002-of-00002.safetensors' does not exist \(2 tensors point at it\)"):
+    with pytest.raises(
+        UnreadableInput, match=r"'model-00002-of-00002.safetensors' does not exist \(2 tensors point at it\)"
+    ):
         read_index(folder)
 
 
 @pytest.mark.parametrize(
     "shard, phrase",
-    [("../outside.safetensors", "'..'"), ("/etc/passwd", "absolute"), ("sub/../../x.safetensors", "'..'"), ("", "empty")],
+    [
+        ("../outside.safetensors", "'..'"),
+        ("/etc/passwd", "absolute"),
+        ("sub/../../x.safetensors", "'..'"),
+        ("", "empty"),
+    ],
 )
 def test_unsafe_shard_paths(tmp_path: Path, shard: str, phrase: str) -> None:
     folder = make_checkpoint(tmp_path / "ck", {"a": shard})

@@ -12,9 +12,23 @@ import pytest
 from modelkin.configs import get
 from modelkin.inspect.sparse import shard_header, write_sparse_checkpoint
 
-CONTRACT = {"family", "generation", "model_type", "params_checkpoint", "params_expected", "missing", "unexpected",
-            "shape_mismatches", "dtypes", "tied_embeddings", "shards", "tokenizer", "generation_defaults",
-            "token_scaling", "findings"}  # fmt: skip
+CONTRACT = {
+    "family",
+    "generation",
+    "model_type",
+    "params_checkpoint",
+    "params_expected",
+    "missing",
+    "unexpected",
+    "shape_mismatches",
+    "dtypes",
+    "tied_embeddings",
+    "shards",
+    "tokenizer",
+    "generation_defaults",
+    "token_scaling",
+    "findings",
+}
 
 
 def inspect_json(cli, target, *extra):
@@ -33,8 +47,9 @@ def inspect_json(cli, target, *extra):
 )
 def test_full_size_sparse_checkpoints_count_the_published_parameters(cli, tmp_path, model_id, convention, published):
     entry = get(model_id)
-    folder = write_sparse_checkpoint(entry.spec, tmp_path / model_id, convention=convention,
-                                     config=entry.config if convention == "chatglm" else None)  # fmt: skip
+    folder = write_sparse_checkpoint(
+        entry.spec, tmp_path / model_id, convention=convention, config=entry.config if convention == "chatglm" else None
+    )
     code, report = inspect_json(cli, folder)
     assert code == 0, report["findings"]
     assert CONTRACT <= set(report)
@@ -132,8 +147,11 @@ def test_config_kv_heads_disagreeing_with_the_weights(cli, llama_folder):
 
 def test_tied_config_with_a_head_tensor(cli, tmp_path):
     entry = get("llama-3.2-1b")
-    folder = write_sparse_checkpoint(entry.spec.model_copy(update={"embeddings": entry.spec.embeddings.model_copy(update={"tied": False})}),
-                                     tmp_path / "m", config={**entry.config})  # fmt: skip
+    folder = write_sparse_checkpoint(
+        entry.spec.model_copy(update={"embeddings": entry.spec.embeddings.model_copy(update={"tied": False})}),
+        tmp_path / "m",
+        config={**entry.config},
+    )
     code, report = inspect_json(cli, folder)
     assert code == 1 and report["unexpected"] == ["lm_head.weight"]
     assert report["tied_embeddings"] == {"config": True, "checkpoint_has_head": True, "consistent": False}
@@ -180,7 +198,9 @@ def test_transformers_save_pretrained_inspects_clean(cli, tmp_path, model_id):
     spec = tiny(get(model_id).spec)
     # Give the tiny model control tokens inside its vocabulary, or transformers fills in
     # its class defaults (GLM's eos 151329..) that the inspector rightly flags.
-    spec = spec.model_copy(update={"tokenizer": spec.tokenizer.model_copy(update={"eos_token_ids": [2], "pad_token_id": 0})})
+    spec = spec.model_copy(
+        update={"tokenizer": spec.tokenizer.model_copy(update={"eos_token_ids": [2], "pad_token_id": 0})}
+    )
     config = spec_to_hf(spec)
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**config))

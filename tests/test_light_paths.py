@@ -75,8 +75,14 @@ def test_light_commands_import_neither_torch_nor_transformers(small_checkpoint, 
     if "report" in commands:
         argvs.append(["report", "--all", "--out", str(tmp_path / "report")])
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    proc = subprocess.run([sys.executable, "-c", RUN_COMMANDS, json.dumps(argvs)], capture_output=True, text=True,
-                          cwd=REPO, env=env, timeout=120)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN_COMMANDS, json.dumps(argvs)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     for step in json.loads(proc.stdout):
         # The commands must have done their job, or the import check proves nothing.
@@ -159,7 +165,9 @@ def test_inspect_reads_no_byte_past_each_header(small_checkpoint, monkeypatch, c
         return buffered if "b" in mode else io.TextIOWrapper(buffered)
 
     def guarded_os_open(path, flags, *args, **kwargs):
-        assert str(Path(os.fsdecode(path)).resolve()) not in declared, "shard opened through os.open: bytes not countable"
+        assert str(Path(os.fsdecode(path)).resolve()) not in declared, (
+            "shard opened through os.open: bytes not countable"
+        )
         return real_os_open(path, flags, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "open", counting_open)

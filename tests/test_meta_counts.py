@@ -21,10 +21,10 @@ transformers = pytest.importorskip("transformers")
 
 from transformers import AutoConfig, AutoModelForCausalLM  # noqa: E402
 
-from modelkin.reference.reference import ReferenceModel  # noqa: E402
 from modelkin.configs import get, ids  # noqa: E402
 from modelkin.families import spec_to_hf  # noqa: E402
 from modelkin.families.accounting import params_total  # noqa: E402
+from modelkin.reference.reference import ReferenceModel  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RSS_LIMIT = 1 << 30

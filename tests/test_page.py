@@ -28,7 +28,9 @@ from modelkin.reports.page import Cell, Figure, Prose, Section, Table, prose_to_
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import chromium  # noqa: E402  (test helper next to this file)
 
-needs_chromium = pytest.mark.skipif(not chromium.chromium_available(), reason="chromium not installed (/usr/bin/chromium)")
+needs_chromium = pytest.mark.skipif(
+    not chromium.chromium_available(), reason="chromium not installed (/usr/bin/chromium)"
+)
 
 # Illustrative numbers only: this layer is data-agnostic, the tests check rendering, not facts.
 MODELS = ["Llama-2-7B", "Llama-3-8B", "Qwen2-7B", "glm-4-9b"]
@@ -41,19 +43,52 @@ CONTEXTS = [2**k for k in range(10, 18)]
 # name -> (figure title, how to draw it); each is drawn once per session, and once more to prove
 # that a second render is byte-identical.
 PLOT_CALLS: dict[str, tuple[str, Callable[[], plots.PlotOutput]]] = {
-    "params": ("Parameter breakdown", lambda: plots.stacked_bars(
-        MODELS, {"embedding": [1.3e8, 1.05e9, 1.09e9, 1.2e9], "attention": [2.1e9, 1.3e9, 0.9e9, 1.3e9],
-                 "mlp": [4.3e9, 5.6e9, 5.5e9, 6.7e9]}, "parameters", "Parameter breakdown")),
-    "kv": ("KV cache", lambda: plots.lines(
-        CONTEXTS, {m: [c * kv for c in CONTEXTS] for m, kv in zip(MODELS, KV_PER_TOKEN)},
-        "context length (tokens)", "bytes", "KV cache vs context", logx=True, logy=True)),
-    "tokens": ("Tokens vs parameters", lambda: plots.scatter_with_reference(
-        {m: (p, t) for m, p, t in zip(MODELS, PARAMS, [2e12, 15e12, 7e12, 10e12])},
-        ([1e9, 1e11], [2e10, 2e12], "20 tokens / parameter"), "parameters", "tokens", "Tokens vs parameters",
-        logx=True, logy=True)),
-    "rope": ("RoPE wavelengths", lambda: plots.spectra(
-        {f"theta {theta:g}": [2 * math.pi * theta ** (2 * i / 128) for i in range(64)] for theta in (1e4, 5e5)},
-        "wavelength (tokens)", "RoPE wavelengths", hline=(8192, "original context"))),
+    "params": (
+        "Parameter breakdown",
+        lambda: plots.stacked_bars(
+            MODELS,
+            {
+                "embedding": [1.3e8, 1.05e9, 1.09e9, 1.2e9],
+                "attention": [2.1e9, 1.3e9, 0.9e9, 1.3e9],
+                "mlp": [4.3e9, 5.6e9, 5.5e9, 6.7e9],
+            },
+            "parameters",
+            "Parameter breakdown",
+        ),
+    ),
+    "kv": (
+        "KV cache",
+        lambda: plots.lines(
+            CONTEXTS,
+            {m: [c * kv for c in CONTEXTS] for m, kv in zip(MODELS, KV_PER_TOKEN)},
+            "context length (tokens)",
+            "bytes",
+            "KV cache vs context",
+            logx=True,
+            logy=True,
+        ),
+    ),
+    "tokens": (
+        "Tokens vs parameters",
+        lambda: plots.scatter_with_reference(
+            {m: (p, t) for m, p, t in zip(MODELS, PARAMS, [2e12, 15e12, 7e12, 10e12])},
+            ([1e9, 1e11], [2e10, 2e12], "20 tokens / parameter"),
+            "parameters",
+            "tokens",
+            "Tokens vs parameters",
+            logx=True,
+            logy=True,
+        ),
+    ),
+    "rope": (
+        "RoPE wavelengths",
+        lambda: plots.spectra(
+            {f"theta {theta:g}": [2 * math.pi * theta ** (2 * i / 128) for i in range(64)] for theta in (1e4, 5e5)},
+            "wavelength (tokens)",
+            "RoPE wavelengths",
+            hline=(8192, "original context"),
+        ),
+    ),
 }
 
 
@@ -65,8 +100,10 @@ def sample_plots() -> dict[str, plots.PlotOutput]:
 
 def sample_figures() -> list[Figure]:
     captions = {"params": "Stacked by component."}
-    return [Figure(title, sample_plots()[name].svg, caption=captions.get(name), name=name)
-            for name, (title, _) in PLOT_CALLS.items()]
+    return [
+        Figure(title, sample_plots()[name].svg, caption=captions.get(name), name=name)
+        for name, (title, _) in PLOT_CALLS.items()
+    ]
 
 
 def sample_sections() -> list[Section]:
@@ -75,10 +112,21 @@ def sample_sections() -> list[Section]:
         headers=["model", "parameters", "KV bytes / token", "vocab", "notes"],
         rows=[
             [MODELS[0], PARAMS[0], KV_PER_TOKEN[0], 32_000, "MHA"],
-            [MODELS[1], Cell(PARAMS[1], display="8.03B"), Cell(KV_PER_TOKEN[1], highlight=True, title="GQA: 8 KV heads instead of 32"),
-             Cell(128_256, highlight=True, title="tiktoken-based vocabulary"), "GQA"],
+            [
+                MODELS[1],
+                Cell(PARAMS[1], display="8.03B"),
+                Cell(KV_PER_TOKEN[1], highlight=True, title="GQA: 8 KV heads instead of 32"),
+                Cell(128_256, highlight=True, title="tiktoken-based vocabulary"),
+                "GQA",
+            ],
             [MODELS[2], PARAMS[2], KV_PER_TOKEN[2], 152_064, HOSTILE],
-            [MODELS[3], PARAMS[3], KV_PER_TOKEN[3], None, Cell("partial RoPE", highlight=True, title="rotary on half of each head")],
+            [
+                MODELS[3],
+                PARAMS[3],
+                KV_PER_TOKEN[3],
+                None,
+                Cell("partial RoPE", highlight=True, title="rotary on half of each head"),
+            ],
         ],
         caption="Counts from the analytic formulas; KV bytes at bf16.",
         id="params",
@@ -86,8 +134,12 @@ def sample_sections() -> list[Section]:
     shapes = Table(
         title="Shapes",
         headers=["model", "layers", "hidden", "rope theta"],
-        rows=[[m, layers, hidden, theta] for m, layers, hidden, theta in
-              zip(MODELS, [32, 32, 28, 40], [4096, 4096, 3584, 4096], [1e4, 5e5, 1e6, 1e4])],
+        rows=[
+            [m, layers, hidden, theta]
+            for m, layers, hidden, theta in zip(
+                MODELS, [32, 32, 28, 40], [4096, 4096, 3584, 4096], [1e4, 5e5, 1e6, 1e4]
+            )
+        ],
     )
     prose = Prose(
         "Llama-3 uses **grouped-query attention**; see `num_key_value_heads`.\n\n"
@@ -184,16 +236,23 @@ def test_html_is_a_self_contained_html5_document() -> None:
     # Nothing is loaded from anywhere: no src at all, no <link>, only <a> may carry an external href.
     assert not [attrs for _, attrs in page.tags if "src" in attrs]
     assert not [tag for tag, _ in page.tags if tag in ("link", "iframe", "img", "object", "embed")]
-    external = [(tag, attrs["href"]) for tag, attrs in page.tags
-                if (attrs.get("href") or "").startswith(("http:", "https:", "//"))]
+    external = [
+        (tag, attrs["href"])
+        for tag, attrs in page.tags
+        if (attrs.get("href") or "").startswith(("http:", "https:", "//"))
+    ]
     assert external == [("a", "https://arxiv.org/abs/2407.21783")]
     assert 'src="http' not in html and "@import" not in html and "url(http" not in html
     # The embedded SVGs lost their XML prolog/DOCTYPE, and their ids no longer collide.
     assert "<?xml" not in html and "<!DOCTYPE svg" not in html
     ids = [attrs["id"] for _, attrs in page.tags if attrs.get("id")]
     assert len(ids) == len(set(ids)), "duplicate ids"
-    referenced = {ref[1:] for _, attrs in page.tags for key, ref in attrs.items()
-                  if key in ("href", "xlink:href") and ref and ref.startswith("#")}
+    referenced = {
+        ref[1:]
+        for _, attrs in page.tags
+        for key, ref in attrs.items()
+        if key in ("href", "xlink:href") and ref and ref.startswith("#")
+    }
     assert referenced <= set(ids), f"dangling references: {referenced - set(ids)}"
     assert html.count("<svg") == 4
     # Contents link to every section.
@@ -207,15 +266,21 @@ def test_html_escapes_text_and_marks_cells() -> None:
     # The hostile cell stayed text: exactly one <script> (the sorter) and the text round-trips.
     assert [tag for tag, _ in page.tags].count("script") == 1
     assert HOSTILE in "".join(page.text)
-    assert "addEventListener(\"click\"" in html and "data-sort" in html
+    assert 'addEventListener("click"' in html and "data-sort" in html
     cells = [attrs for tag, attrs in page.tags if tag in ("td", "th")]
     changed = [attrs for attrs in cells if "changed" in (attrs.get("class") or "").split()]
     assert [attrs["title"] for attrs in changed] == [
-        "GQA: 8 KV heads instead of 32", "tiktoken-based vocabulary", "rotary on half of each head"]
+        "GQA: 8 KV heads instead of 32",
+        "tiktoken-based vocabulary",
+        "rotary on half of each head",
+    ]
     assert "differs from the previous generation" in "".join(page.text)
     # Numbers are right-aligned and sort by their raw value, not the display string.
-    sort_values = [float(attrs["data-sort"]) for attrs in cells if "num" in (attrs.get("class") or "")
-                   and attrs.get("data-sort") is not None]
+    sort_values = [
+        float(attrs["data-sort"])
+        for attrs in cells
+        if "num" in (attrs.get("class") or "") and attrs.get("data-sort") is not None
+    ]
     for raw in (*PARAMS, *KV_PER_TOKEN):
         assert raw in sort_values
     assert "8.03B" in "".join(page.text) and "6,738,415,616" in "".join(page.text)
@@ -273,10 +338,17 @@ def test_plots_reject_mismatched_series() -> None:
 
 
 def test_importing_page_modules_does_not_import_matplotlib() -> None:
-    code = ("import sys, modelkin.reports.plots, modelkin.reports.page, modelkin.reports.markdown; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'torch', 'transformers')))")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=Path(__file__).resolve().parents[1])
+    code = (
+        "import sys, modelkin.reports.plots, modelkin.reports.page, modelkin.reports.markdown; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'torch', 'transformers')))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert result.stdout.strip() == "[]"
 
 
@@ -291,7 +363,7 @@ def test_markdown_tables_figures_and_highlights() -> None:
     table = [line for line in lines if line.startswith("| ") or line.startswith("|-")]
     header_index = table.index("| model | parameters | KV bytes / token | vocab | notes |")
     assert table[header_index + 1] == "|---|---:|---:|---:|---|"
-    body = table[header_index + 2: header_index + 6]
+    body = table[header_index + 2 : header_index + 6]
     # Splitting on unescaped pipes gives exactly one field per header: '|' in text was escaped.
     for row in body:
         fields = re.split(r"(?<!\\)\|", row)[1:-1]
@@ -300,8 +372,12 @@ def test_markdown_tables_figures_and_highlights() -> None:
     assert body[1].split("|")[3].strip() == "131,072 *"
     assert "`*` differs from the previous generation." in lines
     assert "- Llama-3-8B, vocab: tiktoken-based vocabulary" in lines
-    for name, title in [("params", "Parameter breakdown"), ("kv", "KV cache"), ("tokens", "Tokens vs parameters"),
-                        ("rope", "RoPE wavelengths")]:
+    for name, title in [
+        ("params", "Parameter breakdown"),
+        ("kv", "KV cache"),
+        ("tokens", "Tokens vs parameters"),
+        ("rope", "RoPE wavelengths"),
+    ]:
         assert f"![{title}](plots/{name}.png)" in lines
     assert "](plots/" not in render_markdown("t", sample_sections(), None)
 
@@ -380,10 +456,12 @@ def test_dark_mode_in_chromium(tmp_path: Path) -> None:
 def test_clicking_a_header_sorts_in_chromium(tmp_path: Path) -> None:
     # First table: a synthetic click on "KV bytes / token" (numeric, ascending). Second table:
     # "model" clicked twice (text, descending). Expected orders come from Python's sort.
-    script = ('document.querySelectorAll("table.sortable")[0].tHead.rows[0].cells[2]'
-              '.dispatchEvent(new MouseEvent("click", {bubbles: true}));'
-              'var t = document.querySelectorAll("table.sortable")[1].tHead.rows[0].cells[0];'
-              't.click(); t.click();')
+    script = (
+        'document.querySelectorAll("table.sortable")[0].tHead.rows[0].cells[2]'
+        '.dispatchEvent(new MouseEvent("click", {bubbles: true}));'
+        'var t = document.querySelectorAll("table.sortable")[1].tHead.rows[0].cells[0];'
+        "t.click(); t.click();"
+    )
     page = tmp_path / "sorted.html"
     page.write_text(sample_html(script), encoding="utf-8")
     result = chromium.render(page, tmp_path / "sorted.png", width=800, height=600)

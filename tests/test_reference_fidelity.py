@@ -16,13 +16,13 @@ transformers = pytest.importorskip("transformers")
 
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa: E402
 
-from modelkin.reference.checkpoint import load_reference, save_hf_folder  # noqa: E402
-from modelkin.reference.reference import build_reference, reference_convention  # noqa: E402
 from modelkin.configs import get, ids  # noqa: E402
 from modelkin.families import spec_to_hf, validate_spec  # noqa: E402
 from modelkin.families.layout import default_convention, layout  # noqa: E402
 from modelkin.families.spec import ArchBase  # noqa: E402
 from modelkin.families.tiny import tiny  # noqa: E402
+from modelkin.reference.checkpoint import load_reference, save_hf_folder  # noqa: E402
+from modelkin.reference.reference import build_reference, reference_convention  # noqa: E402
 
 TOL = 1e-5
 # One catalog entry per generation, plus the entries with a distinct choice:
@@ -92,7 +92,9 @@ def random_ids(spec, batch: int, length: int, seed: int = 1):
 
 def greedy_transformers(hf, prompt, n: int):
     hf.generation_config.eos_token_id = None  # compare all n tokens; ours never stops at eos either
-    return hf.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=n, do_sample=False, pad_token_id=0)
+    return hf.generate(
+        prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=n, do_sample=False, pad_token_id=0
+    )
 
 
 def incremental_logits(model, ids, prefill: int):
@@ -148,19 +150,23 @@ def _variant(model_id: str, family_rules: bool = True, **edits) -> object:
 
 # Choices the catalog does not exercise but transformers' classes can express.
 VARIANTS = {
-    "llama-mha-all-biases": lambda: _variant("llama-2-7b", attention__qkv_bias=True, attention__out_bias=True, mlp__bias=True),
+    "llama-mha-all-biases": lambda: _variant(
+        "llama-2-7b", attention__qkv_bias=True, attention__out_bias=True, mlp__bias=True
+    ),
     "llama-mqa": lambda: _variant("llama-3-8b", attention__num_kv_heads=1),
     "llama-geglu": lambda: _variant("llama-2-7b", mlp__kind="geglu"),
     "llama-linear-scaling": lambda: _variant("llama-2-7b", positions__scaling={"type": "linear", "factor": 4.0}),
     "llama-dynamic-ntk": lambda: _variant(
         "llama-2-7b", max_position_embeddings=32, positions__scaling={"type": "dynamic", "factor": 2.0}
     ),
-    "llama-yarn": lambda: _variant("llama-2-7b", positions__scaling={"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64}),
+    "llama-yarn": lambda: _variant(
+        "llama-2-7b", positions__scaling={"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64}
+    ),
     "qwen2-sliding-window": lambda: _variant(
         "qwen2.5-7b", long_context={"sliding_window": {"enabled": True, "window": 12, "max_window_layers": 2}}
     ),
     "glm4-0414-untied-mqa": lambda: _variant("glm-4-9b-0414", attention__num_kv_heads=1, attention__num_heads=4),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS), ids=sorted(VARIANTS))
@@ -184,7 +190,9 @@ def test_variants_equal_transformers(name):
 def test_sliding_window_changes_the_output():
     """The window variant above would pass vacuously if the window never cut in."""
     windowed = VARIANTS["qwen2-sliding-window"]()
-    full = windowed.model_copy(update={"long_context": windowed.long_context.model_copy(update={"sliding_window": None})})
+    full = windowed.model_copy(
+        update={"long_context": windowed.long_context.model_copy(update={"sliding_window": None})}
+    )
     a, b = build_reference(windowed, seed=5), build_reference(full, seed=5)
     ids_ = random_ids(windowed, 1, 40)
     with torch.no_grad():
@@ -201,7 +209,7 @@ LOCAL_ONLY = {
     "chatglm-layernorm-linear-bias": lambda: _variant(
         "chatglm2-6b", norm__kind="layernorm", attention__out_bias=True, mlp__bias=True
     ),
-}  # fmt: skip
+}
 
 
 @pytest.mark.parametrize("name", sorted(LOCAL_ONLY), ids=sorted(LOCAL_ONLY))

@@ -25,7 +25,9 @@ from modelkin.reports.write import write_report
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import chromium  # noqa: E402
 
-needs_chromium = pytest.mark.skipif(not chromium.chromium_available(), reason="chromium not installed (/usr/bin/chromium)")
+needs_chromium = pytest.mark.skipif(
+    not chromium.chromium_available(), reason="chromium not installed (/usr/bin/chromium)"
+)
 
 IDS = ["llama-2-7b", "llama-3-8b", "qwen2-7b", "qwen2.5-7b", "qwen2.5-0.5b", "glm-4-9b", "glm-4-9b-0414"]
 CONTEXT = 8192
@@ -59,11 +61,35 @@ def _cells(data, model_id: str) -> dict[str, Cell]:
 def test_json_has_the_documented_shape(written):
     doc = json.loads((written / "report.json").read_text(encoding="utf-8"))
     assert doc["schema"] == SCHEMA
-    assert set(doc) == {"schema", "title", "generator", "context", "models", "lineage", "token_scaling", "tables", "plots", "explanations"}
+    assert set(doc) == {
+        "schema",
+        "title",
+        "generator",
+        "context",
+        "models",
+        "lineage",
+        "token_scaling",
+        "tables",
+        "plots",
+        "explanations",
+    }
     assert doc["context"] == CONTEXT
     assert [m["id"] for m in doc["models"]] == select_ids(IDS)
-    model_keys = {"id", "repo", "family", "generation", "variant", "previous", "features", "feature_values",
-                  "changed", "accounting", "published_params", "training_tokens", "config_source"}  # fmt: skip
+    model_keys = {
+        "id",
+        "repo",
+        "family",
+        "generation",
+        "variant",
+        "previous",
+        "features",
+        "feature_values",
+        "changed",
+        "accounting",
+        "published_params",
+        "training_tokens",
+        "config_source",
+    }
     for m in doc["models"]:
         assert set(m) == model_keys
         assert m["variant"] in ("base", "chat", "1m")
@@ -75,7 +101,15 @@ def test_json_has_the_documented_shape(written):
         for pair in step["pairs"]:
             assert set(pair) == {"from", "to", "same_size", "changes", "other_changes"}
     for row in doc["token_scaling"]:
-        assert set(row) == {"id", "params", "tokens", "tokens_per_param", "chinchilla_multiple", "training_flops", "source"}
+        assert set(row) == {
+            "id",
+            "params",
+            "tokens",
+            "tokens_per_param",
+            "chinchilla_multiple",
+            "training_flops",
+            "source",
+        }
     for table in doc["tables"]:
         assert (written / table["csv"]).is_file()
     for plot in doc["plots"]:
@@ -87,7 +121,9 @@ def test_json_numbers_match_published_figures(written):
     doc = json.loads((written / "report.json").read_text(encoding="utf-8"))
     by_id = {m["id"]: m for m in doc["models"]}
     # Meta's published count for Llama 3 8B (catalog fact with its source), not our arithmetic.
-    assert by_id["llama-3-8b"]["accounting"]["params_total"] == get("llama-3-8b").published_params.value == 8_030_261_248
+    assert (
+        by_id["llama-3-8b"]["accounting"]["params_total"] == get("llama-3-8b").published_params.value == 8_030_261_248
+    )
     # Llama 3 was trained on 15T tokens: 15e12 / 8.03e9 ≈ 1868 tokens per parameter.
     scaling = {r["id"]: r for r in doc["token_scaling"]}
     assert scaling["llama-3-8b"]["tokens"] == 15 * 10**12
@@ -145,8 +181,18 @@ def test_llama_3_highlights_what_changed_from_llama_2(data):
 def test_qwen25_highlights_only_real_differences_from_qwen2(data, size):
     old, new = get(f"qwen2-{size}").config, get(f"qwen2.5-{size}").config
     differing = {k for k in set(old) | set(new) if old.get(k) != new.get(k)}
-    architectural = differing - {"transformers_version", "torch_dtype", "bos_token_id", "eos_token_id", "sliding_window",
-                                 "max_window_layers", "use_sliding_window", "rope_scaling", "use_mrope", "initializer_range"}  # fmt: skip
+    architectural = differing - {
+        "transformers_version",
+        "torch_dtype",
+        "bos_token_id",
+        "eos_token_id",
+        "sliding_window",
+        "max_window_layers",
+        "use_sliding_window",
+        "rope_scaling",
+        "use_mrope",
+        "initializer_range",
+    }
     highlighted = {h for h, c in _cells(data, f"qwen2.5-{size}").items() if c.highlight}
     expected = {"context length"} if "max_position_embeddings" in architectural else set()
     assert highlighted == expected, (differing, highlighted)
@@ -241,9 +287,11 @@ def test_command_refuses_existing_report_with_exit_2(tmp_path):
 
 
 def test_report_modules_import_light():
-    code = ("import sys; import modelkin.reports.command, modelkin.reports.build_report, modelkin.reports.write, "
-            "modelkin.reports.inspect_page, modelkin.reports.explain, modelkin.reports.lineage; "
-            "heavy = [m for m in ('torch', 'transformers', 'matplotlib') if m in sys.modules]; print(heavy)")  # fmt: skip
+    code = (
+        "import sys; import modelkin.reports.command, modelkin.reports.build_report, modelkin.reports.write, "
+        "modelkin.reports.inspect_page, modelkin.reports.explain, modelkin.reports.lineage; "
+        "heavy = [m for m in ('torch', 'transformers', 'matplotlib') if m in sys.modules]; print(heavy)"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
 

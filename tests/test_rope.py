@@ -16,12 +16,12 @@ from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS  # noqa: E402
 from transformers.models.glm import modeling_glm  # noqa: E402
 from transformers.models.llama import modeling_llama  # noqa: E402
 
-from modelkin.reference.rope import Rope, apply_rope  # noqa: E402
 from modelkin.configs import get  # noqa: E402
 from modelkin.families import spec_to_hf, validate_spec  # noqa: E402
 from modelkin.families.rope_math import full_turns_within, spec_frequencies, wavelengths  # noqa: E402
 from modelkin.families.spec import NoScaling  # noqa: E402
 from modelkin.families.tiny import tiny  # noqa: E402
+from modelkin.reference.rope import Rope, apply_rope  # noqa: E402
 
 MAX_POS = 4096
 
@@ -36,9 +36,21 @@ SCALINGS = [
     {"type": "yarn", "factor": 8.0, "original_max_position_embeddings": 512, "attention_factor": 0.8},
     {"type": "yarn", "factor": 40.0, "original_max_position_embeddings": 4096, "mscale": 1.0, "mscale_all_dim": 0.707},
     {"type": "yarn", "factor": 4.0, "truncate": False},
-    {"type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 8192},
-    {"type": "llama3", "factor": 32.0, "low_freq_factor": 2.0, "high_freq_factor": 8.0, "original_max_position_embeddings": 128},
-]  # fmt: skip
+    {
+        "type": "llama3",
+        "factor": 8.0,
+        "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0,
+        "original_max_position_embeddings": 8192,
+    },
+    {
+        "type": "llama3",
+        "factor": 32.0,
+        "low_freq_factor": 2.0,
+        "high_freq_factor": 8.0,
+        "original_max_position_embeddings": 128,
+    },
+]
 HEADS = [(16, 1.0), (64, 0.5), (128, 1.0)]  # (head_dim, rotary_fraction)
 BASES = [(10_000.0, 1.0), (1_000_000.0, 1.0), (10_000.0, 500.0)]  # (theta, rope_ratio): GLM-4-9B-Chat's base
 
@@ -57,9 +69,12 @@ def transformers_frequencies(scaling: dict, head_dim: int, frac: float, base: fl
     params = {k: v for k, v in scaling.items() if k != "type"}
     rope_type = {"none": "default"}.get(scaling["type"], scaling["type"])
     config = LlamaConfig(
-        hidden_size=4 * head_dim, num_attention_heads=4, head_dim=head_dim, max_position_embeddings=MAX_POS,
+        hidden_size=4 * head_dim,
+        num_attention_heads=4,
+        head_dim=head_dim,
+        max_position_embeddings=MAX_POS,
         rope_parameters={"rope_type": rope_type, "rope_theta": base, "partial_rotary_factor": frac, **params},
-    )  # fmt: skip
+    )
     if rope_type == "default":
         # Llama's default ignores partial rotary; GLM's honours it (same formula otherwise).
         return modeling_glm.GlmRotaryEmbedding.compute_default_rope_parameters(config)
@@ -71,7 +86,13 @@ def spec_with(scaling: dict, head_dim: int, frac: float, theta: float, ratio: fl
     data = tiny(get("glm-4-9b-chat").spec).model_dump()
     data["attention"]["head_dim"] = head_dim
     data["max_position_embeddings"] = MAX_POS
-    data["positions"] = {"theta": theta, "rope_ratio": ratio, "rotary_fraction": frac, "layout": "interleaved", "scaling": scaling}
+    data["positions"] = {
+        "theta": theta,
+        "rope_ratio": ratio,
+        "rotary_fraction": frac,
+        "layout": "interleaved",
+        "scaling": scaling,
+    }
     return validate_spec(data, "test")
 
 
@@ -110,9 +131,14 @@ def test_wavelength_helpers():
 
 @pytest.mark.parametrize(
     "module, layout, head_dim, rotary_dim",
-    [(modeling_llama, "half-split", 16, 16), (modeling_llama, "half-split", 64, 64),
-     (modeling_glm, "interleaved", 16, 8), (modeling_glm, "interleaved", 64, 32), (modeling_glm, "interleaved", 16, 16)],
-)  # fmt: skip
+    [
+        (modeling_llama, "half-split", 16, 16),
+        (modeling_llama, "half-split", 64, 64),
+        (modeling_glm, "interleaved", 16, 8),
+        (modeling_glm, "interleaved", 64, 32),
+        (modeling_glm, "interleaved", 16, 16),
+    ],
+)
 def test_apply_rope_equals_transformers(module, layout, head_dim, rotary_dim):
     generator = torch.Generator().manual_seed(0)
     q = torch.randn(2, 3, 11, head_dim, generator=generator)
@@ -148,11 +174,16 @@ def test_cos_sin_equal_transformers_rotary_embedding(scaling):
     if "original_max_position_embeddings" in params:
         params["original_max_position_embeddings"] = 32
     config = LlamaConfig(
-        hidden_size=4 * head_dim, num_attention_heads=4, head_dim=head_dim, max_position_embeddings=max_pos,
+        hidden_size=4 * head_dim,
+        num_attention_heads=4,
+        head_dim=head_dim,
+        max_position_embeddings=max_pos,
         rope_parameters={"rope_type": scaling["type"], "rope_theta": 10_000.0, **params},
-    )  # fmt: skip
+    )
     embedding = modeling_llama.LlamaRotaryEmbedding(config)
-    spec = spec_with({**scaling, **params}, head_dim, 1.0, 10_000.0, 1.0).model_copy(update={"max_position_embeddings": max_pos})
+    spec = spec_with({**scaling, **params}, head_dim, 1.0, 10_000.0, 1.0).model_copy(
+        update={"max_position_embeddings": max_pos}
+    )
     rope = Rope(spec)
     n = 3 * max_pos
     positions = torch.arange(n)[None].expand(2, n)
@@ -184,7 +215,9 @@ def _hf_model_from_reference(spec, model):
 
 
 def _reference():
-    return pytest.importorskip("modelkin.reference.reference", reason="modelkin/reference/reference.py is not written yet")
+    return pytest.importorskip(
+        "modelkin.reference.reference", reason="modelkin/reference/reference.py is not written yet"
+    )
 
 
 @pytest.mark.parametrize("model_id, scaling", [("qwen2-7b-instruct", "yarn"), ("llama-3.1-8b", "llama3")])
@@ -254,12 +287,17 @@ def test_rope_command_figures_equal_transformers(model_id):
     spec = get(model_id).spec
     out = json.loads(_rope_cmd(model_id, "--format", "json", "--all"))
     config = LlamaConfig(
-        hidden_size=4 * spec.attention.head_dim, num_attention_heads=4, head_dim=spec.attention.head_dim,
+        hidden_size=4 * spec.attention.head_dim,
+        num_attention_heads=4,
+        head_dim=spec.attention.head_dim,
         max_position_embeddings=spec.max_position_embeddings,
-        rope_parameters={"rope_type": {"none": "default"}.get(spec.positions.scaling.type, spec.positions.scaling.type),
-                         "rope_theta": spec.positions.base, "partial_rotary_factor": spec.positions.rotary_fraction,
-                         **spec.positions.scaling.model_dump(exclude_none=True, exclude={"type"})},
-    )  # fmt: skip
+        rope_parameters={
+            "rope_type": {"none": "default"}.get(spec.positions.scaling.type, spec.positions.scaling.type),
+            "rope_theta": spec.positions.base,
+            "partial_rotary_factor": spec.positions.rotary_fraction,
+            **spec.positions.scaling.model_dump(exclude_none=True, exclude={"type"}),
+        },
+    )
     if spec.positions.scaling.type == "none":
         inv, factor = modeling_glm.GlmRotaryEmbedding.compute_default_rope_parameters(config)
     else:

@@ -81,7 +81,10 @@ def test_every_library_dtype_matches_safe_open(tmp_path: Path) -> None:
 
 def test_sub_byte_dtypes_hand_written_are_accepted_by_safetensors_too() -> None:
     # F6 has no serializer dtype; write the header by hand and let safetensors judge it.
-    meta = {"a": {"dtype": "F6_E2M3", "shape": [4, 4], "data_offsets": [0, 12]}, "b": {"dtype": "F4", "shape": [6], "data_offsets": [12, 15]}}
+    meta = {
+        "a": {"dtype": "F6_E2M3", "shape": [4, 4], "data_offsets": [0, 12]},
+        "b": {"dtype": "F4", "shape": [6], "data_offsets": [12, 15]},
+    }
     raw = json.dumps(meta).encode()
     blob = len(raw).to_bytes(8, "little") + raw + bytes(15)
     assert {n for n, _ in deserialize(blob)} == {"a", "b"}
@@ -125,7 +128,12 @@ BAD_CASES = {
     "not-utf8": (None, 0, b'{"\xff": 1}', "not valid UTF-8"),
     "not-json": (None, 0, b"{nope", "not valid JSON"),
     "not-object": ([1, 2], 0, None, "not an object"),
-    "duplicate-key": (None, 8, b'{"a":' + json.dumps(T).encode() + b',"a":' + json.dumps(T).encode() + b"}", "appears twice"),
+    "duplicate-key": (
+        None,
+        8,
+        b'{"a":' + json.dumps(T).encode() + b',"a":' + json.dumps(T).encode() + b"}",
+        "appears twice",
+    ),
     "nan": (None, 0, b'{"__metadata__": {"x": NaN}}', "non-JSON literal NaN"),
     "entry-not-object": ({"a": 3}, 0, None, "tensor 'a': entry is not an object"),
     "dtype-missing": ({"a": {"shape": [2], "data_offsets": [0, 8]}}, 8, None, "tensor 'a': dtype is missing"),
@@ -138,7 +146,12 @@ BAD_CASES = {
     "offsets-one": ({"a": {**T, "data_offsets": [0]}}, 8, None, "data_offsets is not a pair"),
     "offsets-reversed": ({"a": {**T, "data_offsets": [8, 0]}}, 8, None, "begin 8 is after end 0"),
     "size-mismatch": ({"a": {**T, "data_offsets": [0, 12]}}, 12, None, "span 12 bytes but F32 [2] needs 8"),
-    "sub-byte-partial": ({"a": {"dtype": "F4", "shape": [3], "data_offsets": [0, 2]}}, 2, None, "whole number of bytes"),
+    "sub-byte-partial": (
+        {"a": {"dtype": "F4", "shape": [3], "data_offsets": [0, 2]}},
+        2,
+        None,
+        "whole number of bytes",
+    ),
     "overlap": ({"a": T, "b": {**T, "data_offsets": [4, 12]}}, 12, None, "overlaps"),
     "gap": ({"a": T, "b": {**T, "data_offsets": [12, 20]}}, 20, None, "gap of 4 bytes"),
     "not-from-zero": ({"a": {**T, "data_offsets": [4, 12]}}, 12, None, "does not start at 0"),
@@ -188,11 +201,17 @@ def test_parse_header_needs_the_whole_header() -> None:
         parse_header(blob[:20], len(blob), "u")
 
 
-names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12).filter(lambda s: s != "__metadata__")
+names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=12).filter(
+    lambda s: s != "__metadata__"
+)
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.dictionaries(names, st.tuples(st.sampled_from(sorted(LIBRARY_DTYPES)), st.lists(st.integers(0, 5), max_size=3)), max_size=6))
+@given(
+    st.dictionaries(
+        names, st.tuples(st.sampled_from(sorted(LIBRARY_DTYPES)), st.lists(st.integers(0, 5), max_size=3)), max_size=6
+    )
+)
 def test_random_library_files_round_trip(tensors: dict[str, tuple[str, list[int]]]) -> None:
     # float4 storage needs an even element count in the logical shape; the library doubles the last dim.
     tensors = {n: (d, s if d != "float4_e2m1fn_x2" or s else [1]) for n, (d, s) in tensors.items()}
@@ -210,5 +229,7 @@ def test_import_is_light() -> None:
         "modelkin.inspect.tokenizer_files, modelkin.inspect.hub, modelkin.inspect.findings; "
         "print(sorted(m for m in ('torch', 'transformers', 'huggingface_hub', 'numpy') if m in sys.modules))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1])
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1]
+    )
     assert out.stdout.strip() == "[]"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from modelkin.configs import get
 from modelkin.errors import InvalidSpec
 from modelkin.families import validate_spec
-from modelkin.configs import get
 
 
 def base() -> dict:
@@ -35,8 +35,17 @@ def with_change(path: str, value) -> dict:
         ("positions.rotary_fraction", 0.0, "positions.rotary_fraction"),
         ("positions.scaling", {"type": "yarn", "factor": 1.0}, "positions.scaling.factor must be > 1"),
         ("positions.scaling", {"type": "yarn", "factor": 4.0, "beta_fast": 1, "beta_slow": 32}, "beta_fast"),
-        ("positions.scaling", {"type": "llama3", "factor": 8, "low_freq_factor": 4, "high_freq_factor": 1,
-                               "original_max_position_embeddings": 8192}, "high_freq_factor"),
+        (
+            "positions.scaling",
+            {
+                "type": "llama3",
+                "factor": 8,
+                "low_freq_factor": 4,
+                "high_freq_factor": 1,
+                "original_max_position_embeddings": 8192,
+            },
+            "high_freq_factor",
+        ),
         ("positions.scaling", {"type": "ntk-by-parts"}, "positions.scaling"),
         ("mlp.kind", "swish", "mlp.kind"),
         ("norm.eps", -1e-5, "norm.eps"),
@@ -47,7 +56,11 @@ def with_change(path: str, value) -> dict:
     ],
 )
 def test_invalid_specs_name_the_field(path, value, expected):
-    data = with_change(path, value) if path != "attention.extra" else {**base(), "attention": {**base()["attention"], "extra": 1}}
+    data = (
+        with_change(path, value)
+        if path != "attention.extra"
+        else {**base(), "attention": {**base()["attention"], "extra": 1}}
+    )
     with pytest.raises(InvalidSpec) as err:
         validate_spec(data, "spec.json")
     assert expected in str(err.value)

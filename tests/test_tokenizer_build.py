@@ -124,7 +124,14 @@ def test_specials_map_to_reported_ids(kind, trained, loaded):
 
 def test_sentencepiece_layout_and_metaspace(trained, loaded):
     tok = loaded["sentencepiece-bpe"]
-    assert tok.convert_ids_to_tokens([0, 1, 2, 3, 3 + 0x0A, 258]) == ["<unk>", "<s>", "</s>", "<0x00>", "<0x0A>", "<0xFF>"]
+    assert tok.convert_ids_to_tokens([0, 1, 2, 3, 3 + 0x0A, 258]) == [
+        "<unk>",
+        "<s>",
+        "</s>",
+        "<0x00>",
+        "<0x0A>",
+        "<0xFF>",
+    ]
     pieces = tok.tokenize("the model reads the text")
     assert pieces[0].startswith("▁") and any(p.startswith("▁") for p in pieces[1:])
     assert not any(p.startswith("Ġ") for p in pieces)
@@ -184,8 +191,12 @@ def test_byte_level_matches_real_qwen2(trained, loaded):
     text = "Qwen2 splits 12345 digits, keeps 'll and\n\n  spaces 你好!"
     raw = tokenizers.Tokenizer.from_file(str(trained["byte-level-bpe"].out_dir / "tokenizer.json"))
     for pipeline in (tok.backend_tokenizer, raw):
-        assert pipeline.pre_tokenizer.pre_tokenize_str(text) == real.backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)
-        assert pipeline.normalizer.normalize_str("e\u0301") == real.backend_tokenizer.normalizer.normalize_str("e\u0301")
+        assert pipeline.pre_tokenizer.pre_tokenize_str(text) == real.backend_tokenizer.pre_tokenizer.pre_tokenize_str(
+            text
+        )
+        assert pipeline.normalizer.normalize_str("e\u0301") == real.backend_tokenizer.normalizer.normalize_str(
+            "e\u0301"
+        )
     # The three Qwen2 specials come right after the merges, in Qwen2's order.
     assert [real.convert_ids_to_tokens(i) for i in range(151643, 151646)] == tok.convert_ids_to_tokens([509, 510, 511])
 

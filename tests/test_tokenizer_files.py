@@ -30,7 +30,9 @@ def test_sentencepiece_models_match_sentencepiece(name: str, kind: str) -> None:
     assert info.total_size == truth.get_piece_size()
     assert (info.bos_id, info.eos_id) == (truth.bos_id(), truth.eos_id())
     assert info.pad_id is None and truth.pad_id() == -1
-    assert info.special_tokens == {truth.id_to_piece(i): i for i in range(truth.get_piece_size()) if truth.is_control(i)}
+    assert info.special_tokens == {
+        truth.id_to_piece(i): i for i in range(truth.get_piece_size()) if truth.is_control(i)
+    }
     # Both are BPE SentencePiece models (Llama 2 paper: "bytepair encoding (BPE) ... SentencePiece").
     assert info.kind == kind and info.byte_fallback is True
 
@@ -74,7 +76,10 @@ def test_qwen2_vocab_and_merges_match_tokenizers(tmp_path: Path) -> None:
         (crlf / name).write_bytes((folder / name).read_bytes().replace(b"\n", b"\r\n"))
     again = read_tokenizer_files(crlf)
     assert (again.base_vocab_size, again.total_size, again.added_tokens, again.findings) == (
-        info.base_vocab_size, info.total_size, info.added_tokens, []
+        info.base_vocab_size,
+        info.total_size,
+        info.added_tokens,
+        [],
     )
 
 
@@ -86,7 +91,9 @@ def test_big_files_parse_fast() -> None:
     timings = {}
     for label, call in {
         "vocab.json": lambda: tf._load_json(TOKENIZERS / "qwen2-0.5b" / "vocab.json", info),
-        "qwen.tiktoken": lambda: tf._read_tiktoken(Path("q"), (TOKENIZERS / "qwen-vl-chat-int4" / "qwen.tiktoken").read_bytes(), info),
+        "qwen.tiktoken": lambda: tf._read_tiktoken(
+            Path("q"), (TOKENIZERS / "qwen-vl-chat-int4" / "qwen.tiktoken").read_bytes(), info
+        ),
     }.items():
         best = float("inf")
         for _ in range(3):
@@ -108,7 +115,14 @@ def trained(model, trainer, tmp_path: Path, pre=None, decoder=None, specials=("<
     tok.add_tokens(["hello_world"])
     tok.save(str(tmp_path / "tokenizer.json"))
     (tmp_path / "tokenizer_config.json").write_text(
-        json.dumps({"bos_token": specials[0], "eos_token": {"content": specials[1]}, "pad_token": specials[2], "tokenizer_class": "PreTrainedTokenizerFast"})
+        json.dumps(
+            {
+                "bos_token": specials[0],
+                "eos_token": {"content": specials[1]},
+                "pad_token": specials[2],
+                "tokenizer_class": "PreTrainedTokenizerFast",
+            }
+        )
     )
     return tmp_path
 
@@ -116,10 +130,46 @@ def trained(model, trainer, tmp_path: Path, pre=None, decoder=None, specials=("<
 @pytest.mark.parametrize(
     "kind, build",
     [
-        ("byte-level-bpe", lambda: (models.BPE(), trainers.BpeTrainer(vocab_size=300, special_tokens=["<s>", "</s>", "<pad>"], initial_alphabet=pre_tokenizers.ByteLevel.alphabet()), pre_tokenizers.ByteLevel(), decoders.ByteLevel())),
-        ("sentencepiece-bpe", lambda: (models.BPE(byte_fallback=True), trainers.BpeTrainer(vocab_size=120, special_tokens=["<s>", "</s>", "<pad>"]), pre_tokenizers.Metaspace(), decoders.Metaspace())),
-        ("sentencepiece-unigram", lambda: (models.Unigram(), trainers.UnigramTrainer(vocab_size=60, special_tokens=["<s>", "</s>", "<pad>"], unk_token="<s>"), pre_tokenizers.Metaspace(), None)),
-        ("wordpiece", lambda: (models.WordPiece(unk_token="<s>"), trainers.WordPieceTrainer(vocab_size=80, special_tokens=["<s>", "</s>", "<pad>"]), pre_tokenizers.Whitespace(), None)),
+        (
+            "byte-level-bpe",
+            lambda: (
+                models.BPE(),
+                trainers.BpeTrainer(
+                    vocab_size=300,
+                    special_tokens=["<s>", "</s>", "<pad>"],
+                    initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                ),
+                pre_tokenizers.ByteLevel(),
+                decoders.ByteLevel(),
+            ),
+        ),
+        (
+            "sentencepiece-bpe",
+            lambda: (
+                models.BPE(byte_fallback=True),
+                trainers.BpeTrainer(vocab_size=120, special_tokens=["<s>", "</s>", "<pad>"]),
+                pre_tokenizers.Metaspace(),
+                decoders.Metaspace(),
+            ),
+        ),
+        (
+            "sentencepiece-unigram",
+            lambda: (
+                models.Unigram(),
+                trainers.UnigramTrainer(vocab_size=60, special_tokens=["<s>", "</s>", "<pad>"], unk_token="<s>"),
+                pre_tokenizers.Metaspace(),
+                None,
+            ),
+        ),
+        (
+            "wordpiece",
+            lambda: (
+                models.WordPiece(unk_token="<s>"),
+                trainers.WordPieceTrainer(vocab_size=80, special_tokens=["<s>", "</s>", "<pad>"]),
+                pre_tokenizers.Whitespace(),
+                None,
+            ),
+        ),
     ],
 )
 def test_tokenizer_json_matches_tokenizers(tmp_path: Path, kind: str, build) -> None:
@@ -132,7 +182,9 @@ def test_tokenizer_json_matches_tokenizers(tmp_path: Path, kind: str, build) -> 
     assert info.total_size == truth.get_vocab_size(with_added_tokens=True)
     for token in ("<|extra_0|>", "<|extra_1|>", "hello_world"):
         assert info.added_tokens[token] == truth.token_to_id(token)
-    assert set(info.special_tokens) >= {"<|extra_0|>", "<|extra_1|>", "<s>"} and "hello_world" not in info.special_tokens
+    assert (
+        set(info.special_tokens) >= {"<|extra_0|>", "<|extra_1|>", "<s>"} and "hello_world" not in info.special_tokens
+    )
     assert (info.bos_id, info.eos_id, info.pad_id) == tuple(truth.token_to_id(t) for t in ("<s>", "</s>", "<pad>"))
     assert info.findings == []
 
@@ -166,6 +218,8 @@ def test_tokenizer_model_that_is_neither(tmp_path: Path, content: bytes) -> None
 
 def test_conflicting_added_token_ids(tmp_path: Path) -> None:
     (tmp_path / "added_tokens.json").write_text(json.dumps({"<x>": 5}))
-    (tmp_path / "tokenizer_config.json").write_text(json.dumps({"added_tokens_decoder": {"6": {"content": "<x>", "special": True}}}))
+    (tmp_path / "tokenizer_config.json").write_text(
+        json.dumps({"added_tokens_decoder": {"6": {"content": "<x>", "special": True}}})
+    )
     info = read_tokenizer_files(tmp_path)
     assert [f.code for f in info.findings] == ["tokenizer-added-token-conflict"]

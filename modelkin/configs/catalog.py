@@ -61,11 +61,18 @@ def _load(model_id: str) -> CatalogEntry:
     raw = json.loads((_folder() / f"{model_id}.json").read_text(encoding="utf-8"))
     fact = lambda d: Fact(int(d["value"]), d["source"], d.get("quote", "")) if d else None  # noqa: E731
     return CatalogEntry(
-        id=raw["id"], repo=raw["repo"], generation=raw["generation"], config=raw["config"],
-        config_source=raw["config_source"], published_params=fact(raw.get("published_params")),
-        training_tokens=fact(raw.get("training_tokens")), notes=raw.get("notes", ""),
-        tokenizer_size=Fact(raw["tokenizer"]["vocab_size"], raw["tokenizer"]["source"], "") if "tokenizer" in raw else None,
-    )  # fmt: skip
+        id=raw["id"],
+        repo=raw["repo"],
+        generation=raw["generation"],
+        config=raw["config"],
+        config_source=raw["config_source"],
+        published_params=fact(raw.get("published_params")),
+        training_tokens=fact(raw.get("training_tokens")),
+        notes=raw.get("notes", ""),
+        tokenizer_size=Fact(raw["tokenizer"]["vocab_size"], raw["tokenizer"]["source"], "")
+        if "tokenizer" in raw
+        else None,
+    )
 
 
 @cache

@@ -20,6 +20,13 @@ ArchSpec = Annotated[Union[LlamaArch, Qwen2Arch, GlmArch], Field(discriminator="
 from .hf import read_hf_config, spec_from_hf, spec_to_hf, validate_spec  # noqa: E402
 
 __all__ = [
-    "ArchBase", "ArchSpec", "GlmArch", "LlamaArch", "Qwen2Arch",
-    "read_hf_config", "spec_from_hf", "spec_to_hf", "validate_spec",
-]  # fmt: skip
+    "ArchBase",
+    "ArchSpec",
+    "GlmArch",
+    "LlamaArch",
+    "Qwen2Arch",
+    "read_hf_config",
+    "spec_from_hf",
+    "spec_to_hf",
+    "validate_spec",
+]

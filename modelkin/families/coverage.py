@@ -15,8 +15,13 @@ def context_coverage(spec: ArchBase, context: int, dtype: str = "bf16") -> dict[
     scaling = spec.positions.scaling
     dca = spec.long_context.dual_chunk
     kv = kv_cache_bytes(spec, context, 1, dtype)
-    out: dict[str, Any] = {"context": context, "original_context": original, "max_position_embeddings": spec.max_position_embeddings,
-                           "kv_cache_bytes": kv, "dtype": dtype}  # fmt: skip
+    out: dict[str, Any] = {
+        "context": context,
+        "original_context": original,
+        "max_position_embeddings": spec.max_position_embeddings,
+        "kv_cache_bytes": kv,
+        "dtype": dtype,
+    }
     if context <= original and not (dca and context > dca.chunk_size - dca.local_size):
         out["how"] = "native"
         text = f"{context:,} tokens are within the {original:,} positions the model was trained on: covered natively"
@@ -24,14 +29,18 @@ def context_coverage(spec: ArchBase, context: int, dtype: str = "bf16") -> dict[
         step = dca.chunk_size - dca.local_size
         chunks = math.ceil(context / step)
         out.update(how="dual-chunk-attention", chunks=chunks, chunk_length=step)
-        text = (f"{context:,} tokens are covered by Dual Chunk Attention: {chunks} chunks of {step:,} tokens "
-                f"(chunk_size {dca.chunk_size:,} − local_size {dca.local_size:,}); RoPE never sees a distance above {dca.chunk_size:,}")  # fmt: skip
+        text = (
+            f"{context:,} tokens are covered by Dual Chunk Attention: {chunks} chunks of {step:,} tokens "
+            f"(chunk_size {dca.chunk_size:,} − local_size {dca.local_size:,}); RoPE never sees a distance above {dca.chunk_size:,}"
+        )
         if context > spec.max_position_embeddings:
             text += f"; beyond the configured max_position_embeddings {spec.max_position_embeddings:,}"
     elif scaling.type != "none" and context <= spec.max_position_embeddings:
         out.update(how="rope-scaling", scaling=scaling.type, factor=scaling.factor)
-        text = (f"{context:,} tokens exceed the original {original:,} and are covered by {scaling.type} RoPE scaling "
-                f"×{scaling.factor:g} (up to {spec.max_position_embeddings:,})")  # fmt: skip
+        text = (
+            f"{context:,} tokens exceed the original {original:,} and are covered by {scaling.type} RoPE scaling "
+            f"×{scaling.factor:g} (up to {spec.max_position_embeddings:,})"
+        )
     elif context <= spec.max_position_embeddings:
         out["how"] = "native"
         text = f"{context:,} tokens are within max_position_embeddings {spec.max_position_embeddings:,}"

@@ -25,13 +25,25 @@ GLM_GENERATIONS = ("chatglm2", "chatglm3", "glm-4", "glm-4-0414")
 CHATGLM_BASE_THETA = 10000.0  # ChatGLM's code hard-codes this base and multiplies it by rope_ratio
 
 GLM_DEFAULTS = FormatDefaults(
-    "GlmConfig", max_position_embeddings=131072, rms_norm_eps=1.5625e-07, head_dim=128,
-    attention_bias=True, partial_rotary_factor=0.5, eos_token_id=(151329, 151336, 151338), pad_token_id=151329,
-)  # fmt: skip
+    "GlmConfig",
+    max_position_embeddings=131072,
+    rms_norm_eps=1.5625e-07,
+    head_dim=128,
+    attention_bias=True,
+    partial_rotary_factor=0.5,
+    eos_token_id=(151329, 151336, 151338),
+    pad_token_id=151329,
+)
 GLM4_DEFAULTS = FormatDefaults(
-    "Glm4Config", max_position_embeddings=131072, rms_norm_eps=1.5625e-07, head_dim=128,
-    attention_bias=True, partial_rotary_factor=0.5, eos_token_id=(151329, 151336, 151338), pad_token_id=151329,
-)  # fmt: skip
+    "Glm4Config",
+    max_position_embeddings=131072,
+    rms_norm_eps=1.5625e-07,
+    head_dim=128,
+    attention_bias=True,
+    partial_rotary_factor=0.5,
+    eos_token_id=(151329, 151336, 151338),
+    pad_token_id=151329,
+)
 
 
 class GlmArch(ArchBase):
@@ -101,11 +113,19 @@ def write_glm(spec: ArchBase) -> dict[str, Any]:
 
 CHATGLM_KNOWN = frozenset(
     {
-        "fp32_residual_connection", "apply_query_key_layer_scaling", "attention_softmax_in_fp32",
-        "bias_dropout_fusion", "quantization_bit", "pre_seq_len", "prefix_projection", "auto_map",
-        "interleaved_qkv", "num_hidden_layers", "max_length",
+        "fp32_residual_connection",
+        "apply_query_key_layer_scaling",
+        "attention_softmax_in_fp32",
+        "bias_dropout_fusion",
+        "quantization_bit",
+        "pre_seq_len",
+        "prefix_projection",
+        "auto_map",
+        "interleaved_qkv",
+        "num_hidden_layers",
+        "max_length",
     }
-)  # fmt: skip
+)
 
 
 def read_chatglm(r: ConfigReader) -> dict[str, Any]:
@@ -120,7 +140,13 @@ def read_chatglm(r: ConfigReader) -> dict[str, Any]:
         r.mark_used("multi_query_group_num")
         kv = heads
         r.note("attention.num_kv_heads", "config: multi_query_attention false, so one kv head per head")
-    head_dim = r.take("kv_channels", "posint", "attention.head_dim", hidden // heads, "format default (ChatGLM): hidden_size // num_attention_heads")
+    head_dim = r.take(
+        "kv_channels",
+        "posint",
+        "attention.head_dim",
+        hidden // heads,
+        "format default (ChatGLM): hidden_size // num_attention_heads",
+    )
     if not r.take("rmsnorm", "bool", "norm.kind", True, "format default (ChatGLM)"):
         norm_kind = "layernorm"
     else:
@@ -133,7 +159,9 @@ def read_chatglm(r: ConfigReader) -> dict[str, Any]:
     r.note("positions.layout", "family: interleaved pairs")
     vocab = r.take("padded_vocab_size", "posint", "vocab_size")
     if r.has("vocab_size") and r.config["vocab_size"] != vocab:
-        r.warnings.append(f"'vocab_size' ({r.config['vocab_size']}) differs from padded_vocab_size ({vocab}); the embedding has padded_vocab_size rows")
+        r.warnings.append(
+            f"'vocab_size' ({r.config['vocab_size']}) differs from padded_vocab_size ({vocab}); the embedding has padded_vocab_size rows"
+        )
     r.mark_used("vocab_size")
     ratio = r.take("rope_ratio", "posfloat", "positions.rope_ratio", 1.0, "format default (ChatGLM)")
     r.note("positions.theta", "family: ChatGLM's base 10000 (multiplied by rope_ratio)")
@@ -155,13 +183,22 @@ def read_chatglm(r: ConfigReader) -> dict[str, Any]:
             "pad_token_id": r.take("pad_token_id", "int", "tokenizer.pad_token_id", None, "absent"),
         },
         "attention": {
-            "num_heads": heads, "num_kv_heads": kv, "head_dim": head_dim,
+            "num_heads": heads,
+            "num_kv_heads": kv,
+            "head_dim": head_dim,
             "qkv_bias": r.take("add_qkv_bias", "bool", "attention.qkv_bias", False, "format default (ChatGLM)"),
             "out_bias": linear_bias,
         },
-        "positions": {"theta": CHATGLM_BASE_THETA, "rope_ratio": ratio, "rotary_fraction": 0.5, "layout": "interleaved"},
+        "positions": {
+            "theta": CHATGLM_BASE_THETA,
+            "rope_ratio": ratio,
+            "rotary_fraction": 0.5,
+            "layout": "interleaved",
+        },
         "mlp": {
-            "kind": "swiglu", "fused_gate_up": True, "bias": linear_bias,
+            "kind": "swiglu",
+            "fused_gate_up": True,
+            "bias": linear_bias,
             "intermediate_size": r.take("ffn_hidden_size", "posint", "mlp.intermediate_size"),
         },
         "norm": {
@@ -170,8 +207,10 @@ def read_chatglm(r: ConfigReader) -> dict[str, Any]:
             "placement": "pre",
             "final_norm": r.take("post_layer_norm", "bool", "norm.final_norm", True, "format default (ChatGLM)"),
         },
-        "embeddings": {"tied": r.take("tie_word_embeddings", "bool", "embeddings.tied", False, "format default (ChatGLM)")},
-    }  # fmt: skip
+        "embeddings": {
+            "tied": r.take("tie_word_embeddings", "bool", "embeddings.tied", False, "format default (ChatGLM)")
+        },
+    }
     r.note("mlp.kind", "family: SwiGLU")
     r.note("mlp.fused_gate_up", "family: dense_h_to_4h holds gate and up")
     return fields
@@ -221,5 +260,8 @@ def infer_glm_generation(fields: dict[str, Any], model_type: str) -> tuple[str, 
     if fields["vocab_size"] > 100000:
         return "glm-4", "inferred: 151k-row vocabulary of GLM-4"
     if fields["max_position_embeddings"] == 32768 and fields["positions"].get("rope_ratio", 1) == 1:
-        return "chatglm2", "guessed: 65k vocabulary, 32k context without rope_ratio (ChatGLM2-6B); pass a hint to be sure"
+        return (
+            "chatglm2",
+            "guessed: 65k vocabulary, 32k context without rope_ratio (ChatGLM2-6B); pass a hint to be sure",
+        )
     return "chatglm3", "guessed: 65k vocabulary (ChatGLM3-6B); pass a hint to be sure"

@@ -160,8 +160,17 @@ def spec_to_hf(spec: ArchBase, fmt: str | None = None) -> dict[str, Any]:
     if fmt not in allowed:
         raise InvalidSpec("format", f"a {spec.family} spec can be written as {' or '.join(allowed)}, not {fmt!r}")
     if fmt == "glm4" and spec.norm.placement != "sandwich" or fmt == "glm" and spec.norm.placement == "sandwich":
-        raise InvalidSpec("format", f"{fmt} implies {'sandwich' if fmt == 'glm4' else 'pre'} norm; this spec has {spec.norm.placement}")
-    writer = {"llama": llama.write_llama, "qwen2": qwen2.write_qwen2, "glm": glm.write_glm, "glm4": glm.write_glm, "chatglm": glm.write_chatglm}[fmt]
+        raise InvalidSpec(
+            "format",
+            f"{fmt} implies {'sandwich' if fmt == 'glm4' else 'pre'} norm; this spec has {spec.norm.placement}",
+        )
+    writer = {
+        "llama": llama.write_llama,
+        "qwen2": qwen2.write_qwen2,
+        "glm": glm.write_glm,
+        "glm4": glm.write_glm,
+        "chatglm": glm.write_chatglm,
+    }[fmt]
     try:
         return writer(spec)
     except ValueError as exc:
@@ -184,10 +193,18 @@ _NAME_PATTERNS = (
     (r"huggyllama|llama-?(7|13|30|33|65)b", "llama-1"),
 )
 _FAMILY_OF = {
-    "llama-1": "llama", "llama-2": "llama", "llama-3": "llama", "llama-3.1": "llama", "llama-3.2": "llama",
-    "qwen2": "qwen2", "qwen2.5": "qwen2",
-    "chatglm2": "glm", "chatglm3": "glm", "glm-4": "glm", "glm-4-0414": "glm",
-}  # fmt: skip
+    "llama-1": "llama",
+    "llama-2": "llama",
+    "llama-3": "llama",
+    "llama-3.1": "llama",
+    "llama-3.2": "llama",
+    "qwen2": "qwen2",
+    "qwen2.5": "qwen2",
+    "chatglm2": "glm",
+    "chatglm3": "glm",
+    "glm-4": "glm",
+    "glm-4-0414": "glm",
+}
 
 
 def generation_from_name(name: str) -> str | None:

@@ -23,16 +23,42 @@ MISSING = object()
 # reported as unknown.
 BOOKKEEPING_KEYS = frozenset(
     {
-        "_name_or_path", "architectures", "model_type", "transformers_version", "use_cache",
-        "initializer_range", "attention_dropout", "hidden_dropout", "classifier_dropout",
-        "torch_dtype", "dtype", "return_dict", "output_hidden_states", "output_attentions",
-        "torchscript", "use_bfloat16", "pruned_heads", "tie_encoder_decoder", "is_decoder",
-        "is_encoder_decoder", "chunk_size_feed_forward", "problem_type", "tokenizer_class",
-        "id2label", "label2id", "task_specific_params", "finetuning_task",
-        "add_cross_attention", "cross_attention_hidden_size", "decoder_start_token_id",
-        "sep_token_id", "prefix", "bad_words_ids", "begin_suppress_tokens",
+        "_name_or_path",
+        "architectures",
+        "model_type",
+        "transformers_version",
+        "use_cache",
+        "initializer_range",
+        "attention_dropout",
+        "hidden_dropout",
+        "classifier_dropout",
+        "torch_dtype",
+        "dtype",
+        "return_dict",
+        "output_hidden_states",
+        "output_attentions",
+        "torchscript",
+        "use_bfloat16",
+        "pruned_heads",
+        "tie_encoder_decoder",
+        "is_decoder",
+        "is_encoder_decoder",
+        "chunk_size_feed_forward",
+        "problem_type",
+        "tokenizer_class",
+        "id2label",
+        "label2id",
+        "task_specific_params",
+        "finetuning_task",
+        "add_cross_attention",
+        "cross_attention_hidden_size",
+        "decoder_start_token_id",
+        "sep_token_id",
+        "prefix",
+        "bad_words_ids",
+        "begin_suppress_tokens",
     }
-)  # fmt: skip
+)
 
 
 @dataclass
@@ -60,7 +86,9 @@ class ConfigReader:
     def has(self, key: str) -> bool:
         return key in self.config and self.config[key] is not None
 
-    def take(self, key: str, kind: str, target: str, default: Any = MISSING, default_note: str = "format default") -> Any:
+    def take(
+        self, key: str, kind: str, target: str, default: Any = MISSING, default_note: str = "format default"
+    ) -> Any:
         """The value of `key` checked to be of `kind`; `default` (recorded as such) when absent.
 
         kinds: "int" (>= 0), "posint", "float" (finite), "posfloat", "bool", "str", "dict",

@@ -44,14 +44,20 @@ _TRANSFORMERS_NAMES = {
     "embed": "model.embed_tokens",
     "layer": "model.layers.{i}.",
     "attn_norm": "input_layernorm",
-    "q": "self_attn.q_proj", "k": "self_attn.k_proj", "v": "self_attn.v_proj", "o": "self_attn.o_proj",
+    "q": "self_attn.q_proj",
+    "k": "self_attn.k_proj",
+    "v": "self_attn.v_proj",
+    "o": "self_attn.o_proj",
     "post_attn_norm": "post_self_attn_layernorm",
     "mlp_norm": "post_attention_layernorm",
-    "gate": "mlp.gate_proj", "up": "mlp.up_proj", "gate_up": "mlp.gate_up_proj", "down": "mlp.down_proj",
+    "gate": "mlp.gate_proj",
+    "up": "mlp.up_proj",
+    "gate_up": "mlp.gate_up_proj",
+    "down": "mlp.down_proj",
     "post_mlp_norm": "post_mlp_layernorm",
     "final_norm": "model.norm",
     "head": "lm_head",
-}  # fmt: skip
+}
 
 NAMES: dict[str, dict[str, str]] = {
     "llama": _TRANSFORMERS_NAMES,
@@ -62,13 +68,15 @@ NAMES: dict[str, dict[str, str]] = {
         "embed": "transformer.embedding.word_embeddings",
         "layer": "transformer.encoder.layers.{i}.",
         "attn_norm": "input_layernorm",
-        "qkv": "self_attention.query_key_value", "o": "self_attention.dense",
+        "qkv": "self_attention.query_key_value",
+        "o": "self_attention.dense",
         "mlp_norm": "post_attention_layernorm",
-        "gate_up": "mlp.dense_h_to_4h", "down": "mlp.dense_4h_to_h",
+        "gate_up": "mlp.dense_h_to_4h",
+        "down": "mlp.dense_4h_to_h",
         "final_norm": "transformer.encoder.final_layernorm",
         "head": "transformer.output_layer",
         "rotary": "transformer.rotary_pos_emb.inv_freq",
-    },  # fmt: skip
+    },
 }
 
 

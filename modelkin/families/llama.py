@@ -27,7 +27,11 @@ class LlamaArch(ArchBase):
     @model_validator(mode="after")
     def _llama_block(self) -> LlamaArch:
         # What transformers' LlamaForCausalLM can express; anything else is another family.
-        if self.positions.layout != "half-split" or self.positions.rotary_fraction != 1 or self.positions.rope_ratio != 1:
+        if (
+            self.positions.layout != "half-split"
+            or self.positions.rotary_fraction != 1
+            or self.positions.rope_ratio != 1
+        ):
             raise ValueError("positions: llama rotates whole heads with the half-split layout (no rope_ratio)")
         if self.norm.placement != "pre" or self.norm.kind != "rmsnorm":
             raise ValueError("norm: llama uses pre-norm RMSNorm")
@@ -71,10 +75,18 @@ ROPE_TYPES = {"default": "none", "linear": "linear", "dynamic": "dynamic", "yarn
 SCALING_KEYS = {
     "linear": ("factor",),
     "dynamic": ("factor", "original_max_position_embeddings"),
-    "yarn": ("factor", "original_max_position_embeddings", "beta_fast", "beta_slow", "attention_factor",
-             "mscale", "mscale_all_dim", "truncate"),
+    "yarn": (
+        "factor",
+        "original_max_position_embeddings",
+        "beta_fast",
+        "beta_slow",
+        "attention_factor",
+        "mscale",
+        "mscale_all_dim",
+        "truncate",
+    ),
     "llama3": ("factor", "low_freq_factor", "high_freq_factor", "original_max_position_embeddings"),
-}  # fmt: skip
+}
 
 
 def read_rope(r: ConfigReader, d: FormatDefaults) -> dict[str, Any]:
@@ -141,30 +153,52 @@ def read_transformers_style(r: ConfigReader, d: FormatDefaults) -> dict[str, Any
     """
     hidden = r.take("hidden_size", "posint", "hidden_size")
     heads = r.take("num_attention_heads", "posint", "attention.num_heads")
-    kv = r.take("num_key_value_heads", "posint", "attention.num_kv_heads", heads, "format default: = num_attention_heads")
+    kv = r.take(
+        "num_key_value_heads", "posint", "attention.num_kv_heads", heads, "format default: = num_attention_heads"
+    )
     if d.head_dim is None:
         if hidden % heads and not r.has("head_dim"):
-            raise r.fail(f"hidden_size ({hidden}) is not divisible by num_attention_heads ({heads}) and head_dim is absent")
-        head_dim = r.take("head_dim", "posint", "attention.head_dim", hidden // heads, "format default: hidden_size // num_attention_heads")
+            raise r.fail(
+                f"hidden_size ({hidden}) is not divisible by num_attention_heads ({heads}) and head_dim is absent"
+            )
+        head_dim = r.take(
+            "head_dim",
+            "posint",
+            "attention.head_dim",
+            hidden // heads,
+            "format default: hidden_size // num_attention_heads",
+        )
     else:
         head_dim = r.take("head_dim", "posint", "attention.head_dim", d.head_dim, f"format default ({d.config_class})")
     act = r.take("hidden_act", "str", "mlp.kind", "silu")
     if act not in ACTIVATIONS:
         raise r.fail(f"key 'hidden_act' is {act!r}; supported: {', '.join(ACTIVATIONS)}")
-    bias = r.take("attention_bias", "bool", "attention.qkv_bias", d.attention_bias, f"format default ({d.config_class})")
-    eos = r.take("eos_token_id", "int|list", "tokenizer.eos_token_ids", d.eos_token_id, f"format default ({d.config_class})")
+    bias = r.take(
+        "attention_bias", "bool", "attention.qkv_bias", d.attention_bias, f"format default ({d.config_class})"
+    )
+    eos = r.take(
+        "eos_token_id", "int|list", "tokenizer.eos_token_ids", d.eos_token_id, f"format default ({d.config_class})"
+    )
     return {
         "num_layers": r.take("num_hidden_layers", "posint", "num_layers"),
         "hidden_size": hidden,
         "vocab_size": r.take("vocab_size", "posint", "vocab_size"),
         "max_position_embeddings": r.take(
-            "max_position_embeddings", "posint", "max_position_embeddings", d.max_position_embeddings, f"format default ({d.config_class})"
+            "max_position_embeddings",
+            "posint",
+            "max_position_embeddings",
+            d.max_position_embeddings,
+            f"format default ({d.config_class})",
         ),
         "dtype": r.dtype(),
         "tokenizer": {
-            "bos_token_id": r.take("bos_token_id", "int", "tokenizer.bos_token_id", d.bos_token_id, f"format default ({d.config_class})"),
+            "bos_token_id": r.take(
+                "bos_token_id", "int", "tokenizer.bos_token_id", d.bos_token_id, f"format default ({d.config_class})"
+            ),
             "eos_token_ids": eos,
-            "pad_token_id": r.take("pad_token_id", "int", "tokenizer.pad_token_id", d.pad_token_id, f"format default ({d.config_class})"),
+            "pad_token_id": r.take(
+                "pad_token_id", "int", "tokenizer.pad_token_id", d.pad_token_id, f"format default ({d.config_class})"
+            ),
         },
         "attention": {"num_heads": heads, "num_kv_heads": kv, "head_dim": head_dim, "qkv_bias": bias, "out_bias": bias},
         "positions": read_rope(r, d),
@@ -173,8 +207,19 @@ def read_transformers_style(r: ConfigReader, d: FormatDefaults) -> dict[str, Any
             "intermediate_size": r.take("intermediate_size", "posint", "mlp.intermediate_size"),
             "bias": r.take("mlp_bias", "bool", "mlp.bias", False, f"format default ({d.config_class})"),
         },
-        "norm": {"kind": "rmsnorm", "eps": r.take("rms_norm_eps", "posfloat", "norm.eps", d.rms_norm_eps, f"format default ({d.config_class})")},
-        "embeddings": {"tied": r.take("tie_word_embeddings", "bool", "embeddings.tied", d.tie_word_embeddings, f"format default ({d.config_class})")},
+        "norm": {
+            "kind": "rmsnorm",
+            "eps": r.take("rms_norm_eps", "posfloat", "norm.eps", d.rms_norm_eps, f"format default ({d.config_class})"),
+        },
+        "embeddings": {
+            "tied": r.take(
+                "tie_word_embeddings",
+                "bool",
+                "embeddings.tied",
+                d.tie_word_embeddings,
+                f"format default ({d.config_class})",
+            )
+        },
     }
 
 
@@ -233,8 +278,11 @@ def read_llama(r: ConfigReader) -> dict[str, Any]:
     fields = read_transformers_style(r, LLAMA_DEFAULTS)
     r.mark_used(*LLAMA_KNOWN)
     fields["family"] = "llama"
-    kind_reason = ("sentencepiece-bpe", "inferred: 32k-row vocabulary") if fields["vocab_size"] < 100000 else (
-        "tiktoken-bpe", "inferred: 128k-row vocabulary")
+    kind_reason = (
+        ("sentencepiece-bpe", "inferred: 32k-row vocabulary")
+        if fields["vocab_size"] < 100000
+        else ("tiktoken-bpe", "inferred: 128k-row vocabulary")
+    )
     fields["tokenizer"]["kind"] = kind_reason[0]
     r.note("tokenizer.kind", kind_reason[1])
     r.note("positions.layout", "family default: half-split")

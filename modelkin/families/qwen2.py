@@ -53,7 +53,9 @@ def read_qwen2(r: ConfigReader) -> dict[str, Any]:
     r.note("attention.qkv_bias", "family: Qwen2 always has a q/k/v bias")
     r.note("attention.out_bias", "family: Qwen2 has no o_proj bias")
     r.note("tokenizer.kind", "family: byte-level BPE")
-    enabled = r.take("use_sliding_window", "bool", "long_context.sliding_window.enabled", False, "format default (Qwen2Config)")
+    enabled = r.take(
+        "use_sliding_window", "bool", "long_context.sliding_window.enabled", False, "format default (Qwen2Config)"
+    )
     window = r.take("sliding_window", "posint", "long_context.sliding_window.window", None, "absent")
     layers = r.take("max_window_layers", "int", "long_context.sliding_window.max_window_layers", None, "absent")
     if enabled or window is not None or layers is not None:
@@ -76,7 +78,10 @@ def infer_qwen2_generation(fields: dict[str, Any], config: dict[str, Any]) -> tu
     version = str(config.get("transformers_version", ""))
     parts = version.split(".")
     if len(parts) >= 2 and parts[0].isdigit() and parts[1].isdigit() and (int(parts[0]), int(parts[1])) >= (4, 43):
-        return "qwen2.5", f"guessed from transformers_version {version} (Qwen2.5 was saved with >= 4.43); pass a hint to be sure"
+        return (
+            "qwen2.5",
+            f"guessed from transformers_version {version} (Qwen2.5 was saved with >= 4.43); pass a hint to be sure",
+        )
     return "qwen2", "guessed: Qwen2 and Qwen2.5 configs share every architecture key; pass a hint to be sure"
 
 

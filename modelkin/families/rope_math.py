@@ -105,7 +105,9 @@ def _llama3(scaling: Llama3Scaling, base: float, rotary_dim: int) -> list[float]
     return out
 
 
-def inverse_frequencies(positions: Positions, rotary_dim: int, max_positions: int, seq_len: int | None = None) -> list[float]:
+def inverse_frequencies(
+    positions: Positions, rotary_dim: int, max_positions: int, seq_len: int | None = None
+) -> list[float]:
     """Inverse frequency of each rotating pair (rotary_dim // 2 values), radians per position.
 
     `max_positions` is the spec's `max_position_embeddings` (YaRN's default original

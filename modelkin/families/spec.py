@@ -265,10 +265,18 @@ class Embeddings(Strict):
 
 Family = Literal["llama", "qwen2", "glm"]
 Generation = Literal[
-    "llama-1", "llama-2", "llama-3", "llama-3.1", "llama-3.2",
-    "qwen2", "qwen2.5",
-    "chatglm2", "chatglm3", "glm-4", "glm-4-0414",
-]  # fmt: skip
+    "llama-1",
+    "llama-2",
+    "llama-3",
+    "llama-3.1",
+    "llama-3.2",
+    "qwen2",
+    "qwen2.5",
+    "chatglm2",
+    "chatglm3",
+    "glm-4",
+    "glm-4-0414",
+]
 
 
 class ArchBase(Strict):
@@ -282,7 +290,9 @@ class ArchBase(Strict):
     # anything multiplies them; they are far above any published model.
     num_layers: PositiveInt = Field(le=10_000)
     hidden_size: PositiveInt = Field(le=1_048_576)
-    vocab_size: PositiveInt = Field(le=16_777_216, description="embedding rows (may exceed the tokenizer's size: padding)")
+    vocab_size: PositiveInt = Field(
+        le=16_777_216, description="embedding rows (may exceed the tokenizer's size: padding)"
+    )
     max_position_embeddings: PositiveInt = Field(le=2**32)
     dtype: Literal["float32", "float16", "bfloat16"] | None = Field(
         default=None, description="dtype of the published weights"
@@ -320,7 +330,11 @@ class ArchBase(Strict):
                 f"long_context.sliding_window.max_window_layers ({window.max_window_layers}) "
                 f"exceeds num_layers ({self.num_layers})"
             )
-        if self.long_context.dual_chunk and self.long_context.sliding_window and self.long_context.sliding_window.enabled:
+        if (
+            self.long_context.dual_chunk
+            and self.long_context.sliding_window
+            and self.long_context.sliding_window.enabled
+        ):
             raise ValueError("long_context: dual chunk attention and an enabled sliding window cannot be combined")
         return self
 

@@ -22,8 +22,18 @@ from .index_file import check_index_against_headers
 
 # Buffers some converters saved beside the weights; not parameters.
 _BUFFER_PATTERNS = (re.compile(r"(^|\.)rotary_emb\.inv_freq$"), re.compile(r"(^|\.)rotary_pos_emb\.inv_freq$"))
-_GENERATION_KEYS = ("do_sample", "temperature", "top_p", "top_k", "repetition_penalty", "max_length",
-                    "max_new_tokens", "bos_token_id", "eos_token_id", "pad_token_id")  # fmt: skip
+_GENERATION_KEYS = (
+    "do_sample",
+    "temperature",
+    "top_p",
+    "top_k",
+    "repetition_penalty",
+    "max_length",
+    "max_new_tokens",
+    "bos_token_id",
+    "eos_token_id",
+    "pad_token_id",
+)
 DTYPE_ORDER = ("F64", "F32", "BF16", "F16", "F8_E4M3", "F8_E5M2", "I64", "I32", "I16", "I8", "U8", "BOOL")
 
 
@@ -33,14 +43,24 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
     report: dict[str, Any] = {
         "target": g.target,
         "source": g.source,
-        "family": None, "generation": None, "model_type": None,
-        "params_checkpoint": 0, "params_expected": None,
-        "missing": [], "unexpected": [], "shape_mismatches": [], "buffers": [],
-        "dtypes": {}, "tied_embeddings": None,
-        "shards": [], "size_on_disk": sum(g.shard_sizes.values()),
-        "tokenizer": None, "generation_defaults": None, "token_scaling": None,
+        "family": None,
+        "generation": None,
+        "model_type": None,
+        "params_checkpoint": 0,
+        "params_expected": None,
+        "missing": [],
+        "unexpected": [],
+        "shape_mismatches": [],
+        "buffers": [],
+        "dtypes": {},
+        "tied_embeddings": None,
+        "shards": [],
+        "size_on_disk": sum(g.shard_sizes.values()),
+        "tokenizer": None,
+        "generation_defaults": None,
+        "token_scaling": None,
         "findings": [],
-    }  # fmt: skip
+    }
     if g.bytes_fetched is not None:
         report["bytes_fetched"] = g.bytes_fetched
 
@@ -50,11 +70,15 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
         report["shards"].append({"file": name, "tensors": len(h.tensors), "size": g.shard_sizes.get(name, h.file_size)})
     for shard in g.missing_shards:
         count = len(g.index.tensors_in(shard)) if g.index else 0
-        findings.append(Finding("error", "shard-missing", f"shard {shard} is listed in the index ({count} tensors) but not present"))
+        findings.append(
+            Finding("error", "shard-missing", f"shard {shard} is listed in the index ({count} tensors) but not present")
+        )
     if g.index is not None:
         findings.extend(check_index_against_headers(g.index, g.headers))
     for name in g.pickle_files:
-        findings.append(Finding("info", "pickle-not-read", f"{name} was not read: pickle files can run code when loaded"))
+        findings.append(
+            Finding("info", "pickle-not-read", f"{name} was not read: pickle files can run code when loaded")
+        )
 
     # Parameters and dtypes as stored.
     dtypes: Counter[str] = Counter()
@@ -65,19 +89,28 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
             continue
         dtypes[info.dtype] += info.numel
     report["buffers"] = sorted(buffers)
-    report["dtypes"] = dict(sorted(dtypes.items(), key=lambda kv: (DTYPE_ORDER.index(kv[0]) if kv[0] in DTYPE_ORDER else 99, kv[0])))
+    report["dtypes"] = dict(
+        sorted(dtypes.items(), key=lambda kv: (DTYPE_ORDER.index(kv[0]) if kv[0] in DTYPE_ORDER else 99, kv[0]))
+    )
     report["params_checkpoint"] = sum(dtypes.values())
 
     if g.config is None:
-        findings.append(Finding("warning", "no-config", "no config.json: tensors counted, nothing to check them against"))
+        findings.append(
+            Finding("warning", "no-config", "no config.json: tensors counted, nothing to check them against")
+        )
         report["findings"] = [f.__dict__ for f in findings]
         return report
 
     read = read_hf_config(g.config, where=g.config_path, name_hint=g.name_hint)
     spec = read.spec
     convention = read.model_type
-    report.update(family=spec.family, generation=spec.generation, model_type=read.model_type,
-                  generation_how=read.provenance.get("generation"), spec=spec.model_dump(mode="json"))  # fmt: skip
+    report.update(
+        family=spec.family,
+        generation=spec.generation,
+        model_type=read.model_type,
+        generation_how=read.provenance.get("generation"),
+        spec=spec.model_dump(mode="json"),
+    )
     for warning in read.warnings:
         findings.append(Finding("info", "config-note", warning))
 
@@ -98,22 +131,56 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
             report["shape_mismatches"].append({"tensor": name, "expected": list(slot.shape), "actual": list(shape)})
     report["unexpected"] = sorted(n for n in tensors if n not in expected and n not in buffers)
     if report["missing"]:
-        findings.append(Finding("error", "tensor-missing", f"{len(report['missing'])} expected tensors are missing, e.g. {report['missing'][0]}"))
+        findings.append(
+            Finding(
+                "error",
+                "tensor-missing",
+                f"{len(report['missing'])} expected tensors are missing, e.g. {report['missing'][0]}",
+            )
+        )
     if report["unexpected"]:
-        findings.append(Finding("error", "tensor-unexpected", f"{len(report['unexpected'])} tensors the config does not explain, e.g. {report['unexpected'][0]}"))
+        findings.append(
+            Finding(
+                "error",
+                "tensor-unexpected",
+                f"{len(report['unexpected'])} tensors the config does not explain, e.g. {report['unexpected'][0]}",
+            )
+        )
     for m in report["shape_mismatches"][:20]:
-        findings.append(Finding("error", "shape-mismatch", f"{m['tensor']} has shape {m['actual']}, the config implies {m['expected']}"))
+        findings.append(
+            Finding(
+                "error", "shape-mismatch", f"{m['tensor']} has shape {m['actual']}, the config implies {m['expected']}"
+            )
+        )
     _explain_kv_heads(spec, report, findings)
     if expected and not report["missing"] and not report["unexpected"] and not report["shape_mismatches"]:
         if report["params_checkpoint"] != report["params_expected"]:
-            findings.append(Finding("error", "param-count", f"headers hold {report['params_checkpoint']:,} parameters, the config implies {report['params_expected']:,}"))
+            findings.append(
+                Finding(
+                    "error",
+                    "param-count",
+                    f"headers hold {report['params_checkpoint']:,} parameters, the config implies {report['params_expected']:,}",
+                )
+            )
 
-    head_names = [n for n, s in expected.items() if s.component == "head"] or ["lm_head.weight", "transformer.output_layer.weight"]
+    head_names = [n for n, s in expected.items() if s.component == "head"] or [
+        "lm_head.weight",
+        "transformer.output_layer.weight",
+    ]
     has_head = any(n in tensors for n in head_names + ["lm_head.weight", "transformer.output_layer.weight"])
-    report["tied_embeddings"] = {"config": spec.embeddings.tied, "checkpoint_has_head": has_head,
-                                 "consistent": spec.embeddings.tied != has_head}  # fmt: skip
+    report["tied_embeddings"] = {
+        "config": spec.embeddings.tied,
+        "checkpoint_has_head": has_head,
+        "consistent": spec.embeddings.tied != has_head,
+    }
     if spec.embeddings.tied and has_head:
-        findings.append(Finding("error", "tied-head-present", "tie_word_embeddings is true but the checkpoint stores a separate output head"))
+        findings.append(
+            Finding(
+                "error",
+                "tied-head-present",
+                "tie_word_embeddings is true but the checkpoint stores a separate output head",
+            )
+        )
 
     report["tokenizer"] = _tokenizer(g, spec, findings)
     report["generation_defaults"] = _generation_defaults(g, spec, findings)
@@ -128,8 +195,13 @@ def _explain_kv_heads(spec, report: dict[str, Any], findings: list[Finding]) -> 
     for m in report["shape_mismatches"]:
         if m["tensor"].endswith(("k_proj.weight", "v_proj.weight")) and m["actual"][0] % spec.attention.head_dim == 0:
             heads = m["actual"][0] // spec.attention.head_dim
-            findings.append(Finding("error", "kv-heads-disagree",
-                                    f"the weights have {heads} key/value heads, the config says {spec.attention.num_kv_heads}"))  # fmt: skip
+            findings.append(
+                Finding(
+                    "error",
+                    "kv-heads-disagree",
+                    f"the weights have {heads} key/value heads, the config says {spec.attention.num_kv_heads}",
+                )
+            )
             return
 
 
@@ -138,28 +210,59 @@ def _tokenizer(g: Gathered, spec, findings: list[Finding]) -> dict[str, Any] | N
     if tok is None:
         return None
     findings.extend(tok.findings)
-    out = {"kind": tok.kind, "base_vocab_size": tok.base_vocab_size, "added_tokens": len(tok.added_tokens),
-           "total_size": tok.total_size, "embedding_rows": spec.vocab_size, "padding_rows": None,
-           "padding_params": None, "bos_id": tok.bos_id, "eos_id": tok.eos_id, "pad_id": tok.pad_id,
-           "files": tok.files_read}  # fmt: skip
+    out = {
+        "kind": tok.kind,
+        "base_vocab_size": tok.base_vocab_size,
+        "added_tokens": len(tok.added_tokens),
+        "total_size": tok.total_size,
+        "embedding_rows": spec.vocab_size,
+        "padding_rows": None,
+        "padding_params": None,
+        "bos_id": tok.bos_id,
+        "eos_id": tok.eos_id,
+        "pad_id": tok.pad_id,
+        "files": tok.files_read,
+    }
     if tok.total_size is not None:
         padding = spec.vocab_size - tok.total_size
         if padding < 0:
-            findings.append(Finding("error", "tokenizer-exceeds-embedding",
-                                    f"the tokenizer produces ids up to {tok.total_size - 1}, the embedding has {spec.vocab_size} rows"))  # fmt: skip
+            findings.append(
+                Finding(
+                    "error",
+                    "tokenizer-exceeds-embedding",
+                    f"the tokenizer produces ids up to {tok.total_size - 1}, the embedding has {spec.vocab_size} rows",
+                )
+            )
         else:
             matrices = 1 if spec.embeddings.tied else 2
             out["padding_rows"] = padding
             out["padding_params"] = padding * spec.hidden_size * matrices
             if padding:
-                findings.append(Finding("info", "embedding-padding",
-                                        f"{padding:,} embedding rows are never produced by the tokenizer "
-                                        f"({out['padding_params']:,} parameters across {matrices} matri{'x' if matrices == 1 else 'ces'}); "
-                                        "padding to a multiple of 64/128 keeps matmuls aligned"))  # fmt: skip
-    if tok.kind not in ("unknown", spec.tokenizer.kind) and not (tok.kind == "byte-level-bpe" and spec.tokenizer.kind == "tiktoken-bpe"):
-        findings.append(Finding("warning", "tokenizer-kind", f"tokenizer files are {tok.kind}, the family uses {spec.tokenizer.kind}"))
+                findings.append(
+                    Finding(
+                        "info",
+                        "embedding-padding",
+                        f"{padding:,} embedding rows are never produced by the tokenizer "
+                        f"({out['padding_params']:,} parameters across {matrices} matri{'x' if matrices == 1 else 'ces'}); "
+                        "padding to a multiple of 64/128 keeps matmuls aligned",
+                    )
+                )
+    if tok.kind not in ("unknown", spec.tokenizer.kind) and not (
+        tok.kind == "byte-level-bpe" and spec.tokenizer.kind == "tiktoken-bpe"
+    ):
+        findings.append(
+            Finding(
+                "warning", "tokenizer-kind", f"tokenizer files are {tok.kind}, the family uses {spec.tokenizer.kind}"
+            )
+        )
     if tok.eos_id is not None and spec.tokenizer.eos_token_ids and tok.eos_id not in spec.tokenizer.eos_token_ids:
-        findings.append(Finding("warning", "eos-disagrees", f"the tokenizer's eos id {tok.eos_id} is not among the config's {spec.tokenizer.eos_token_ids}"))
+        findings.append(
+            Finding(
+                "warning",
+                "eos-disagrees",
+                f"the tokenizer's eos id {tok.eos_id} is not among the config's {spec.tokenizer.eos_token_ids}",
+            )
+        )
     return out
 
 
@@ -172,7 +275,13 @@ def _generation_defaults(g: Gathered, spec, findings: list[Finding]) -> dict[str
     eos_ids = eos if isinstance(eos, list) else [eos] if isinstance(eos, int) else []
     for token in eos_ids:
         if isinstance(token, int) and not 0 <= token < spec.vocab_size:
-            findings.append(Finding("error", "generation-eos-range", f"generation_config eos_token_id {token} is outside the {spec.vocab_size}-row vocabulary"))
+            findings.append(
+                Finding(
+                    "error",
+                    "generation-eos-range",
+                    f"generation_config eos_token_id {token} is outside the {spec.vocab_size}-row vocabulary",
+                )
+            )
     return out
 
 
@@ -182,13 +291,31 @@ def _rope_context(spec, findings: list[Finding]) -> None:
         original = scaling.original_max_position_embeddings or spec.max_position_embeddings
         reach = scaling.factor * original
         if spec.max_position_embeddings > reach:
-            findings.append(Finding("warning", "yarn-reach", f"max_position_embeddings {spec.max_position_embeddings:,} exceeds YaRN's reach (factor {scaling.factor:g} × {original:,} = {reach:,.0f})"))
+            findings.append(
+                Finding(
+                    "warning",
+                    "yarn-reach",
+                    f"max_position_embeddings {spec.max_position_embeddings:,} exceeds YaRN's reach (factor {scaling.factor:g} × {original:,} = {reach:,.0f})",
+                )
+            )
         else:
-            findings.append(Finding("info", "yarn-reach", f"YaRN ×{scaling.factor:g} stretches {original:,} trained positions to {reach:,.0f}"))
+            findings.append(
+                Finding(
+                    "info",
+                    "yarn-reach",
+                    f"YaRN ×{scaling.factor:g} stretches {original:,} trained positions to {reach:,.0f}",
+                )
+            )
     dca = spec.long_context.dual_chunk
     if dca:
         step = dca.chunk_size - dca.local_size
-        findings.append(Finding("info", "dca", f"dual chunk attention: chunks of {step:,} tokens; RoPE distances stay ≤ {dca.chunk_size:,} (trained: {dca.original_max_position_embeddings:,})"))
+        findings.append(
+            Finding(
+                "info",
+                "dca",
+                f"dual chunk attention: chunks of {step:,} tokens; RoPE distances stay ≤ {dca.chunk_size:,} (trained: {dca.original_max_position_embeddings:,})",
+            )
+        )
 
 
 def _token_scaling(g: Gathered, spec, tokens: float | None, params: int) -> dict[str, Any] | None:

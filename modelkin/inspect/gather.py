@@ -23,8 +23,15 @@ if TYPE_CHECKING:  # imported when a folder has tokenizer files: most checkpoint
     from .tokenizer_files import TokenizerInfo
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json", "merges.txt",
-                   "special_tokens_map.json", "added_tokens.json")  # fmt: skip
+TOKENIZER_FILES = (
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "tokenizer.model",
+    "vocab.json",
+    "merges.txt",
+    "special_tokens_map.json",
+    "added_tokens.json",
+)
 
 
 @dataclass
@@ -59,8 +66,12 @@ def gather_local(target: str) -> Gathered:
                 raise UnreadableInput(target, _pickle_message())
             raise UnreadableInput(target, "not a .safetensors file or a checkpoint folder")
         header = read_header(path)
-        g = Gathered(target=target, name_hint=path.parent.name, headers={path.name: header},
-                     shard_sizes={path.name: header.file_size})  # fmt: skip
+        g = Gathered(
+            target=target,
+            name_hint=path.parent.name,
+            headers={path.name: header},
+            shard_sizes={path.name: header.file_size},
+        )
         if (path.parent / "config.json").is_file():
             _read_folder_files(path.parent, g)
         return g
@@ -89,8 +100,10 @@ def gather_local(target: str) -> Gathered:
 
 
 def _pickle_message() -> str:
-    return ("pickle checkpoints are not read: unpickling can run code from the file. "
-            "Convert it to safetensors with a tool you trust")  # fmt: skip
+    return (
+        "pickle checkpoints are not read: unpickling can run code from the file. "
+        "Convert it to safetensors with a tool you trust"
+    )
 
 
 def _read_index(index_path: Path) -> Index:

@@ -178,7 +178,9 @@ def _describe(error: BaseException) -> str:
     if isinstance(error, httpx2.TimeoutException):
         return "the Hub did not answer in time."
     if isinstance(error, (httpx2.ConnectError, httpx2.NetworkError, httpx2.RemoteProtocolError)):
-        return f"connection failed ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no detail'})."
+        return (
+            f"connection failed ({type(error).__name__}: {str(error).splitlines()[0] if str(error) else 'no detail'})."
+        )
     if isinstance(error, OSError):
         return f"I/O error ({error})."
     return f"{type(error).__name__}: {error}"
@@ -188,7 +190,13 @@ def _network_errors() -> tuple[type[BaseException], ...]:
     import httpx2
     from huggingface_hub import errors as hf_errors
 
-    return (httpx2.HTTPError, hf_errors.HfHubHTTPError, hf_errors.OfflineModeIsEnabled, hf_errors.LocalEntryNotFoundError, OSError)
+    return (
+        httpx2.HTTPError,
+        hf_errors.HfHubHTTPError,
+        hf_errors.OfflineModeIsEnabled,
+        hf_errors.LocalEntryNotFoundError,
+        OSError,
+    )
 
 
 # --- fetching ------------------------------------------------------------------------------------
@@ -267,9 +275,7 @@ def _download_small(repo_id: str, name: str, commit: str, endpoint: str, token: 
 
     try:
         # A commit hash as revision lets hf_hub_download answer from the cache without any request.
-        path = hf_hub_download(
-            repo_id, name, revision=commit, endpoint=endpoint, cache_dir=_cache_dir(), token=token
-        )
+        path = hf_hub_download(repo_id, name, revision=commit, endpoint=endpoint, cache_dir=_cache_dir(), token=token)
     except _network_errors() as e:
         raise UnreadableInput(_label(repo_id, None, name), _describe(e)) from None
     return Path(path)
@@ -363,7 +369,9 @@ def _get_range(url: str, start: int, end: int, headers: dict[str, str]) -> tuple
             hf_raise_for_status(response)
             if response.status_code != 206:
                 # A server ignoring Range would send the whole shard: stop reading at once.
-                raise UnreadableInput(url, f"server answered a range request with HTTP {response.status_code}, not 206.")
+                raise UnreadableInput(
+                    url, f"server answered a range request with HTTP {response.status_code}, not 206."
+                )
             match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", "").strip())
             if match is None:
                 raise UnreadableInput(url, "range answer has no valid Content-Range header.")
@@ -447,7 +455,9 @@ def _from_cache(repo_id: str, revision: str | None) -> HubCheckpoint:
     if "model.safetensors.index.json" in local_files:
         from modelkin.inspect.index_file import parse_index
 
-        index = parse_index(local_files["model.safetensors.index.json"].read_bytes(), str(local_files["model.safetensors.index.json"]))
+        index = parse_index(
+            local_files["model.safetensors.index.json"].read_bytes(), str(local_files["model.safetensors.index.json"])
+        )
         missing = [s for s in index.shards if s not in headers]
         if missing:
             raise UnreadableInput(label, f"offline mode is on and shard {missing[0]!r} is not in the cache.")

@@ -128,9 +128,7 @@ def read_index(folder_or_index_path: str | os.PathLike[str]) -> Index:
         first = missing[0]
         count = len(index.tensors_in(first))
         others = f"; {len(missing) - 1} more shards are missing too" if len(missing) > 1 else ""
-        raise UnreadableInput(
-            where, f"shard {first!r} does not exist ({count} tensors point at it){others}."
-        )
+        raise UnreadableInput(where, f"shard {first!r} does not exist ({count} tensors point at it){others}.")
     return index
 
 
@@ -155,9 +153,7 @@ def check_index_against_headers(index: Index, headers: Mapping[str, Header]) -> 
             Finding("error", "index-shard-not-read", f"shard {shard!r} is in the index but its header was not read.")
         )
     for shard in sorted(set(headers) - indexed_shards):
-        findings.append(
-            Finding("warning", "shard-not-in-index", f"shard {shard!r} is not referenced by the index.")
-        )
+        findings.append(Finding("warning", "shard-not-in-index", f"shard {shard!r} is not referenced by the index."))
 
     for name, shard in index.weight_map.items():
         header = headers.get(shard)

@@ -18,7 +18,10 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
     lines = [f"# modelkin inspect: {report['target']}" if markdown else f"modelkin inspect: {report['target']}", ""]
     rows = [
         ["verdict", verdict(report)],
-        ["family / generation", f"{report['family']} / {report['generation']}" if report["family"] else "unknown (no config.json)"],
+        [
+            "family / generation",
+            f"{report['family']} / {report['generation']}" if report["family"] else "unknown (no config.json)",
+        ],
     ]
     if report.get("generation_how"):
         rows.append(["generation from", report["generation_how"]])
@@ -33,7 +36,12 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
         rows.append(["bytes fetched from the Hub", f"{report['bytes_fetched']:,}"])
     tied = report["tied_embeddings"]
     if tied:
-        rows.append(["tied embeddings", f"config {'yes' if tied['config'] else 'no'}, head tensor {'present' if tied['checkpoint_has_head'] else 'absent'}"])
+        rows.append(
+            [
+                "tied embeddings",
+                f"config {'yes' if tied['config'] else 'no'}, head tensor {'present' if tied['checkpoint_has_head'] else 'absent'}",
+            ]
+        )
     lines += [tabulate(rows, tablefmt=fmt, disable_numparse=True), ""]
 
     if report["missing"] or report["unexpected"] or report["shape_mismatches"]:
@@ -52,8 +60,13 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
     tok = report["tokenizer"]
     if tok:
         lines.append(h("Tokenizer"))
-        trows = [["kind", tok["kind"]], ["base vocabulary", tok["base_vocab_size"]], ["added tokens", tok["added_tokens"]],
-                 ["ids produced", tok["total_size"]], ["embedding rows", tok["embedding_rows"]]]  # fmt: skip
+        trows = [
+            ["kind", tok["kind"]],
+            ["base vocabulary", tok["base_vocab_size"]],
+            ["added tokens", tok["added_tokens"]],
+            ["ids produced", tok["total_size"]],
+            ["embedding rows", tok["embedding_rows"]],
+        ]
         if tok["padding_rows"] is not None:
             trows.append(["padding rows", f"{tok['padding_rows']:,} ({tok['padding_params']:,} parameters)"])
         trows.append(["bos / eos / pad ids", f"{tok['bos_id']} / {tok['eos_id']} / {tok['pad_id']}"])
@@ -65,13 +78,20 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
     ts = report["token_scaling"]
     if ts:
         lines.append(h("Token scaling"))
-        lines += [tabulate([
-            ["training tokens", count(ts["tokens"])],
-            ["tokens per parameter", f"{ts['tokens_per_param']:.1f}"],
-            ["× Chinchilla (20 tokens/param)", f"{ts['chinchilla_multiple']:.1f}"],
-            ["training compute 6·N·D", f"{ts['training_flops']:.3g} FLOP"],
-            ["source", ts["source"]],
-        ], tablefmt=fmt, disable_numparse=True), ""]  # fmt: skip
+        lines += [
+            tabulate(
+                [
+                    ["training tokens", count(ts["tokens"])],
+                    ["tokens per parameter", f"{ts['tokens_per_param']:.1f}"],
+                    ["× Chinchilla (20 tokens/param)", f"{ts['chinchilla_multiple']:.1f}"],
+                    ["training compute 6·N·D", f"{ts['training_flops']:.3g} FLOP"],
+                    ["source", ts["source"]],
+                ],
+                tablefmt=fmt,
+                disable_numparse=True,
+            ),
+            "",
+        ]
     if report["findings"]:
         lines.append(h("Findings"))
         order = {"error": 0, "warning": 1, "info": 2}
@@ -80,12 +100,30 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
     return "\n".join(lines).rstrip()
 
 
-def cache_row(repo_id: str, revision: str, report: dict[str, Any] | None, size: int, error: str | None) -> dict[str, Any]:
+def cache_row(
+    repo_id: str, revision: str, report: dict[str, Any] | None, size: int, error: str | None
+) -> dict[str, Any]:
     if report is None:
-        return {"id": repo_id, "revision": revision, "family": None, "params": None, "dtype": None,
-                "size_on_disk": size, "verdict": "unreadable", "problem": error}  # fmt: skip
+        return {
+            "id": repo_id,
+            "revision": revision,
+            "family": None,
+            "params": None,
+            "dtype": None,
+            "size_on_disk": size,
+            "verdict": "unreadable",
+            "problem": error,
+        }
     main_dtype = max(report["dtypes"], key=report["dtypes"].get) if report["dtypes"] else None
     errors = [f["message"] for f in report["findings"] if f["severity"] == "error"]
-    return {"id": repo_id, "revision": revision, "family": report["family"], "generation": report["generation"],
-            "params": report["params_checkpoint"], "dtype": main_dtype, "size_on_disk": size,
-            "verdict": verdict(report), "problem": errors[0] if errors else None}  # fmt: skip
+    return {
+        "id": repo_id,
+        "revision": revision,
+        "family": report["family"],
+        "generation": report["generation"],
+        "params": report["params_checkpoint"],
+        "dtype": main_dtype,
+        "size_on_disk": size,
+        "verdict": verdict(report),
+        "problem": errors[0] if errors else None,
+    }

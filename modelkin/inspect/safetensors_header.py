@@ -197,9 +197,7 @@ def _parse_json_header(raw: bytes, header_size: int, file_size: int, where: str)
         raise UnreadableInput(where, f"header is a JSON {type(obj).__name__}, not an object.")
 
     metadata = _check_metadata(obj.get(_METADATA_KEY), where) if _METADATA_KEY in obj else None
-    tensors = {
-        name: _check_entry(name, entry, where) for name, entry in obj.items() if name != _METADATA_KEY
-    }
+    tensors = {name: _check_entry(name, entry, where) for name, entry in obj.items() if name != _METADATA_KEY}
     _check_coverage(tensors, file_size - 8 - header_size, where)
     return Header(where, file_size, header_size, tensors, metadata)
 
@@ -271,7 +269,9 @@ def _check_coverage(tensors: dict[str, TensorInfo], data_size: int, where: str) 
             raise UnreadableInput(where, f"tensor {info.name!r} overlaps tensor {previous!r}.")
         if begin > position:
             if previous is None:
-                raise UnreadableInput(where, f"data region does not start at 0: tensor {info.name!r} begins at {begin}.")
+                raise UnreadableInput(
+                    where, f"data region does not start at 0: tensor {info.name!r} begins at {begin}."
+                )
             raise UnreadableInput(
                 where, f"gap of {begin - position} bytes between tensor {previous!r} and tensor {info.name!r}."
             )

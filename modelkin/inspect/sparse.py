@@ -22,7 +22,9 @@ from .safetensors_header import DTYPE_BITS
 DTYPE_NAME = {"F32": "float32", "BF16": "bfloat16", "F16": "float16"}
 
 
-def shard_header(tensors: list[tuple[str, str, tuple[int, ...]]], metadata: dict[str, str] | None = None) -> tuple[bytes, int]:
+def shard_header(
+    tensors: list[tuple[str, str, tuple[int, ...]]], metadata: dict[str, str] | None = None
+) -> tuple[bytes, int]:
     """The header bytes (length prefix included) for tensors stored back to back, and the data size."""
     entries: dict[str, Any] = {}
     if metadata is not None:
@@ -50,9 +52,15 @@ def write_sparse_file(path: Path, tensors: list[tuple[str, str, tuple[int, ...]]
 
 
 def write_sparse_checkpoint(
-    spec, folder: str | Path, *, convention: str | None = None, dtype: str = "BF16",
-    shard_bytes: int = 5 * 10**9, config: dict[str, Any] | None = None, include_buffers: bool = True,
-) -> Path:  # fmt: skip
+    spec,
+    folder: str | Path,
+    *,
+    convention: str | None = None,
+    dtype: str = "BF16",
+    shard_bytes: int = 5 * 10**9,
+    config: dict[str, Any] | None = None,
+    include_buffers: bool = True,
+) -> Path:
     """A checkpoint folder shaped exactly like `spec` (config.json, index, sparse shards)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

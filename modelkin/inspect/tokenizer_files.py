@@ -36,7 +36,9 @@ class TokenizerInfo:
     kind: str = "unknown"
     base_vocab_size: int | None = None  # entries of the main vocabulary file, before added tokens
     added_tokens: dict[str, int] = field(default_factory=dict)  # content -> id, from every added-token source
-    special_tokens: dict[str, int] = field(default_factory=dict)  # subset marked special, plus SentencePiece control pieces
+    special_tokens: dict[str, int] = field(
+        default_factory=dict
+    )  # subset marked special, plus SentencePiece control pieces
     total_size: int | None = None  # max id + 1 over the base vocabulary and all added tokens
     bos_token: str | None = None
     eos_token: str | None = None
@@ -224,12 +226,18 @@ def _vocab_id_findings(vocab: dict[str, int], source: str) -> list[Finding]:
     findings = []
     if distinct != len(vocab):
         findings.append(
-            Finding("warning", "tokenizer-vocab-duplicate-ids", f"{source} gives {len(vocab) - distinct} ids to more than one token.")
+            Finding(
+                "warning",
+                "tokenizer-vocab-duplicate-ids",
+                f"{source} gives {len(vocab) - distinct} ids to more than one token.",
+            )
         )
     top = max(vocab.values(), default=-1)
     if top + 1 != distinct:
         findings.append(
-            Finding("warning", "tokenizer-vocab-id-gaps", f"{source} uses {distinct} distinct ids but its largest is {top}.")
+            Finding(
+                "warning", "tokenizer-vocab-id-gaps", f"{source} uses {distinct} distinct ids but its largest is {top}."
+            )
         )
     return findings
 
@@ -314,9 +322,13 @@ def _read_tokenizer_json(path: Path, info: TokenizerInfo) -> _Vocab:
             if (finding := _check_merges(merges, ids, path.name)) is not None:
                 info.findings.append(finding)
             all_types = {p.get("type") for p in pre_parts + decoder_parts}
-            sentencepiece_like = byte_fallback or "Metaspace" in all_types or any(
-                p.get("type") == "Replace" and "▁" in json.dumps(p, ensure_ascii=False)
-                for p in normalizer_parts + decoder_parts
+            sentencepiece_like = (
+                byte_fallback
+                or "Metaspace" in all_types
+                or any(
+                    p.get("type") == "Replace" and "▁" in json.dumps(p, ensure_ascii=False)
+                    for p in normalizer_parts + decoder_parts
+                )
             )
             if "ByteLevel" in all_types:
                 kind = "byte-level-bpe"
@@ -356,8 +368,8 @@ def _merges_from_json(merges: Any, where: str) -> list[tuple[str, str]]:
 
 def _bytes_to_unicode_alphabet() -> set[str]:
     """GPT-2's byte-level alphabet: printable Latin-1 bytes map to themselves, the rest to 256+."""
-    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(
-        range(ord("®"), ord("ÿ") + 1)
+    printable = (
+        list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
     )
     extra = 256 + (256 - len(printable))
     return {chr(c) for c in printable} | {chr(c) for c in range(256, extra)}
@@ -373,13 +385,17 @@ def _read_vocab_json(path: Path, merges_path: Path | None, info: TokenizerInfo) 
     info.findings.extend(_vocab_id_findings(vocab, path.name))
     byte_level = _OUTSIDE_BYTE_LEVEL.search("".join(vocab)) is None
     if merges_path is None:
-        info.findings.append(Finding("warning", "tokenizer-merges-missing", "vocab.json is present without merges.txt."))
+        info.findings.append(
+            Finding("warning", "tokenizer-merges-missing", "vocab.json is present without merges.txt.")
+        )
     else:
         merges = _read_merges_txt(merges_path, info)
         if (finding := _check_merges(merges, vocab, "vocab.json/merges.txt")) is not None:
             info.findings.append(finding)
     kind = "byte-level-bpe" if byte_level and merges_path is not None else "unknown"
-    return _Vocab(path.name, kind, len(vocab), max(vocab.values(), default=-1), vocab, "ByteLevel" if byte_level else None)
+    return _Vocab(
+        path.name, kind, len(vocab), max(vocab.values(), default=-1), vocab, "ByteLevel" if byte_level else None
+    )
 
 
 def _read_merges_txt(path: Path, info: TokenizerInfo) -> list[tuple[str, str]]:
@@ -513,7 +529,9 @@ def _read_sentencepiece(path: Path, data: bytes, info: TokenizerInfo) -> _Vocab:
                         byte_fallback = bool(sub_value)
                     elif sub_number in _SP_ROLE_FIELDS:
                         # int32 fields: negative values are sign-extended to 64 bits on the wire.
-                        role_ids[_SP_ROLE_FIELDS[sub_number]] = sub_value - (1 << 64) if sub_value >= 1 << 63 else sub_value
+                        role_ids[_SP_ROLE_FIELDS[sub_number]] = (
+                            sub_value - (1 << 64) if sub_value >= 1 << 63 else sub_value
+                        )
     except (_ProtoError, UnicodeDecodeError) as e:
         raise UnreadableInput(where, f"looks like a SentencePiece model but is malformed ({e}).") from None
     if count == 0:
@@ -560,7 +578,9 @@ def _read_tiktoken(path: Path, data: bytes, info: TokenizerInfo) -> _Vocab:
     max_rank = max(ranks)
     if max_rank != size - 1:
         info.findings.append(
-            Finding("warning", "tokenizer-tiktoken-rank-gaps", f"{path.name} ranks are not 0..{size - 1} (max {max_rank}).")
+            Finding(
+                "warning", "tokenizer-tiktoken-rank-gaps", f"{path.name} ranks are not 0..{size - 1} (max {max_rank})."
+            )
         )
     info.files_read.append(path.name)
     return _Vocab(path.name, "tiktoken-bpe", size, max_rank, None, pre_tokenizer="Split-regex")
@@ -598,7 +618,9 @@ def _read_tokenizer_config(path: Path, info: TokenizerInfo, roles: dict[str, str
         info.tokenizer_class = obj["tokenizer_class"]
     length = obj.get("model_max_length")
     if isinstance(length, (int, float)) and not isinstance(length, bool):
-        info.model_max_length = int(length) if isinstance(length, float) and length.is_integer() and length < 2**63 else length
+        info.model_max_length = (
+            int(length) if isinstance(length, float) and length.is_integer() and length < 2**63 else length
+        )
     template = obj.get("chat_template")
     if isinstance(template, str) and template or isinstance(template, list) and template:
         info.has_chat_template = True
@@ -631,7 +653,11 @@ def _resolve_roles(info: TokenizerInfo, roles: dict[str, str | None], main: _Voc
                     token_id = main.ids.get(text)
                 if token_id is None:
                     info.findings.append(
-                        Finding("warning", "tokenizer-special-token-unknown", f"{role}_token {text!r} is not in the vocabulary.")
+                        Finding(
+                            "warning",
+                            "tokenizer-special-token-unknown",
+                            f"{role}_token {text!r} is not in the vocabulary.",
+                        )
                     )
         elif main is not None and role in main.default_ids:
             # No config names it: SentencePiece's own trainer_spec id is what its users get.

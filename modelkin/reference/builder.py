@@ -22,12 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..jsonfile import read_json
 from ..errors import EXIT_INCONSISTENT, ModelkinError
 from ..families import read_hf_config, spec_to_hf, validate_spec
 from ..families.accounting import params_total
 from ..families.spec import ArchBase
 from ..families.tiny import tiny
+from ..jsonfile import read_json
 
 TOLERANCE = 1e-5  # fp32 logits, reference vs transformers
 GREEDY_TOKENS = 20
@@ -35,20 +35,38 @@ FULL_EXPORT_LIMIT = 200_000_000  # parameters; bigger specs are only counted (--
 
 
 def add_build_parser(subparsers: Any) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("build", help="write a (tiny) model as a Hugging Face folder, or count it on the meta device")
+    p = subparsers.add_parser(
+        "build", help="write a (tiny) model as a Hugging Face folder, or count it on the meta device"
+    )
     p.add_argument("source", metavar="ID|SPEC.json", help="catalog ID, a spec JSON dump, or a config.json")
     p.add_argument("--tiny", action="store_true", help="scale down with the tiny rule (see `modelkin show ID --tiny`)")
     p.add_argument("--out", help="folder to write (refused if it exists and is not empty, unless --force)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="PATH=VALUE",
-                   help="edit the spec at a dotted path, e.g. attention.qkv_bias=true (JSON value, else a string)")  # fmt: skip
-    p.add_argument("--format", dest="extra_format", choices=("chatglm",),
-                   help="also write a ChatGLM-layout checkpoint in DIR/chatglm (GLM specs)")  # fmt: skip
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="PATH=VALUE",
+        help="edit the spec at a dotted path, e.g. attention.qkv_bias=true (JSON value, else a string)",
+    )
+    p.add_argument(
+        "--format",
+        dest="extra_format",
+        choices=("chatglm",),
+        help="also write a ChatGLM-layout checkpoint in DIR/chatglm (GLM specs)",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing --out folder")
-    p.add_argument("--check", action="store_true",
-                   help="compare the written folder with transformers (logits, greedy tokens, KV cache)")  # fmt: skip
-    p.add_argument("--meta", action="store_true",
-                   help="instantiate the model on the meta device and compare its parameter count with the accounting")  # fmt: skip
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="compare the written folder with transformers (logits, greedy tokens, KV cache)",
+    )
+    p.add_argument(
+        "--meta",
+        action="store_true",
+        help="instantiate the model on the meta device and compare its parameter count with the accounting",
+    )
     return p
 
 
@@ -75,8 +93,16 @@ def cmd_build(args: argparse.Namespace) -> str | tuple[int, str]:
             raise ModelkinError(
                 "--tiny", f"{params_total(spec):,} parameters is too big to write; use --tiny, or --meta to count it"
             )
-        report, ok = export(spec, Path(args.out), seed=args.seed, fmt=args.extra_format, name=name,
-                            force=args.force, check=args.check, tiny=args.tiny)  # fmt: skip
+        report, ok = export(
+            spec,
+            Path(args.out),
+            seed=args.seed,
+            fmt=args.extra_format,
+            name=name,
+            force=args.force,
+            check=args.check,
+            tiny=args.tiny,
+        )
         lines += report
         failed |= not ok
     if args.meta:
@@ -232,9 +258,7 @@ class CheckResult:
     @property
     def ok(self) -> bool:
         dca_ok = self.dca_one_chunk_diff is None or self.dca_one_chunk_diff <= TOLERANCE
-        return (
-            self.max_logit_diff <= TOLERANCE and self.greedy_equal and self.incremental_diff <= TOLERANCE and dca_ok
-        )
+        return self.max_logit_diff <= TOLERANCE and self.greedy_equal and self.incremental_diff <= TOLERANCE and dca_ok
 
     def lines(self) -> list[str]:
         verdict = lambda ok: "ok" if ok else "FAIL"  # noqa: E731
@@ -295,8 +319,13 @@ def check_folder(folder: Path, seed: int = 0, batch: int = 2) -> CheckResult:
         diff = float((theirs_logits - our_logits).abs().max())
         prompt = ids[:, :8]
         hf.generation_config.eos_token_id = None  # never stop early: compare all GREEDY_TOKENS
-        theirs = hf.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=GREEDY_TOKENS,
-                             do_sample=False, pad_token_id=0)  # fmt: skip
+        theirs = hf.generate(
+            prompt,
+            attention_mask=torch.ones_like(prompt),
+            max_new_tokens=GREEDY_TOKENS,
+            do_sample=False,
+            pad_token_id=0,
+        )
         mine = ours.generate_greedy(prompt, GREEDY_TOKENS)
         equal = theirs.shape == mine.shape and bool((theirs == mine).all())
         mismatch = None
@@ -388,7 +417,9 @@ def meta_report(spec: ArchBase) -> tuple[list[str], bool]:
     counts = meta_counts(spec)
     expected = counts["accounting"]
     ok = all(v is None or v == expected for v in counts.values())
-    theirs = f"{counts['transformers']:,}" if counts["transformers"] is not None else "n/a (no transformers-native form)"
+    theirs = (
+        f"{counts['transformers']:,}" if counts["transformers"] is not None else "n/a (no transformers-native form)"
+    )
     lines = [
         f"meta device: reference {counts['reference']:,} parameters, transformers {theirs}, "
         f"accounting {expected:,}: {'equal' if ok else 'DIFFERENT'}",

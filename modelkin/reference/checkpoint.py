@@ -24,11 +24,11 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..jsonfile import read_json
 from ..errors import ModelkinError, UnreadableInput
 from ..families import read_hf_config, spec_to_hf, validate_spec
 from ..families.layout import NAMES, default_convention, layout
 from ..families.spec import ArchBase
+from ..jsonfile import read_json
 from .reference import ReferenceModel, build_reference, reference_convention
 
 # Roles a convention may store fused, and the native roles they concatenate (dim 0, in order).
@@ -98,7 +98,9 @@ def from_convention(tensors: dict[str, Tensor], spec: ArchBase, convention: str,
             raise ModelkinError(where, f"tensor {piece.name!r} is missing")
         tensor = tensors[piece.name]
         if tuple(tensor.shape) != piece.shape:
-            raise ModelkinError(where, f"tensor {piece.name!r} has shape {tuple(tensor.shape)}, the config implies {piece.shape}")
+            raise ModelkinError(
+                where, f"tensor {piece.name!r} has shape {tuple(tensor.shape)}, the config implies {piece.shape}"
+            )
         sizes = [native_shapes[s][0] for s in piece.sources]
         for name, part in zip(piece.sources, torch.split(tensor, sizes, dim=0)):
             out[name] = part
@@ -131,9 +133,12 @@ class FamilyTokens:
 
 _LLAMA_SP = FamilyTokens(bos="<s>", eos="</s>", pad=None, config_bos="<s>")
 _LLAMA3 = FamilyTokens(
-    bos="<|begin_of_text|>", eos="<|end_of_text|>", pad=None, config_bos="<|begin_of_text|>",
+    bos="<|begin_of_text|>",
+    eos="<|end_of_text|>",
+    pad=None,
+    config_bos="<|begin_of_text|>",
     extra=("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"),
-)  # fmt: skip
+)
 _QWEN2 = FamilyTokens(
     bos=None, eos="<|endoftext|>", pad="<|endoftext|>", extra=("<|im_start|>", "<|im_end|>"), config_bos="<|endoftext|>"
 )
@@ -141,24 +146,43 @@ _CHATGLM_MASKS = ("[MASK]", "[gMASK]", "[sMASK]")
 _GLM_ROLES = ("<|system|>", "<|user|>", "<|assistant|>", "<|observation|>")
 # ChatGLM's own tokenizer class is remote code; the plain fast class reads tokenizer.json as saved.
 _CHATGLM2 = FamilyTokens(
-    bos=None, eos="</s>", pad="<unk>", extra=(*_CHATGLM_MASKS, "sop", "eop"), prefix=("[gMASK]", "sop"),
+    bos=None,
+    eos="</s>",
+    pad="<unk>",
+    extra=(*_CHATGLM_MASKS, "sop", "eop"),
+    prefix=("[gMASK]", "sop"),
     tokenizer_class="PreTrainedTokenizerFast",
-)  # fmt: skip
+)
 _CHATGLM3 = FamilyTokens(
-    bos=None, eos="</s>", pad="<unk>", extra=(*_CHATGLM_MASKS, "sop", "eop", *_GLM_ROLES), prefix=("[gMASK]", "sop"),
+    bos=None,
+    eos="</s>",
+    pad="<unk>",
+    extra=(*_CHATGLM_MASKS, "sop", "eop", *_GLM_ROLES),
+    prefix=("[gMASK]", "sop"),
     tokenizer_class="PreTrainedTokenizerFast",
-)  # fmt: skip
+)
 _GLM4 = FamilyTokens(
-    bos=None, eos="<|endoftext|>", pad="<|endoftext|>", extra=(*_CHATGLM_MASKS, "<sop>", "<eop>", *_GLM_ROLES),
-    prefix=("[gMASK]", "<sop>"), eos_all=("<|endoftext|>", "<|user|>", "<|observation|>"),
-)  # fmt: skip
+    bos=None,
+    eos="<|endoftext|>",
+    pad="<|endoftext|>",
+    extra=(*_CHATGLM_MASKS, "<sop>", "<eop>", *_GLM_ROLES),
+    prefix=("[gMASK]", "<sop>"),
+    eos_all=("<|endoftext|>", "<|user|>", "<|observation|>"),
+)
 
 FAMILY_TOKENS: dict[str, FamilyTokens] = {
-    "llama-1": _LLAMA_SP, "llama-2": _LLAMA_SP,
-    "llama-3": _LLAMA3, "llama-3.1": _LLAMA3, "llama-3.2": _LLAMA3,
-    "qwen2": _QWEN2, "qwen2.5": _QWEN2,
-    "chatglm2": _CHATGLM2, "chatglm3": _CHATGLM3, "glm-4": _GLM4, "glm-4-0414": _GLM4,
-}  # fmt: skip
+    "llama-1": _LLAMA_SP,
+    "llama-2": _LLAMA_SP,
+    "llama-3": _LLAMA3,
+    "llama-3.1": _LLAMA3,
+    "llama-3.2": _LLAMA3,
+    "qwen2": _QWEN2,
+    "qwen2.5": _QWEN2,
+    "chatglm2": _CHATGLM2,
+    "chatglm3": _CHATGLM3,
+    "glm-4": _GLM4,
+    "glm-4-0414": _GLM4,
+}
 
 
 def attach_tokenizer(spec: ArchBase, out_dir: Path) -> ArchBase:
@@ -170,10 +194,17 @@ def attach_tokenizer(spec: ArchBase, out_dir: Path) -> ArchBase:
     size = min(spec.vocab_size, MAX_TRAINED_VOCAB)
     try:
         trained = train_tokenizer(
-            spec.tokenizer.kind, size, out_dir, bos=tokens.bos, eos=tokens.eos, pad=tokens.pad,
-            extra_special=tokens.extra, model_max_length=spec.max_position_embeddings,
-            tokenizer_class=tokens.tokenizer_class, prefix_tokens=tokens.prefix,
-        )  # fmt: skip
+            spec.tokenizer.kind,
+            size,
+            out_dir,
+            bos=tokens.bos,
+            eos=tokens.eos,
+            pad=tokens.pad,
+            extra_special=tokens.extra,
+            model_max_length=spec.max_position_embeddings,
+            tokenizer_class=tokens.tokenizer_class,
+            prefix_tokens=tokens.prefix,
+        )
     except ValueError as exc:
         raise ModelkinError("vocab_size", str(exc)) from None
     ids = trained.special_ids

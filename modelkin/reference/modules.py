@@ -114,9 +114,7 @@ class KVCache:
 class AttentionContext:
     """What every layer of one forward call shares: positions, cos/sin, masks."""
 
-    def __init__(
-        self, rope: Rope, positions: Tensor, past: int, windows: set[int | None], dtype: torch.dtype
-    ) -> None:
+    def __init__(self, rope: Rope, positions: Tensor, past: int, windows: set[int | None], dtype: torch.dtype) -> None:
         self.positions = positions  # [B, T] absolute positions of the new tokens
         self.past = past
         self.rope = rope
@@ -180,9 +178,14 @@ class Attention(nn.Module):
             mask = ctx.masks[self.window]
             causal = mask is None and ctx.past == 0 and t > 1
             out = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, is_causal=causal, scale=self.scale,
+                q,
+                k,
+                v,
+                attn_mask=mask,
+                is_causal=causal,
+                scale=self.scale,
                 enable_gqa=self.num_kv_heads != self.num_heads,
-            )  # fmt: skip
+            )
         return self.o_proj(out.transpose(1, 2).reshape(b, t, self.num_heads * self.head_dim))
 
     def _dual_chunk(self, q: Tensor, k: Tensor, v: Tensor, ctx: AttentionContext, cache: KVCache | None) -> Tensor:
@@ -192,11 +195,18 @@ class Attention(nn.Module):
             k, v = cache.update(self.layer, k, v)  # unrotated: DCA picks each key's position per query chunk
         total = k.shape[2]
         return dca_attention(
-            q, k, v,
-            q_positions=ctx.positions[0], k_positions=torch.arange(total, device=q.device),
-            rope=ctx.rope, layout=self.pair_layout, rotary_dim=self.rotary_dim,
-            config=self.dual_chunk, scale=self.scale, total_length=total,
-        )  # fmt: skip
+            q,
+            k,
+            v,
+            q_positions=ctx.positions[0],
+            k_positions=torch.arange(total, device=q.device),
+            rope=ctx.rope,
+            layout=self.pair_layout,
+            rotary_dim=self.rotary_dim,
+            config=self.dual_chunk,
+            scale=self.scale,
+            total_length=total,
+        )
 
 
 # --- block and decoder body ----------------------------------------------------------

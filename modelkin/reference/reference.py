@@ -25,6 +25,7 @@ from ..families.spec import ArchBase
 from .modules import AttentionContext, DecoderBody, KVCache
 from .rope import Rope
 
+
 def reference_convention(spec: ArchBase) -> str:
     """The naming of the reference's state dict: transformers' names for the family."""
     if spec.family == "glm":

@@ -44,7 +44,9 @@ class Rope:
             self._inv_freq[key] = torch.tensor(values, dtype=torch.float64)
         return self._inv_freq[key]
 
-    def cos_sin(self, positions: Tensor, seq_len: int | None = None, dtype: torch.dtype = torch.float32) -> tuple[Tensor, Tensor]:
+    def cos_sin(
+        self, positions: Tensor, seq_len: int | None = None, dtype: torch.dtype = torch.float32
+    ) -> tuple[Tensor, Tensor]:
         """positions [B, T] (or [T]) -> cos, sin [B, T, rotary_dim] (or [T, rotary_dim]).
 
         Dynamic NTK uses the sequence length max(positions) + 1 like transformers'

@@ -55,13 +55,9 @@ BYTE_PIECES = tuple(f"<0x{b:02X}>" for b in range(256))
 
 # Qwen2's split regex, as in transformers' Qwen2Tokenizer and Qwen2's tokenizer.json:
 # single digits, letters with one optional leading non-letter.
-QWEN2_SPLIT_REGEX = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
+QWEN2_SPLIT_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 # cl100k-style regex used by Llama-3 and GLM-4: the same, but digits group in runs of 1-3.
-TIKTOKEN_SPLIT_REGEX = (
-    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
-)
+TIKTOKEN_SPLIT_REGEX = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"""
 
 
 @dataclass(frozen=True)
@@ -159,8 +155,16 @@ def train_tokenizer(
         files += ["vocab.json", "merges.txt"]
     extras = [t for t in _unique([*extra_special, *prefix]) if t not in (bos, eos, pad, unk)]
     config = _tokenizer_config(
-        kind, tokenizer, cls_name, bos=bos, eos=eos, pad=pad, unk=unk, extras=extras,
-        prefix=prefix, model_max_length=model_max_length,
+        kind,
+        tokenizer,
+        cls_name,
+        bos=bos,
+        eos=eos,
+        pad=pad,
+        unk=unk,
+        extras=extras,
+        prefix=prefix,
+        model_max_length=model_max_length,
     )
     _write_json(out_dir / "tokenizer_config.json", config)
     _write_json(out_dir / "special_tokens_map.json", _special_tokens_map(bos, eos, pad, unk, extras))
@@ -417,4 +421,3 @@ def _special_tokens_map(
 
 def _write_json(path: Path, content: dict[str, object]) -> None:
     path.write_text(json.dumps(content, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-

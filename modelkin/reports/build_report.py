@@ -83,12 +83,23 @@ MAX_SERIES = 8  # the plot palette's colours
 # The feature matrix is split into tables a reader can take in; rows of `feature_rows` not
 # named here land in the last table, so a newly added choice is never lost.
 FEATURE_GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
-    ("features-vocabulary", "Size, tokenizer and context",
-     ("layers", "hidden size", "tokenizer", "tokenizer size", "embedding rows", "tied embeddings", "context length")),
-    ("features-attention", "Attention", ("attention", "heads / kv heads", "GQA group size", "head dim", "QKV bias", "output bias")),
-    ("features-positions", "Positions and long context", ("RoPE base", "rotary dims", "RoPE pairs", "RoPE scaling", "long context")),
+    (
+        "features-vocabulary",
+        "Size, tokenizer and context",
+        ("layers", "hidden size", "tokenizer", "tokenizer size", "embedding rows", "tied embeddings", "context length"),
+    ),
+    (
+        "features-attention",
+        "Attention",
+        ("attention", "heads / kv heads", "GQA group size", "head dim", "QKV bias", "output bias"),
+    ),
+    (
+        "features-positions",
+        "Positions and long context",
+        ("RoPE base", "rotary dims", "RoPE pairs", "RoPE scaling", "long context"),
+    ),
     ("features-mlp-norm", "Feed-forward and normalisation", ("MLP", "MLP ratio", "MLP bias", "norm", "norm eps")),
-]  # fmt: skip
+]
 
 
 @dataclass(frozen=True)
@@ -174,26 +185,42 @@ def build_report(ids: Sequence[str], context: int) -> ReportData:
     portraits = explain.family_portraits(models)
 
     names = ", ".join(sorted({FAMILY_NAMES.get(m.spec.family, m.spec.family) for m in models}))
-    overview = Section("Overview", "overview", [
-        Prose(_overview_text(models, context, steps)),
-        models_table,
-    ])  # fmt: skip
-    matrix = Section("Feature matrix", "features", [
-        Prose("Every architectural choice, one row per model. A highlighted cell differs from the model's predecessor "
-              "(the previous generation's closest size, or the model a chat or long-context variant was derived from); "
-              "hover it to see the earlier value. The Lineage section lists the same differences per step."),
-        *feature_tables,
-    ])  # fmt: skip
+    overview = Section(
+        "Overview",
+        "overview",
+        [
+            Prose(_overview_text(models, context, steps)),
+            models_table,
+        ],
+    )
+    matrix = Section(
+        "Feature matrix",
+        "features",
+        [
+            Prose(
+                "Every architectural choice, one row per model. A highlighted cell differs from the model's predecessor "
+                "(the previous generation's closest size, or the model a chat or long-context variant was derived from); "
+                "hover it to see the earlier value. The Lineage section lists the same differences per step."
+            ),
+            *feature_tables,
+        ],
+    )
     lineage_section = Section("Lineage", "lineage", _lineage_blocks(steps))
-    accounting_section = Section("Accounting", "accounting", [
-        Prose(f"Parameters are counted tensor by tensor from the layout each config implies. Memory is for the weights "
-              f"alone and for the KV cache at batch 1 in bf16; FLOPs per token include attention over {context:,} tokens "
-              "of context (2 FLOPs per multiply-add; training ≈ 3× forward)."),
-        params_table,
-        figure_by_name["params"][0],
-        memory_table,
-        figure_by_name["kv-cache"][0],
-    ])  # fmt: skip
+    accounting_section = Section(
+        "Accounting",
+        "accounting",
+        [
+            Prose(
+                f"Parameters are counted tensor by tensor from the layout each config implies. Memory is for the weights "
+                f"alone and for the KV cache at batch 1 in bf16; FLOPs per token include attention over {context:,} tokens "
+                "of context (2 FLOPs per multiply-add; training ≈ 3× forward)."
+            ),
+            params_table,
+            figure_by_name["params"][0],
+            memory_table,
+            figure_by_name["kv-cache"][0],
+        ],
+    )
     scaling_blocks: list[Any] = [Prose(_scaling_text(models))]
     if scaling_table:
         scaling_blocks += [scaling_table]
@@ -207,11 +234,23 @@ def build_report(ids: Sequence[str], context: int) -> ReportData:
             blocks.append(figure_by_name["rope"][0])
         explain_blocks.append(Section(title, blocks=blocks))
     explain_section = Section("How the choices work", "explanations", explain_blocks)
-    family_section = Section("What characterises each family", "families",
-                             [Section(title, blocks=[Prose(text)]) for title, text in portraits])  # fmt: skip
+    family_section = Section(
+        "What characterises each family",
+        "families",
+        [Section(title, blocks=[Prose(text)]) for title, text in portraits],
+    )
     sources = Section("Sources", "sources", [Prose(_sources_text(models))])
 
-    sections = [overview, matrix, lineage_section, accounting_section, scaling_section, explain_section, family_section, sources]
+    sections = [
+        overview,
+        matrix,
+        lineage_section,
+        accounting_section,
+        scaling_section,
+        explain_section,
+        family_section,
+        sources,
+    ]
     title = f"{names}: architectures compared" if len(models) > 1 else f"{models[0].id}: architecture"
     subtitle = f"{len(models)} model{'s' if len(models) != 1 else ''} from the modelkin catalog · KV cache and FLOPs at {context:,} tokens"
     data = ReportData(title=title, subtitle=subtitle, sections=sections, tables=tables, figures=figures)
@@ -225,10 +264,14 @@ def _facts(entry: CatalogEntry, catalog: Sequence[CatalogEntry], context: int) -
     tokens = entry.training_tokens.value if entry.training_tokens else None
     previous = predecessor(entry, catalog)
     return ModelFacts(
-        entry=entry, spec=spec, features=feature_rows(spec), values=feature_values(spec),
-        acc=accounting(spec, context=context, tokens=tokens), previous=previous,
+        entry=entry,
+        spec=spec,
+        features=feature_rows(spec),
+        values=feature_values(spec),
+        acc=accounting(spec, context=context, tokens=tokens),
+        previous=previous,
         changes=changes(previous, entry) if previous else (),
-    )  # fmt: skip
+    )
 
 
 # --- tables ----------------------------------------------------------------------------------
@@ -237,16 +280,26 @@ def _facts(entry: CatalogEntry, catalog: Sequence[CatalogEntry], context: int) -
 def _models_table(models: Sequence[ModelFacts]) -> Table:
     rows = []
     for m in models:
-        rows.append([
-            m.id, m.entry.repo, m.spec.family, m.spec.generation,
-            Cell(m.acc["params_total"], display=count(m.acc["params_total"])),
-            m.spec.max_position_embeddings,
-            m.previous.id if m.previous else None,
-            m.entry.config_source.get("kind", ""),
-        ])  # fmt: skip
-    return Table("Models", ["model", "repo", "family", "generation", "params", "context length", "compared with", "config source"],
-                 rows, caption="config source: shared-real-config and hf-config are copies of the published file; "
-                               "reconstructed entries were rebuilt from published values (see Sources).", id="models")  # fmt: skip
+        rows.append(
+            [
+                m.id,
+                m.entry.repo,
+                m.spec.family,
+                m.spec.generation,
+                Cell(m.acc["params_total"], display=count(m.acc["params_total"])),
+                m.spec.max_position_embeddings,
+                m.previous.id if m.previous else None,
+                m.entry.config_source.get("kind", ""),
+            ]
+        )
+    return Table(
+        "Models",
+        ["model", "repo", "family", "generation", "params", "context length", "compared with", "config source"],
+        rows,
+        caption="config source: shared-real-config and hf-config are copies of the published file; "
+        "reconstructed entries were rebuilt from published values (see Sources).",
+        id="models",
+    )
 
 
 def _feature_tables(models: Sequence[ModelFacts]) -> list[Table]:
@@ -285,32 +338,55 @@ def _accounting_tables(models: Sequence[ModelFacts], context: int) -> tuple[Tabl
         acc, by = m.acc, m.acc["params_by_component"]
         total = acc["params_total"]
         share = acc["params_non_embedding"] / total
-        param_rows.append([
-            m.id, Cell(total, display=f"{total:,}"),
-            *[Cell(by[c], display=f"{by[c]:,}") for c in COMPONENTS],
-            Cell(round(100 * share, 2), display=f"{100 * share:.1f}%"),
-            Cell(m.entry.published_params.value if m.entry.published_params else None),
-        ])  # fmt: skip
+        param_rows.append(
+            [
+                m.id,
+                Cell(total, display=f"{total:,}"),
+                *[Cell(by[c], display=f"{by[c]:,}") for c in COMPONENTS],
+                Cell(round(100 * share, 2), display=f"{100 * share:.1f}%"),
+                Cell(m.entry.published_params.value if m.entry.published_params else None),
+            ]
+        )
         kv = acc["kv_cache"]
         w = acc["weight_bytes"]
-        memory_rows.append([
-            m.id,
-            *[Cell(w[d], display=nbytes(w[d])) for d in ("fp32", "bf16", "int8", "int4")],
-            Cell(acc["kv_cache_bytes_per_token"], display=nbytes(acc["kv_cache_bytes_per_token"])),
-            Cell(kv["bytes"], display=nbytes(kv["bytes"])),
-            Cell(kv["bytes_if_mha"], display=nbytes(kv["bytes_if_mha"])),
-            Cell(acc["flops_per_token"]["forward"], display=flops(acc["flops_per_token"]["forward"])),
-            Cell(acc["flops_per_token"]["training"], display=flops(acc["flops_per_token"]["training"])),
-        ])  # fmt: skip
-    params = Table("Parameters by component", ["model", "total", *COMPONENTS, "non-embedding share", "published"],
-                   param_rows, caption="Exact counts. Non-embedding share excludes the embedding and the output head. "
-                   "'published' is the figure a model card or paper states, where one was read (often rounded).",
-                   id="params")  # fmt: skip
-    memory = Table("Memory and compute", ["model", "weights fp32", "weights bf16", "weights int8", "weights int4",
-                                          "KV cache / token", f"KV cache @ {context:,}", f"same without GQA @ {context:,}",
-                                          f"forward FLOPs / token @ {context:,}", "training FLOPs / token"],
-                   memory_rows, caption="Bytes in binary units (GiB = 2³⁰). KV cache in bf16 at batch 1; "
-                   "'without GQA' is the cache if every query head had its own key/value head.", id="memory")  # fmt: skip
+        memory_rows.append(
+            [
+                m.id,
+                *[Cell(w[d], display=nbytes(w[d])) for d in ("fp32", "bf16", "int8", "int4")],
+                Cell(acc["kv_cache_bytes_per_token"], display=nbytes(acc["kv_cache_bytes_per_token"])),
+                Cell(kv["bytes"], display=nbytes(kv["bytes"])),
+                Cell(kv["bytes_if_mha"], display=nbytes(kv["bytes_if_mha"])),
+                Cell(acc["flops_per_token"]["forward"], display=flops(acc["flops_per_token"]["forward"])),
+                Cell(acc["flops_per_token"]["training"], display=flops(acc["flops_per_token"]["training"])),
+            ]
+        )
+    params = Table(
+        "Parameters by component",
+        ["model", "total", *COMPONENTS, "non-embedding share", "published"],
+        param_rows,
+        caption="Exact counts. Non-embedding share excludes the embedding and the output head. "
+        "'published' is the figure a model card or paper states, where one was read (often rounded).",
+        id="params",
+    )
+    memory = Table(
+        "Memory and compute",
+        [
+            "model",
+            "weights fp32",
+            "weights bf16",
+            "weights int8",
+            "weights int4",
+            "KV cache / token",
+            f"KV cache @ {context:,}",
+            f"same without GQA @ {context:,}",
+            f"forward FLOPs / token @ {context:,}",
+            "training FLOPs / token",
+        ],
+        memory_rows,
+        caption="Bytes in binary units (GiB = 2³⁰). KV cache in bf16 at batch 1; "
+        "'without GQA' is the cache if every query head had its own key/value head.",
+        id="memory",
+    )
     return params, memory
 
 
@@ -321,27 +397,44 @@ def _token_scaling(models: Sequence[ModelFacts]) -> tuple[Table | None, list[dic
         if fact is None:
             continue
         acc = m.acc
-        rows.append([
-            m.id, Cell(acc["params_total"], display=count(acc["params_total"])),
-            Cell(fact.value, display=count(fact.value)),
-            Cell(round(acc["tokens_per_param"], 1), display=f"{acc['tokens_per_param']:,.0f}"),
-            Cell(round(acc["chinchilla_multiple"], 2), display=f"{acc['chinchilla_multiple']:,.1f}×"),
-            Cell(acc["training_flops"], display=f"{acc['training_flops']:.2e}"),
-            Cell(fact.source, title=fact.quote or None),
-        ])  # fmt: skip
-        out.append({"id": m.id, "params": acc["params_total"], "tokens": fact.value,
-                    "tokens_per_param": acc["tokens_per_param"], "chinchilla_multiple": acc["chinchilla_multiple"],
-                    "training_flops": acc["training_flops"], "source": fact.source})  # fmt: skip
+        rows.append(
+            [
+                m.id,
+                Cell(acc["params_total"], display=count(acc["params_total"])),
+                Cell(fact.value, display=count(fact.value)),
+                Cell(round(acc["tokens_per_param"], 1), display=f"{acc['tokens_per_param']:,.0f}"),
+                Cell(round(acc["chinchilla_multiple"], 2), display=f"{acc['chinchilla_multiple']:,.1f}×"),
+                Cell(acc["training_flops"], display=f"{acc['training_flops']:.2e}"),
+                Cell(fact.source, title=fact.quote or None),
+            ]
+        )
+        out.append(
+            {
+                "id": m.id,
+                "params": acc["params_total"],
+                "tokens": fact.value,
+                "tokens_per_param": acc["tokens_per_param"],
+                "chinchilla_multiple": acc["chinchilla_multiple"],
+                "training_flops": acc["training_flops"],
+                "source": fact.source,
+            }
+        )
     if not rows:
         return None, out
     missing = [m.id for m in models if m.entry.training_tokens is None]
-    caption = (f"Chinchilla: {CHINCHILLA_TOKENS_PER_PARAM:g} tokens per parameter (Hoffmann et al. 2022). "
-               "Training compute ≈ 6 × parameters × tokens. Hover a source for the quoted sentence.")  # fmt: skip
+    caption = (
+        f"Chinchilla: {CHINCHILLA_TOKENS_PER_PARAM:g} tokens per parameter (Hoffmann et al. 2022). "
+        "Training compute ≈ 6 × parameters × tokens. Hover a source for the quoted sentence."
+    )
     if missing:
         caption += f" No published token count read for: {', '.join(missing)}."
-    table = Table("Training tokens per parameter", ["model", "params", "training tokens", "tokens / param",
-                                                    "× Chinchilla", "training FLOPs (6·N·D)", "source"],
-                  rows, caption=caption, id="token-scaling")  # fmt: skip
+    table = Table(
+        "Training tokens per parameter",
+        ["model", "params", "training tokens", "tokens / param", "× Chinchilla", "training FLOPs (6·N·D)", "source"],
+        rows,
+        caption=caption,
+        id="token-scaling",
+    )
     return table, out
 
 
@@ -362,9 +455,11 @@ def _overview_text(models: Sequence[ModelFacts], context: int, steps: Sequence[S
         "parameters, memory and compute.\n\n" + "\n".join(lines) + "\n\n"
     )
     if len(models) > 1:
-        text += (f"Sizes range from {count(smallest.acc['params_total'])} (`{smallest.id}`) to "
-                 f"{count(largest.acc['params_total'])} (`{largest.id}`). Relative to its width, `{lightest.id}` has the "
-                 f"smallest KV cache: {nbytes(lightest.acc['kv_cache_bytes_per_token'])} per token. ")  # fmt: skip
+        text += (
+            f"Sizes range from {count(smallest.acc['params_total'])} (`{smallest.id}`) to "
+            f"{count(largest.acc['params_total'])} (`{largest.id}`). Relative to its width, `{lightest.id}` has the "
+            f"smallest KV cache: {nbytes(lightest.acc['kv_cache_bytes_per_token'])} per token. "
+        )
     text += f"Context-dependent figures use {context:,} tokens (change with `--context`)."
     return text
 
@@ -372,9 +467,12 @@ def _overview_text(models: Sequence[ModelFacts], context: int, steps: Sequence[S
 def _lineage_blocks(steps: Sequence[Step]) -> list[Any]:
     if not steps:
         return [Prose("None of the selected models has a predecessor in the catalog.")]
-    blocks: list[Any] = [Prose(
-        "Each step compares models of the same size where the catalog has them (otherwise the closest size). "
-        "Changes common to every compared pair come first; size-specific ones follow per pair.")]  # fmt: skip
+    blocks: list[Any] = [
+        Prose(
+            "Each step compares models of the same size where the catalog has them (otherwise the closest size). "
+            "Changes common to every compared pair come first; size-specific ones follow per pair."
+        )
+    ]
     for family in dict.fromkeys(s.family for s in steps):
         sub = []
         for step in (s for s in steps if s.family == family):
@@ -387,7 +485,9 @@ def _lineage_blocks(steps: Sequence[Step]) -> list[Any]:
                 if rest and len(compared) > 1:
                     items.append(f"- only `{p.before}` → `{p.after}`: " + "; ".join(summarise(rest)))
             if not items:
-                items = ["- no architectural change: the same-size models share every choice (new training data and recipe only)"]
+                items = [
+                    "- no architectural change: the same-size models share every choice (new training data and recipe only)"
+                ]
             if step.new_sizes:
                 items.append("- new sizes: " + ", ".join(f"`{i}`" for i in step.new_sizes))
             text = f"**{step.title}** (compared: {pairs})\n\n" + "\n".join(items)
@@ -401,9 +501,11 @@ def _scaling_text(models: Sequence[ModelFacts]) -> str:
     if not known:
         return "None of the selected models has a published training-token count in the catalog."
     top = max(known, key=lambda m: m.acc["tokens_per_param"])
-    return (f"{len(known)} of {len(models)} models have a published training-token count. The most heavily trained "
-            f"relative to its size is `{top.id}`: {top.acc['tokens_per_param']:,.0f} tokens per parameter, "
-            f"{top.acc['chinchilla_multiple']:,.0f}× the Chinchilla-optimal 20. The explanation below says why.")  # fmt: skip
+    return (
+        f"{len(known)} of {len(models)} models have a published training-token count. The most heavily trained "
+        f"relative to its size is `{top.id}`: {top.acc['tokens_per_param']:,.0f} tokens per parameter, "
+        f"{top.acc['chinchilla_multiple']:,.0f}× the Chinchilla-optimal 20. The explanation below says why."
+    )
 
 
 def _sources_text(models: Sequence[ModelFacts]) -> str:
@@ -412,12 +514,20 @@ def _sources_text(models: Sequence[ModelFacts]) -> str:
         src = m.entry.config_source
         where = src.get("url", "")
         kind = src.get("kind", "")
-        link = f"[{where}]({where})" if where.startswith("https://") and " " not in where else f"`{where}`" if where else ""
+        link = (
+            f"[{where}]({where})"
+            if where.startswith("https://") and " " not in where
+            else f"`{where}`"
+            if where
+            else ""
+        )
         tokens = f"; tokens: {m.entry.training_tokens.source}" if m.entry.training_tokens else ""
         lines.append(f"- `{m.id}` ({kind}): {link}{tokens}")
-    return ("Configs come from the catalog (`modelkin/configs/catalog/`), which records for each model where its "
-            "config.json was read and how much to trust it; `modelkin show ID --provenance` prints the details.\n\n"
-            + "\n".join(lines))  # fmt: skip
+    return (
+        "Configs come from the catalog (`modelkin/configs/catalog/`), which records for each model where its "
+        "config.json was read and how much to trust it; `modelkin show ID --provenance` prints the details.\n\n"
+        + "\n".join(lines)
+    )
 
 
 # --- plots -----------------------------------------------------------------------------------
@@ -432,23 +542,36 @@ def _representatives(models: Sequence[ModelFacts]) -> list[ModelFacts]:
         key = m.spec.generation
         score = (variant_of(m.entry) != "base", abs(math.log(m.acc["params_total"] / REFERENCE_SIZE)))
         current = best.get(key)
-        if current is None or score < (variant_of(current.entry) != "base", abs(math.log(current.acc["params_total"] / REFERENCE_SIZE))):
+        if current is None or score < (
+            variant_of(current.entry) != "base",
+            abs(math.log(current.acc["params_total"] / REFERENCE_SIZE)),
+        ):
             best[key] = m
     return [m for m in models if best.get(m.spec.generation) is m]
 
 
 def _figures(models: Sequence[ModelFacts], context: int) -> list[tuple[Figure, bytes]]:
     reps = _representatives(models)
-    subset_note = ("" if len(reps) == len(models)
-                   else f" One model per generation (nearest 8 B parameters) of the {len(models)} selected; the tables list all.")  # fmt: skip
+    subset_note = (
+        ""
+        if len(reps) == len(models)
+        else f" One model per generation (nearest 8 B parameters) of the {len(models)} selected; the tables list all."
+    )
     # (plots function, args, kwargs, figure name, figure title, caption); drawn together below.
     jobs: list[tuple[str, tuple[Any, ...], dict[str, Any], str, str, str]] = []
 
     series = {c: [m.acc["params_by_component"][c] for m in reps] for c in COMPONENTS}
-    jobs.append(("stacked_bars", ([m.id for m in reps], series, "parameters", "Where the parameters are"), {},
-                 "params", "Parameter breakdown",
-                 "Parameters per component, stacked. Embedding and head grow with the vocabulary; the MLP holds most "
-                 "of the rest." + subset_note))  # fmt: skip
+    jobs.append(
+        (
+            "stacked_bars",
+            ([m.id for m in reps], series, "parameters", "Where the parameters are"),
+            {},
+            "params",
+            "Parameter breakdown",
+            "Parameters per component, stacked. Embedding and head grow with the vocabulary; the MLP holds most "
+            "of the rest." + subset_note,
+        )
+    )
 
     # KV cache: one line per distinct cache size; models with identical caches share a line.
     top = max(m.spec.max_position_embeddings for m in models)
@@ -459,10 +582,17 @@ def _figures(models: Sequence[ModelFacts], context: int) -> list[tuple[Figure, b
         curves.setdefault(key, []).append(m)
     ordered = sorted(curves.items(), key=lambda kv: -kv[0][-1])[:MAX_SERIES]
     kv_series = {_kv_label(group): list(values) for values, group in ordered}
-    jobs.append(("lines", (xs, kv_series, "context length (tokens)", "KV cache (bytes, bf16, batch 1)", "KV cache vs context"),
-                 {"logx": True, "logy": True}, "kv-cache", "KV cache vs context length",
-                 "Log–log: every line has slope 1 (the cache grows linearly); the vertical gaps are the GQA group sizes "
-                 "and layer counts. Models with identical caches share a line." + subset_note))  # fmt: skip
+    jobs.append(
+        (
+            "lines",
+            (xs, kv_series, "context length (tokens)", "KV cache (bytes, bf16, batch 1)", "KV cache vs context"),
+            {"logx": True, "logy": True},
+            "kv-cache",
+            "KV cache vs context length",
+            "Log–log: every line has slope 1 (the cache grows linearly); the vertical gaps are the GQA group sizes "
+            "and layer counts. Models with identical caches share a line." + subset_note,
+        )
+    )
 
     known = [m for m in models if "tokens" in m.acc]
     if known:
@@ -475,27 +605,50 @@ def _figures(models: Sequence[ModelFacts], context: int) -> list[tuple[Figure, b
         points = {_merged_label(group): xy for xy, group in merged.items()}
         # The reference line starts just below the least-trained model, not at the smallest
         # model: the y axis then spans only the decades where the points are.
-        low = max(min(p for p, _ in points.values()) / 1.5, min(t for _, t in points.values()) / (4 * CHINCHILLA_TOKENS_PER_PARAM))
+        low = max(
+            min(p for p, _ in points.values()) / 1.5,
+            min(t for _, t in points.values()) / (4 * CHINCHILLA_TOKENS_PER_PARAM),
+        )
         high = max(p for p, _ in points.values()) * 1.5
-        ref = ([low, high], [CHINCHILLA_TOKENS_PER_PARAM * low, CHINCHILLA_TOKENS_PER_PARAM * high], "Chinchilla: 20 tokens / parameter")
-        jobs.append(("scatter_with_reference", (points, ref, "parameters", "training tokens", "Training tokens vs parameters"),
-                     {"logx": True, "logy": True}, "tokens", "Training tokens vs parameters",
-                     "Every point above the dashed line was trained on more than 20 tokens per parameter, the "
-                     "compute-optimal ratio; the distance above it (log scale) is the multiple. Chat and long-context "
-                     "variants share their base model's point."))  # fmt: skip
+        ref = (
+            [low, high],
+            [CHINCHILLA_TOKENS_PER_PARAM * low, CHINCHILLA_TOKENS_PER_PARAM * high],
+            "Chinchilla: 20 tokens / parameter",
+        )
+        jobs.append(
+            (
+                "scatter_with_reference",
+                (points, ref, "parameters", "training tokens", "Training tokens vs parameters"),
+                {"logx": True, "logy": True},
+                "tokens",
+                "Training tokens vs parameters",
+                "Every point above the dashed line was trained on more than 20 tokens per parameter, the "
+                "compute-optimal ratio; the distance above it (log scale) is the multiple. Chat and long-context "
+                "variants share their base model's point.",
+            )
+        )
 
     rope_series, left_out = _rope_series(models)
     note = f" Not drawn (palette full): {', '.join(left_out)}." if left_out else ""
-    jobs.append(("spectra", (rope_series, "wavelength ÷ training context", "RoPE wavelengths per dimension pair"),
-                 {"hline": (1.0, "training context")}, "rope", "RoPE wavelength spectra",
-                 "Wavelength (positions per full turn) of each rotating pair, divided by the context the model was "
-                 "trained with before any rescaling. Pairs above the dashed line never complete a turn in training; "
-                 "scaling rules stretch exactly those. GLM rotates 32 pairs per head, the others 64 (32 for 64-dim "
-                 "heads)." + note))  # fmt: skip
+    jobs.append(
+        (
+            "spectra",
+            (rope_series, "wavelength ÷ training context", "RoPE wavelengths per dimension pair"),
+            {"hline": (1.0, "training context")},
+            "rope",
+            "RoPE wavelength spectra",
+            "Wavelength (positions per full turn) of each rotating pair, divided by the context the model was "
+            "trained with before any rescaling. Pairs above the dashed line never complete a turn in training; "
+            "scaling rules stretch exactly those. GLM rotates 32 pairs per head, the others 64 (32 for 64-dim "
+            "heads)." + note,
+        )
+    )
 
     drawn = _draw_all([(function, args, kwargs) for function, args, kwargs, *_ in jobs])
-    return [(Figure(title, output.svg, caption=caption, name=name), output.png)
-            for (_, _, _, name, title, caption), output in zip(jobs, drawn)]  # fmt: skip
+    return [
+        (Figure(title, output.svg, caption=caption, name=name), output.png)
+        for (_, _, _, name, title, caption), output in zip(jobs, drawn)
+    ]
 
 
 def _draw(job: tuple[str, tuple[Any, ...], dict[str, Any]]) -> Any:
@@ -531,7 +684,7 @@ def _merged_label(ids: Sequence[str]) -> str:
     """'llama-3-70b = 3.1-70b': later ids without the family prefix they share with the first."""
     first = ids[0]
     prefix = first.split("-", 1)[0] + "-"
-    return " = ".join([first, *[i[len(prefix):] if i.startswith(prefix) else i for i in ids[1:]]])
+    return " = ".join([first, *[i[len(prefix) :] if i.startswith(prefix) else i for i in ids[1:]]])
 
 
 def _kv_label(group: Sequence[ModelFacts]) -> str:
@@ -590,8 +743,14 @@ def _size_gap(m: ModelFacts) -> float:
 # --- JSON ------------------------------------------------------------------------------------
 
 
-def _json(data: ReportData, models: Sequence[ModelFacts], steps: Sequence[Step], scaling: list[dict[str, Any]],
-          texts: Sequence[tuple[str, str]], context: int) -> dict[str, Any]:  # fmt: skip
+def _json(
+    data: ReportData,
+    models: Sequence[ModelFacts],
+    steps: Sequence[Step],
+    scaling: list[dict[str, Any]],
+    texts: Sequence[tuple[str, str]],
+    context: int,
+) -> dict[str, Any]:
     def fact(f: Any) -> dict[str, Any] | None:
         return {"value": f.value, "source": f.source, "quote": f.quote} if f else None
 
@@ -601,20 +760,31 @@ def _json(data: ReportData, models: Sequence[ModelFacts], steps: Sequence[Step],
         "generator": f"modelkin {_version()}",
         "context": context,
         "models": [
-            {"id": m.id, "repo": m.entry.repo, "family": m.spec.family, "generation": m.spec.generation,
-             "variant": variant_of(m.entry), "previous": m.previous.id if m.previous else None,
-             "features": m.features, "feature_values": m.values,
-             "changed": [c.as_json() for c in m.changes], "accounting": m.acc,
-             "published_params": fact(m.entry.published_params), "training_tokens": fact(m.entry.training_tokens),
-             "config_source": m.entry.config_source}
+            {
+                "id": m.id,
+                "repo": m.entry.repo,
+                "family": m.spec.family,
+                "generation": m.spec.generation,
+                "variant": variant_of(m.entry),
+                "previous": m.previous.id if m.previous else None,
+                "features": m.features,
+                "feature_values": m.values,
+                "changed": [c.as_json() for c in m.changes],
+                "accounting": m.acc,
+                "published_params": fact(m.entry.published_params),
+                "training_tokens": fact(m.entry.training_tokens),
+                "config_source": m.entry.config_source,
+            }
             for m in models
         ],
         "lineage": [s.as_json() for s in steps],
         "token_scaling": scaling,
-        "tables": [{"id": t.id, "title": t.title, "csv": f"{t.id}.csv", "headers": list(t.headers)} for t in data.tables],
+        "tables": [
+            {"id": t.id, "title": t.title, "csv": f"{t.id}.csv", "headers": list(t.headers)} for t in data.tables
+        ],
         "plots": [{"name": f.name, "title": f.title, "png": f"plots/{f.name}.png"} for f, _ in data.figures],
         "explanations": [{"title": title, "markdown": text.strip()} for title, text in texts],
-    }  # fmt: skip
+    }
 
 
 def _version() -> str:

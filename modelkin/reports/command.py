@@ -14,15 +14,20 @@ from ..families.accounting import DEFAULT_CONTEXT
 
 def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
-        "report", help="write a comparison report (HTML, Markdown, JSON, CSV, plots) for catalog models",
+        "report",
+        help="write a comparison report (HTML, Markdown, JSON, CSV, plots) for catalog models",
         description="Write report.html, report.md, report.json, one CSV per table and plots/*.png into DIR.",
-    )  # fmt: skip
+    )
     p.add_argument("ids", nargs="*", metavar="ID", help="catalog IDs or Hugging Face repo ids")
     p.add_argument("--all", action="store_true", help="every model in the catalog")
     p.add_argument("--family", choices=("llama", "qwen2", "glm"), help="every catalog model of this family")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write (created; replaced only with --force)")
-    p.add_argument("--context", type=positive_int, default=DEFAULT_CONTEXT,
-                   help=f"context length for KV-cache and FLOP figures (default {DEFAULT_CONTEXT})")  # fmt: skip
+    p.add_argument(
+        "--context",
+        type=positive_int,
+        default=DEFAULT_CONTEXT,
+        help=f"context length for KV-cache and FLOP figures (default {DEFAULT_CONTEXT})",
+    )
     p.add_argument("--force", action="store_true", help="replace an existing report (or non-empty folder) at DIR")
     p.set_defaults(func=cmd_report)
     return p

@@ -47,7 +47,9 @@ def explanations(models: Sequence[ModelFacts], context: int) -> list[Explanation
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def _distinct(models: Iterable[ModelFacts], key: Callable[[ModelFacts], Any], limit: int = MAX_EXAMPLES) -> list[ModelFacts]:
+def _distinct(
+    models: Iterable[ModelFacts], key: Callable[[ModelFacts], Any], limit: int = MAX_EXAMPLES
+) -> list[ModelFacts]:
     """The first model for each distinct value of `key`, at most `limit` of them."""
     seen, out = set(), []
     for model in models:
@@ -100,14 +102,18 @@ What replaced the 2017 choices, counted over the {n} models here:
 
 
 def tokenizer(models: Sequence[ModelFacts]) -> Explanation:
-    examples = _distinct(models, lambda m: (m.spec.tokenizer.kind, m.spec.vocab_size, m.spec.hidden_size, m.spec.embeddings.tied))
+    examples = _distinct(
+        models, lambda m: (m.spec.tokenizer.kind, m.spec.vocab_size, m.spec.hidden_size, m.spec.embeddings.tied)
+    )
     lines = []
     for m in examples:
         by = m.acc["params_by_component"]
         vocab_params = by["embedding"] + by["head"]
         matrices = "one shared matrix" if m.spec.embeddings.tied else "input and output matrices"
-        lines.append(f"- `{m.id}`: {feature_rows(m.spec)['tokenizer']}, {m.spec.vocab_size:,} rows × {m.spec.hidden_size:,} "
-                     f"= {count(vocab_params)} parameters in {matrices}, {_share(vocab_params, m.acc['params_total'])} of the model")  # fmt: skip
+        lines.append(
+            f"- `{m.id}`: {feature_rows(m.spec)['tokenizer']}, {m.spec.vocab_size:,} rows × {m.spec.hidden_size:,} "
+            f"= {count(vocab_params)} parameters in {matrices}, {_share(vocab_params, m.acc['params_total'])} of the model"
+        )
     text = f"""
 The tokenizer decides how many tokens a text costs; its vocabulary decides the size of the
 embedding and of the output head, each rows × hidden size. A larger vocabulary packs more
@@ -126,13 +132,27 @@ Embedding rows may exceed the tokenizer's ids: publishers pad the matrix to a mu
 
 
 def attention_heads(models: Sequence[ModelFacts], context: int) -> Explanation:
-    examples = _distinct(models, lambda m: (m.spec.attention.num_heads, m.spec.attention.num_kv_heads, m.spec.num_layers, m.spec.attention.head_dim))
+    examples = _distinct(
+        models,
+        lambda m: (
+            m.spec.attention.num_heads,
+            m.spec.attention.num_kv_heads,
+            m.spec.num_layers,
+            m.spec.attention.head_dim,
+        ),
+    )
     lines = []
     for m in examples:
         a, kv = m.spec.attention, m.acc["kv_cache"]
-        saving = f"; with a key/value head per query head it would need {nbytes(kv['bytes_if_mha'])}" if a.group_size > 1 else ""
-        lines.append(f"- `{m.id}`: {a.kind}, {a.num_heads} query heads, {a.num_kv_heads} key/value heads (groups of {a.group_size}): "
-                     f"{nbytes(m.acc['kv_cache_bytes_per_token'])} of cache per token, {nbytes(kv['bytes'])} at {context:,} tokens{saving}")  # fmt: skip
+        saving = (
+            f"; with a key/value head per query head it would need {nbytes(kv['bytes_if_mha'])}"
+            if a.group_size > 1
+            else ""
+        )
+        lines.append(
+            f"- `{m.id}`: {a.kind}, {a.num_heads} query heads, {a.num_kv_heads} key/value heads (groups of {a.group_size}): "
+            f"{nbytes(m.acc['kv_cache_bytes_per_token'])} of cache per token, {nbytes(kv['bytes'])} at {context:,} tokens{saving}"
+        )
     text = f"""
 Multi-head attention (MHA) gives every query head its own key and value head. Grouped-query
 attention (GQA) lets a group of query heads share one key/value head; multi-query attention
@@ -153,7 +173,15 @@ def qkv_bias(models: Sequence[ModelFacts]) -> Explanation | None:
     if not biased:
         return None
     lines = []
-    for m in _distinct(biased, lambda m: (m.spec.attention.num_heads, m.spec.attention.num_kv_heads, m.spec.num_layers, m.spec.attention.head_dim)):
+    for m in _distinct(
+        biased,
+        lambda m: (
+            m.spec.attention.num_heads,
+            m.spec.attention.num_kv_heads,
+            m.spec.num_layers,
+            m.spec.attention.head_dim,
+        ),
+    ):
         a = m.spec.attention
         params = (a.num_heads + 2 * a.num_kv_heads) * a.head_dim * m.spec.num_layers
         lines.append(f"- `{m.id}`: {params:,} bias values, {_share(params, m.acc['params_total'])} of the model")
@@ -175,8 +203,10 @@ def rope_base(models: Sequence[ModelFacts]) -> Explanation:
         base_inv = rope_math.base_frequencies(m.spec.positions.base, m.spec.rotary_dim)
         longest = max(rope_math.wavelengths(base_inv))
         turns = rope_math.full_turns_within(base_inv, m.spec.original_context)
-        lines.append(f"- `{m.id}`: base {m.spec.positions.base:,.0f}, longest wavelength {count(longest)} tokens; "
-                     f"{turns} of {len(base_inv)} pairs complete a full turn within its {m.spec.original_context:,} training positions")  # fmt: skip
+        lines.append(
+            f"- `{m.id}`: base {m.spec.positions.base:,.0f}, longest wavelength {count(longest)} tokens; "
+            f"{turns} of {len(base_inv)} pairs complete a full turn within its {m.spec.original_context:,} training positions"
+        )
     text = f"""
 Attention by itself does not know word order: swap two tokens and their attention scores swap
 with them. The 2017 Transformer added sinusoidal position vectors to the input. RoPE instead
@@ -246,25 +276,33 @@ def _long_context_line(m: ModelFacts) -> str | None:
         inv = rope_math.inverse_frequencies(spec.positions, spec.rotary_dim, spec.max_position_embeddings)
         kept = sum(1 for b, s in zip(base_inv, inv) if abs(s / b - 1) < 1e-9)
         divided = sum(1 for b, s in zip(base_inv, inv) if abs(b / s - scaling.factor) < 1e-9)
-        return (f"- `{m.id}`: `llama3` rule ×{scaling.factor:g} from {scaling.original_max_position_embeddings:,} to "
-                f"{spec.max_position_embeddings:,} positions: {kept} pairs kept, {divided} slowed ×{scaling.factor:g}, "
-                f"{len(inv) - kept - divided} blended")  # fmt: skip
+        return (
+            f"- `{m.id}`: `llama3` rule ×{scaling.factor:g} from {scaling.original_max_position_embeddings:,} to "
+            f"{spec.max_position_embeddings:,} positions: {kept} pairs kept, {divided} slowed ×{scaling.factor:g}, "
+            f"{len(inv) - kept - divided} blended"
+        )
     if scaling.type == "yarn":
         original = scaling.original_max_position_embeddings or spec.max_position_embeddings
         low, high = rope_math.yarn_correction_range(scaling, spec.positions.base, spec.rotary_dim, original)
         factor = rope_math.attention_factor(scaling)
-        return (f"- `{m.id}`: YaRN ×{scaling.factor:g} over {original:,} trained positions (reach {scaling.factor * original:,.0f}): "
-                f"pairs below {low:g} kept, above {high:g} slowed ×{scaling.factor:g}, attention scaled by {factor:.3f}")  # fmt: skip
+        return (
+            f"- `{m.id}`: YaRN ×{scaling.factor:g} over {original:,} trained positions (reach {scaling.factor * original:,.0f}): "
+            f"pairs below {low:g} kept, above {high:g} slowed ×{scaling.factor:g}, attention scaled by {factor:.3f}"
+        )
     if scaling.type in ("linear", "dynamic"):
         return f"- `{m.id}`: {feature_rows(spec)['RoPE scaling']}"
     dca = spec.long_context.dual_chunk
     if dca:
-        return (f"- `{m.id}`: Dual Chunk Attention, chunks of {dca.chunk_size - dca.local_size:,} tokens; RoPE distances "
-                f"stay ≤ {dca.chunk_size:,}; exact (equal to plain attention) up to {rope_math.dca_exact_limit(dca):,} tokens, "
-                f"context {spec.max_position_embeddings:,}")  # fmt: skip
+        return (
+            f"- `{m.id}`: Dual Chunk Attention, chunks of {dca.chunk_size - dca.local_size:,} tokens; RoPE distances "
+            f"stay ≤ {dca.chunk_size:,}; exact (equal to plain attention) up to {rope_math.dca_exact_limit(dca):,} tokens, "
+            f"context {spec.max_position_embeddings:,}"
+        )
     if spec.positions.rope_ratio != 1:
-        return (f"- `{m.id}`: `rope_ratio` {spec.positions.rope_ratio:g} raises the base to {spec.positions.base:,.0f} "
-                f"for a {spec.max_position_embeddings:,}-token context")  # fmt: skip
+        return (
+            f"- `{m.id}`: `rope_ratio` {spec.positions.rope_ratio:g} raises the base to {spec.positions.base:,.0f} "
+            f"for a {spec.max_position_embeddings:,}-token context"
+        )
     return None
 
 
@@ -273,11 +311,19 @@ def mlp(models: Sequence[ModelFacts]) -> Explanation:
     for m in _distinct(models, lambda m: (m.spec.hidden_size, m.spec.mlp.intermediate_size, m.spec.mlp.kind)):
         ratio = m.spec.mlp.intermediate_size / m.spec.hidden_size
         share = m.acc["params_by_component"]["mlp"] / m.acc["params_total"]
-        lines.append(f"- `{m.id}`: {m.spec.hidden_size:,} → {m.spec.mlp.intermediate_size:,} ({ratio:.2f}×), "
-                     f"{100 * share:.0f}% of all parameters")  # fmt: skip
+        lines.append(
+            f"- `{m.id}`: {m.spec.hidden_size:,} → {m.spec.mlp.intermediate_size:,} ({ratio:.2f}×), "
+            f"{100 * share:.0f}% of all parameters"
+        )
     fused = [m for m in models if m.spec.mlp.fused_gate_up]
-    fused_text = (f" {_names(fused)} store the gate and up projections as one fused matrix; that changes the "
-                  "checkpoint's tensor names, not the arithmetic.") if fused else ""  # fmt: skip
+    fused_text = (
+        (
+            f" {_names(fused)} store the gate and up projections as one fused matrix; that changes the "
+            "checkpoint's tensor names, not the arithmetic."
+        )
+        if fused
+        else ""
+    )
     text = f"""
 The original feed-forward block is two matrices with a ReLU between them, four times as wide
 as the model (d_ff = 4·d, 8·d² parameters). SwiGLU multiplies a SiLU-activated gate with a second
@@ -295,15 +341,21 @@ def norm(models: Sequence[ModelFacts]) -> Explanation:
     sandwich = [m for m in models if m.spec.norm.placement == "sandwich"]
     eps = sorted({m.spec.norm.eps for m in models})
     example = models[0]
-    sandwich_text = (f"\n\n{_names(sandwich)} use a sandwich: the sublayer output is normalised again before it is "
-                     "added to the residual, two more norm vectors per layer, to keep activations small in deep stacks.") if sandwich else ""  # fmt: skip
+    sandwich_text = (
+        (
+            f"\n\n{_names(sandwich)} use a sandwich: the sublayer output is normalised again before it is "
+            "added to the residual, two more norm vectors per layer, to keep activations small in deep stacks."
+        )
+        if sandwich
+        else ""
+    )
     text = f"""
 The 2017 Transformer normalised after each residual addition ("Add & Norm", post-norm). Deep
 post-norm stacks train poorly without warm-up tricks, so all these models normalise the
 input of each sublayer instead (pre-norm), keeping an untouched residual path from the first
 layer to the last. They use RMSNorm, which divides by the root mean square without
 subtracting the mean and has no bias: cheaper, and as stable in practice. Norms hold almost no
-parameters (`{example.id}`: {example.acc['params_by_component']['norm']:,}).
+parameters (`{example.id}`: {example.acc["params_by_component"]["norm"]:,}).
 The epsilon that guards against division by zero ranges from {eps[0]:g} to {eps[-1]:g} here; it
 matters when converting to low precision, not for capacity.{sandwich_text}
 """
@@ -317,7 +369,9 @@ def tied_embeddings(models: Sequence[ModelFacts]) -> Explanation | None:
     lines = []
     for m in _distinct(tied, lambda m: (m.spec.vocab_size, m.spec.hidden_size)):
         saved = m.spec.vocab_size * m.spec.hidden_size
-        lines.append(f"- `{m.id}`: saves {count(saved)} parameters, {_share(saved, m.acc['params_total'] + saved)} of what it would have")
+        lines.append(
+            f"- `{m.id}`: saves {count(saved)} parameters, {_share(saved, m.acc['params_total'] + saved)} of what it would have"
+        )
     text = f"""
 Tying reuses the input embedding matrix as the output head, so the model reads and writes
 tokens with the same vectors. Large models keep them separate (the head is a small share
@@ -340,13 +394,15 @@ def kv_cache_vs_weights(models: Sequence[ModelFacts], context: int) -> Explanati
         capped = window is not None and window.enabled
         crossover = "never (sliding window caps it)" if capped else f"from {count(tokens)} cached tokens"
         at_max = kv_cache_bytes(m.spec, m.spec.max_position_embeddings, 1, "bf16")
-        lines.append(f"- `{m.id}`: weights {nbytes(weights)}, cache {nbytes(per_token)}/token; the cache outweighs the weights "
-                     f"{crossover}; at its full {m.spec.max_position_embeddings:,}-token context: {nbytes(at_max)}")  # fmt: skip
+        lines.append(
+            f"- `{m.id}`: weights {nbytes(weights)}, cache {nbytes(per_token)}/token; the cache outweighs the weights "
+            f"{crossover}; at its full {m.spec.max_position_embeddings:,}-token context: {nbytes(at_max)}"
+        )
     text = f"""
 Serving memory is the weights plus the KV cache: 2 (keys and values) × layers × key/value
 heads × head dimension × bytes per value, for every cached token of every sequence in the
 batch. The weights are fixed; the cache grows linearly with context and batch. In bf16
-({DTYPE_BYTES['bf16']:g} bytes per value), at batch 1:
+({DTYPE_BYTES["bf16"]:g} bytes per value), at batch 1:
 
 {chr(10).join(lines)}
 
@@ -361,8 +417,10 @@ def compute_per_token(models: Sequence[ModelFacts], context: int) -> Explanation
         forward = m.acc["flops_per_token"]["forward"]
         width = m.spec.attention.num_heads * m.spec.attention.head_dim
         attention = 4.0 * width * m.spec.num_layers * context
-        lines.append(f"- `{m.id}`: {flops(forward)} per token at {context:,} tokens of context, "
-                     f"{_share(attention, forward)} of it in attention scores")  # fmt: skip
+        lines.append(
+            f"- `{m.id}`: {flops(forward)} per token at {context:,} tokens of context, "
+            f"{_share(attention, forward)} of it in attention scores"
+        )
     text = f"""
 A forward pass costs about 2 FLOPs per weight used in a matrix multiplication (a multiply and
 an add), plus attention over the context: 4 × heads × head dim per cached token per layer.
@@ -380,9 +438,12 @@ def tokens_per_parameter(models: Sequence[ModelFacts]) -> Explanation | None:
         return None
     ordered = sorted(with_tokens, key=lambda m: m.acc["tokens_per_param"])
     picks = _distinct([ordered[0], *ordered[len(ordered) // 2 : len(ordered) // 2 + 1], ordered[-1]], lambda m: m.id)
-    lines = [f"- `{m.id}`: {count(m.acc['tokens'])} tokens for {count(m.acc['params_total'])} parameters = "
-             f"{m.acc['tokens_per_param']:,.0f} per parameter, {m.acc['chinchilla_multiple']:,.1f}× Chinchilla, "
-             f"{m.acc['training_flops']:.2g} FLOP to train" for m in picks]  # fmt: skip
+    lines = [
+        f"- `{m.id}`: {count(m.acc['tokens'])} tokens for {count(m.acc['params_total'])} parameters = "
+        f"{m.acc['tokens_per_param']:,.0f} per parameter, {m.acc['chinchilla_multiple']:,.1f}× Chinchilla, "
+        f"{m.acc['training_flops']:.2g} FLOP to train"
+        for m in picks
+    ]
     text = f"""
 For a fixed training budget C ≈ 6·N·D FLOPs (N parameters, D tokens), Hoffmann et al. (2022,
 "Chinchilla") found loss lowest at about {CHINCHILLA_TOKENS_PER_PARAM:g} tokens per parameter. That optimum
@@ -399,7 +460,9 @@ point, from the fewest to the most tokens per parameter:
 def family_portraits(models: Sequence[ModelFacts]) -> list[Explanation]:
     """Per family: the choices every selected model of it shares, and what varies."""
     out = []
-    families = sorted({m.spec.family for m in models}, key=lambda f: list(FAMILY_NAMES).index(f) if f in FAMILY_NAMES else 99)
+    families = sorted(
+        {m.spec.family for m in models}, key=lambda f: list(FAMILY_NAMES).index(f) if f in FAMILY_NAMES else 99
+    )
     for family in families:
         members = [m for m in models if m.spec.family == family]
         rows = [feature_rows(m.spec) for m in members]

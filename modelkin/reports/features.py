@@ -13,7 +13,11 @@ from typing import Any
 from ..families.spec import ArchBase
 from ..units import count, flops, nbytes  # noqa: F401  (re-exported for the views)
 
-TOKENIZER_NAMES = {"sentencepiece-bpe": "SentencePiece BPE", "byte-level-bpe": "byte-level BPE", "tiktoken-bpe": "tiktoken-style BPE"}
+TOKENIZER_NAMES = {
+    "sentencepiece-bpe": "SentencePiece BPE",
+    "byte-level-bpe": "byte-level BPE",
+    "tiktoken-bpe": "tiktoken-style BPE",
+}
 MLP_NAMES = {"swiglu": "SwiGLU", "geglu": "GeGLU", "gelu": "GELU", "relu": "ReLU"}
 
 
@@ -63,7 +67,13 @@ FEATURES: list[tuple[str, Callable[[ArchBase], Any]]] = [
     ("head dim", lambda s: s.attention.head_dim),
     ("QKV bias", lambda s: yes(s.attention.qkv_bias)),
     ("output bias", lambda s: yes(s.attention.out_bias)),
-    ("RoPE base", lambda s: f"{s.positions.base:g}" + (f" (10000 × rope_ratio {s.positions.rope_ratio:g})" if s.positions.rope_ratio != 1 else "")),
+    (
+        "RoPE base",
+        lambda s: (
+            f"{s.positions.base:g}"
+            + (f" (10000 × rope_ratio {s.positions.rope_ratio:g})" if s.positions.rope_ratio != 1 else "")
+        ),
+    ),
     ("rotary dims", lambda s: f"{s.rotary_dim} of {s.attention.head_dim}"),
     ("RoPE pairs", lambda s: s.positions.layout),
     ("RoPE scaling", _scaling),

@@ -27,10 +27,18 @@ GENERATION_ORDER: tuple[str, ...] = get_args(Generation)
 FAMILY_ORDER: tuple[str, ...] = get_args(Family)
 FAMILY_NAMES = {"llama": "LLaMA", "qwen2": "Qwen2", "glm": "GLM"}
 GENERATION_NAMES = {
-    "llama-1": "LLaMA 1", "llama-2": "Llama 2", "llama-3": "Llama 3", "llama-3.1": "Llama 3.1",
-    "llama-3.2": "Llama 3.2", "qwen2": "Qwen2", "qwen2.5": "Qwen2.5", "chatglm2": "ChatGLM2",
-    "chatglm3": "ChatGLM3", "glm-4": "GLM-4", "glm-4-0414": "GLM-4-0414",
-}  # fmt: skip
+    "llama-1": "LLaMA 1",
+    "llama-2": "Llama 2",
+    "llama-3": "Llama 3",
+    "llama-3.1": "Llama 3.1",
+    "llama-3.2": "Llama 3.2",
+    "qwen2": "Qwen2",
+    "qwen2.5": "Qwen2.5",
+    "chatglm2": "ChatGLM2",
+    "chatglm3": "ChatGLM3",
+    "glm-4": "GLM-4",
+    "glm-4-0414": "GLM-4-0414",
+}
 VARIANTS = ("base", "chat", "1m")  # in the order a family derives them
 VARIANT_NAMES = {"base": "", "chat": " chat/instruct", "1m": " 1M-context"}
 # Rows that name the model rather than a choice; never reported as "changed".
@@ -92,13 +100,17 @@ class Step:
             "title": self.title,
             "common_changes": [c.as_json() for c in self.common],
             "pairs": [
-                {"from": p.before, "to": p.after, "same_size": p.same_size,
-                 "changes": [c.as_json() for c in p.changes],
-                 "other_changes": [c.as_json() for c in p.changes if c not in common]}
+                {
+                    "from": p.before,
+                    "to": p.after,
+                    "same_size": p.same_size,
+                    "changes": [c.as_json() for c in p.changes],
+                    "other_changes": [c.as_json() for c in p.changes if c not in common],
+                }
                 for p in self.pairs
             ],
             "new_sizes": list(self.new_sizes),
-        }  # fmt: skip
+        }
 
 
 def variant_of(entry: CatalogEntry) -> str:
@@ -142,17 +154,29 @@ def predecessor(entry: CatalogEntry, catalog: Sequence[CatalogEntry]) -> Catalog
     if variant != "base":
         # The model this variant was derived from: same generation, an earlier variant,
         # preferably the same size, then the most derived (chat before base for a chat-1M).
-        earlier = [e for e in relatives if e.generation == entry.generation
-                   and VARIANTS.index(variant_of(e)) < VARIANTS.index(variant)]  # fmt: skip
+        earlier = [
+            e
+            for e in relatives
+            if e.generation == entry.generation and VARIANTS.index(variant_of(e)) < VARIANTS.index(variant)
+        ]
         if earlier:
-            return min(earlier, key=lambda e: (not is_same_size(e, entry), -VARIANTS.index(variant_of(e)),
-                                               size_distance(e, entry), e.id))  # fmt: skip
+            return min(
+                earlier,
+                key=lambda e: (
+                    not is_same_size(e, entry),
+                    -VARIANTS.index(variant_of(e)),
+                    size_distance(e, entry),
+                    e.id,
+                ),
+            )
     mine = stage_sort_key(stage_of(entry))[0]
     older = [e for e in relatives if variant_of(e) == "base" and stage_sort_key(stage_of(e))[0] < mine]
     if not older:
         return None
     latest = max(stage_sort_key(stage_of(e))[0] for e in older)
-    return min((e for e in older if stage_sort_key(stage_of(e))[0] == latest), key=lambda e: (size_distance(e, entry), e.id))
+    return min(
+        (e for e in older if stage_sort_key(stage_of(e))[0] == latest), key=lambda e: (size_distance(e, entry), e.id)
+    )
 
 
 UNKNOWN = "unknown"

@@ -95,8 +95,10 @@ def _table(table: Table, level: int, legend: str, out: list[str]) -> None:
             if cell.highlight:
                 text += HIGHLIGHT_MARK
                 if cell.title:
-                    notes.append(f"- {_escape_line(display_text(row[0]))}, {_escape_line(table.headers[col])}: "
-                                 f"{_escape_line(cell.title)}")
+                    notes.append(
+                        f"- {_escape_line(display_text(row[0]))}, {_escape_line(table.headers[col])}: "
+                        f"{_escape_line(cell.title)}"
+                    )
             texts.append(text)
         out.append("| " + " | ".join(texts) + " |")
     out.append("")

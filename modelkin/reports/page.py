@@ -159,7 +159,7 @@ def render_html(
         toc,
         f"<main>\n{body}\n</main>",
         "</div>",
-        f'<footer><p>{escape(generated_note)}</p></footer>' if generated_note else "",
+        f"<footer><p>{escape(generated_note)}</p></footer>" if generated_note else "",
         f"<script>{_SORT_SCRIPT}</script>",
         "</body>",
         "</html>",
@@ -230,10 +230,7 @@ class _HtmlRenderer:
         heading = min(level, 6)
         section_id = self._section_ids[id(section)]
         inner = "\n".join(self.block(block, level) for block in section.blocks)
-        return (
-            f'<section id="{section_id}">\n<h{heading}>{escape(section.title)}</h{heading}>\n'
-            f"{inner}\n</section>"
-        )
+        return f'<section id="{section_id}">\n<h{heading}>{escape(section.title)}</h{heading}>\n{inner}\n</section>'
 
     def block(self, block: Block, level: int) -> str:
         if isinstance(block, Section):

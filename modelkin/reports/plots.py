@@ -74,8 +74,16 @@ def stacked_bars(
         positions = list(range(len(labels)))
         bottoms = [0.0] * len(labels)
         for index, (name, values) in enumerate(series.items()):
-            ax.bar(positions, values, bottom=bottoms, width=0.65, label=name,
-                   color=_colour(index), edgecolor="white", linewidth=0.5)
+            ax.bar(
+                positions,
+                values,
+                bottom=bottoms,
+                width=0.65,
+                label=name,
+                color=_colour(index),
+                edgecolor="white",
+                linewidth=0.5,
+            )
             bottoms = [b + float(v) for b, v in zip(bottoms, values)]
         if log:
             ax.set_yscale("log")
@@ -136,8 +144,16 @@ def scatter_with_reference(
 
 
 # Offsets (points) tried in turn for a point label: right, above-right, below-right, left ...
-_LABEL_OFFSETS = ((6, -3, "left"), (6, 7, "left"), (6, -13, "left"), (-6, -3, "right"),
-                  (-6, 7, "right"), (-6, -13, "right"), (6, 17, "left"), (6, -23, "left"))
+_LABEL_OFFSETS = (
+    (6, -3, "left"),
+    (6, 7, "left"),
+    (6, -13, "left"),
+    (-6, -3, "right"),
+    (-6, 7, "right"),
+    (-6, -13, "right"),
+    (6, 17, "left"),
+    (6, -23, "left"),
+)
 
 
 def _label_points(fig: MplFigure, ax: Axes, points: Mapping[str, tuple[float, float]]) -> None:
@@ -156,8 +172,9 @@ def _label_points(fig: MplFigure, ax: Axes, points: Mapping[str, tuple[float, fl
         for dx, dy, align in _LABEL_OFFSETS:
             if label is not None:
                 label.remove()
-            label = ax.annotate(name, (px, py), xytext=(dx, dy), textcoords="offset points", fontsize=8.5,
-                                color="#222222", ha=align)
+            label = ax.annotate(
+                name, (px, py), xytext=(dx, dy), textcoords="offset points", fontsize=8.5, color="#222222", ha=align
+            )
             box = label.get_window_extent(renderer)
             if not any(box.overlaps(other) for other in placed):
                 break

@@ -88,7 +88,9 @@ def _write_files(data: ReportData, folder: Path) -> None:
         html = render_html(data.title, data.subtitle, data.sections, data.footer)
         (folder / "report.html").write_text(html, encoding="utf-8")
         # Written last: its presence is what marks a folder as a complete report.
-        (folder / "report.json").write_text(json.dumps(data.json, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        (folder / "report.json").write_text(
+            json.dumps(data.json, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     except OSError as error:
         raise ModelkinError(str(folder), f"cannot write the report: {error.strerror or error}") from error
 
@@ -97,7 +99,7 @@ def folder_readme(data: ReportData) -> str:
     from . import build_report
 
     doc = build_report.__doc__ or ""
-    shape = doc[doc.index("Report JSON shape"):] if "Report JSON shape" in doc else ""
+    shape = doc[doc.index("Report JSON shape") :] if "Report JSON shape" in doc else ""
     tables = "\n".join(f"- `{t.id}.csv`: {t.title}" for t in data.tables)
     plots = "\n".join(f"- `{PLOT_DIR}/{f.file_stem}.png`: {f.title}" for f, _ in data.figures)
     return f"""# {data.title}

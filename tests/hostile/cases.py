@@ -29,7 +29,6 @@ from .files import (
 )
 
 
-
 @dataclass(frozen=True)
 class Case:
     id: str
@@ -59,7 +58,9 @@ def case(**kwargs: Any) -> None:
 ST = "model.safetensors"
 
 
-def _st(header: dict[str, Any] | bytes, data: int | bytes = 0, length: int | None = None) -> Callable[[Path], list[str]]:
+def _st(
+    header: dict[str, Any] | bytes, data: int | bytes = 0, length: int | None = None
+) -> Callable[[Path], list[str]]:
     def make(d: Path) -> list[str]:
         write_safetensors(d / ST, header, data, length)
         return ["inspect", str(d / ST)]
@@ -76,19 +77,39 @@ def _raw(content: bytes) -> Callable[[Path], list[str]]:
 
 
 def st_case(id: str, make: Callable[[Path], list[str]], message: str, refuses: bool = True, **kw: Any) -> None:
-    case(id=id, group="safetensors", make=make, exit_code=2, stderr=f"modelkin: {{d}}/{ST}: {message}",
-         library_refuses=ST if refuses else None, **kw)  # fmt: skip
+    case(
+        id=id,
+        group="safetensors",
+        make=make,
+        exit_code=2,
+        stderr=f"modelkin: {{d}}/{ST}: {message}",
+        library_refuses=ST if refuses else None,
+        **kw,
+    )
 
 
 W = {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}
 
 st_case("st-empty-file", _raw(b""), "file is empty.")
-st_case("st-shorter-than-8-bytes", _raw(b"\x10\x00\x00\x00\x00"), "file is 5 bytes, too short for the 8-byte header length.")
-st_case("st-header-length-past-file", _st(b"{}", length=1000), "header length 1000 points past the end of the file (10 bytes).")
-st_case("st-header-length-2-63", _st(b"{}" + bytes(30), length=2**63),
-        "header length 9223372036854775808 exceeds safetensors' limit of 100000000 bytes.")  # fmt: skip
+st_case(
+    "st-shorter-than-8-bytes", _raw(b"\x10\x00\x00\x00\x00"), "file is 5 bytes, too short for the 8-byte header length."
+)
+st_case(
+    "st-header-length-past-file",
+    _st(b"{}", length=1000),
+    "header length 1000 points past the end of the file (10 bytes).",
+)
+st_case(
+    "st-header-length-2-63",
+    _st(b"{}" + bytes(30), length=2**63),
+    "header length 9223372036854775808 exceeds safetensors' limit of 100000000 bytes.",
+)
 st_case("st-header-not-utf8", _st(b'{"\xff\xfe": 1}   '), "header is not valid UTF-8 (byte 2).")
-st_case("st-header-not-json", _st(b"{'w': 1}"), "header is not valid JSON (Expecting property name enclosed in double quotes at char 1).")
+st_case(
+    "st-header-not-json",
+    _st(b"{'w': 1}"),
+    "header is not valid JSON (Expecting property name enclosed in double quotes at char 1).",
+)
 st_case("st-header-not-object", _st(b"[1, 2, 3]      "), "header is a JSON list, not an object.")
 st_case("st-header-nested-too-deep", _st(b"[" * 100_000 + b"]" * 100_000), "header JSON is nested too deeply.")
 st_case("st-header-nan-literal", _st(b'{"__metadata__": {"x": NaN}}    '), "header contains the non-JSON literal NaN.")
@@ -96,26 +117,63 @@ st_case("st-dtype-missing", _st({"w": {"shape": [2], "data_offsets": [0, 8]}}, 8
 st_case("st-dtype-not-a-string", _st({"w": {**W, "dtype": 32}}, 8), "tensor 'w': dtype is not a string.")
 st_case("st-dtype-unknown", _st({"w": {**W, "dtype": "F12"}}, 8), "tensor 'w': unknown dtype 'F12'.")
 st_case("st-dtype-wrong-case", _st({"w": {**W, "dtype": "f32"}}, 8), "tensor 'w': unknown dtype 'f32'.")
-st_case("st-shape-negative", _st({"w": {**W, "shape": [-2]}}, 8), "tensor 'w': shape is not a list of non-negative integers.")
-st_case("st-shape-not-integer", _st({"w": {**W, "shape": [2.0]}}, 8), "tensor 'w': shape is not a list of non-negative integers.")
-st_case("st-shape-boolean", _st({"w": {**W, "shape": [True, True]}}, 8), "tensor 'w': shape is not a list of non-negative integers.")
-st_case("st-shape-huge", _st({"w": {**W, "shape": [2**40, 2**40, 2**40]}}, 8), "tensor 'w': shape is too large to address.")
+st_case(
+    "st-shape-negative",
+    _st({"w": {**W, "shape": [-2]}}, 8),
+    "tensor 'w': shape is not a list of non-negative integers.",
+)
+st_case(
+    "st-shape-not-integer",
+    _st({"w": {**W, "shape": [2.0]}}, 8),
+    "tensor 'w': shape is not a list of non-negative integers.",
+)
+st_case(
+    "st-shape-boolean",
+    _st({"w": {**W, "shape": [True, True]}}, 8),
+    "tensor 'w': shape is not a list of non-negative integers.",
+)
+st_case(
+    "st-shape-huge", _st({"w": {**W, "shape": [2**40, 2**40, 2**40]}}, 8), "tensor 'w': shape is too large to address."
+)
 st_case("st-offsets-out-of-range", _st({"w": W}, 4), "tensor 'w' ends at 8, past the end of the 4-byte data region.")
-st_case("st-offsets-reversed", _st({"w": {**W, "data_offsets": [8, 0]}}, 8), "tensor 'w': data_offsets begin 8 is after end 0.")
-st_case("st-offsets-negative", _st({"w": {**W, "data_offsets": [-8, 0]}}, 8),
-        "tensor 'w': data_offsets is not a pair of non-negative integers.")  # fmt: skip
+st_case(
+    "st-offsets-reversed",
+    _st({"w": {**W, "data_offsets": [8, 0]}}, 8),
+    "tensor 'w': data_offsets begin 8 is after end 0.",
+)
+st_case(
+    "st-offsets-negative",
+    _st({"w": {**W, "data_offsets": [-8, 0]}}, 8),
+    "tensor 'w': data_offsets is not a pair of non-negative integers.",
+)
 st_case("st-offsets-overlap", _st({"a": W, "b": {**W, "data_offsets": [4, 12]}}, 12), "tensor 'b' overlaps tensor 'a'.")
-st_case("st-offsets-gap", _st({"a": W, "b": {**W, "data_offsets": [12, 20]}}, 20), "gap of 4 bytes between tensor 'a' and tensor 'b'.")
-st_case("st-offsets-not-shape-times-dtype", _st({"w": {**W, "data_offsets": [0, 6]}}, 6),
-        "tensor 'w': data_offsets span 6 bytes but F32 [2] needs 8.")  # fmt: skip
+st_case(
+    "st-offsets-gap",
+    _st({"a": W, "b": {**W, "data_offsets": [12, 20]}}, 20),
+    "gap of 4 bytes between tensor 'a' and tensor 'b'.",
+)
+st_case(
+    "st-offsets-not-shape-times-dtype",
+    _st({"w": {**W, "data_offsets": [0, 6]}}, 6),
+    "tensor 'w': data_offsets span 6 bytes but F32 [2] needs 8.",
+)
 st_case("st-data-after-last-tensor", _st({"w": W}, 12), "data region has 4 bytes after the last tensor.")
-st_case("st-duplicate-names",
-        _st(b'{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}', 8),
-        "key 'w' appears twice in the header.", refuses=False,
-        notes="the safetensors library keeps the last duplicate (serde map); we refuse the ambiguity")  # fmt: skip
+st_case(
+    "st-duplicate-names",
+    _st(
+        b'{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"w":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}',
+        8,
+    ),
+    "key 'w' appears twice in the header.",
+    refuses=False,
+    notes="the safetensors library keeps the last duplicate (serde map); we refuse the ambiguity",
+)
 st_case("st-metadata-not-a-map", _st({"__metadata__": ["format", "pt"], "w": W}, 8), "__metadata__ is not an object.")
-st_case("st-metadata-value-not-string", _st({"__metadata__": {"format": 1}, "w": W}, 8),
-        "__metadata__ value for 'format' is not a string.")  # fmt: skip
+st_case(
+    "st-metadata-value-not-string",
+    _st({"__metadata__": {"format": 1}, "w": W}, 8),
+    "__metadata__ value for 'format' is not a string.",
+)
 st_case("st-entry-not-object", _st({"w": [0, 8]}, 8), "tensor 'w': entry is not an object.")
 
 
@@ -125,8 +183,13 @@ INDEX = "model.safetensors.index.json"
 SHARD1, SHARD2 = "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"
 
 
-def _sharded(d: Path, weight_map: dict[str, str] | None = None, total_size: int | None = None,
-             shard2: bool = True, index_text: str | None = None) -> Path:  # fmt: skip
+def _sharded(
+    d: Path,
+    weight_map: dict[str, str] | None = None,
+    total_size: int | None = None,
+    shard2: bool = True,
+    index_text: str | None = None,
+) -> Path:
     """The tiny checkpoint split in two shards (layers in 1, the rest in 2), with its index."""
     from .files import tiny_tensors
 
@@ -144,7 +207,9 @@ def _sharded(d: Path, weight_map: dict[str, str] | None = None, total_size: int 
     if weight_map is None:
         weight_map = {k: SHARD1 if k in first else SHARD2 for k in shapes}
     if index_text is None:
-        index_text = json.dumps({"metadata": {"total_size": sizes if total_size is None else total_size}, "weight_map": weight_map})
+        index_text = json.dumps(
+            {"metadata": {"total_size": sizes if total_size is None else total_size}, "weight_map": weight_map}
+        )
     (d / INDEX).write_text(index_text)
     return d
 
@@ -160,7 +225,9 @@ def _with_shard(name: str) -> Callable[[Path], Path]:
     def build(d: Path) -> Path:
         from .files import tiny_tensors
 
-        return _sharded(d, {**{k: SHARD1 if ".layers." in k else SHARD2 for k in tiny_tensors()}, "lm_head.weight": name})
+        return _sharded(
+            d, {**{k: SHARD1 if ".layers." in k else SHARD2 for k in tiny_tensors()}, "lm_head.weight": name}
+        )
 
     return build
 
@@ -177,29 +244,66 @@ def _symlink_outside(d: Path) -> Path:
 def _in_two_shards(d: Path) -> Path:
     """Shard 2 also stores a layer norm that the index (and shard 1) put in shard 1."""
     _sharded(d)
-    shapes = {"model.embed_tokens.weight": [16, 8], "model.norm.weight": [8], "lm_head.weight": [16, 8],
-              "model.layers.0.input_layernorm.weight": [8]}  # fmt: skip
+    shapes = {
+        "model.embed_tokens.weight": [16, 8],
+        "model.norm.weight": [8],
+        "lm_head.weight": [16, 8],
+        "model.layers.0.input_layernorm.weight": [8],
+    }
     header, size = header_for(shapes)
     write_safetensors(d / SHARD2, header, size)
     return d
 
 
-_index_case("index-shard-missing", lambda d: _sharded(d, shard2=False), 1,
-            "modelkin: {d}/ckpt: inconsistent: shard model-00002-of-00002.safetensors is listed in the index (3 tensors) but not present (+2 more errors)")  # fmt: skip
-_index_case("index-path-with-dotdot", _with_shard("../model.safetensors"), 2,
-            "modelkin: {d}/ckpt/" + INDEX + ": shard '../model.safetensors' for tensor 'lm_head.weight' climbs out of the folder with '..'.")  # fmt: skip
-_index_case("index-absolute-path", _with_shard("/etc/passwd"), 2,
-            "modelkin: {d}/ckpt/" + INDEX + ": shard '/etc/passwd' for tensor 'lm_head.weight' is an absolute path.")  # fmt: skip
-_index_case("index-symlink-outside", _symlink_outside, 2,
-            "modelkin: {d}/ckpt/" + INDEX + ": shard 'link.safetensors' resolves outside the checkpoint folder")  # fmt: skip
-_index_case("index-total-size-lies", lambda d: _sharded(d, total_size=123), 1,
-            r"modelkin: {d}/ckpt: inconsistent: index metadata\.total_size is 123 but the shards hold \d+ bytes of tensor data\.",
-            regex=True)  # fmt: skip
-_index_case("index-tensor-in-two-shards", _in_two_shards, 1,
-            "modelkin: {d}/ckpt: inconsistent: tensor 'model.layers.0.input_layernorm.weight' is stored in "
-            "model-00001-of-00002.safetensors and model-00002-of-00002.safetensors. (+1 more error)")  # fmt: skip
-_index_case("index-not-json", lambda d: _sharded(d, index_text='{"weight_map": {'), 2,
-            "modelkin: {d}/ckpt/" + INDEX + ": is not valid JSON (Expecting property name enclosed in double quotes at line 1).")  # fmt: skip
+_index_case(
+    "index-shard-missing",
+    lambda d: _sharded(d, shard2=False),
+    1,
+    "modelkin: {d}/ckpt: inconsistent: shard model-00002-of-00002.safetensors is listed in the index (3 tensors) but not present (+2 more errors)",
+)
+_index_case(
+    "index-path-with-dotdot",
+    _with_shard("../model.safetensors"),
+    2,
+    "modelkin: {d}/ckpt/"
+    + INDEX
+    + ": shard '../model.safetensors' for tensor 'lm_head.weight' climbs out of the folder with '..'.",
+)
+_index_case(
+    "index-absolute-path",
+    _with_shard("/etc/passwd"),
+    2,
+    "modelkin: {d}/ckpt/" + INDEX + ": shard '/etc/passwd' for tensor 'lm_head.weight' is an absolute path.",
+)
+_index_case(
+    "index-symlink-outside",
+    _symlink_outside,
+    2,
+    "modelkin: {d}/ckpt/" + INDEX + ": shard 'link.safetensors' resolves outside the checkpoint folder",
+)
+_index_case(
+    "index-total-size-lies",
+    lambda d: _sharded(d, total_size=123),
+    1,
+    r"modelkin: {d}/ckpt: inconsistent: index metadata\.total_size is 123 but the shards hold \d+ bytes of tensor data\.",
+    regex=True,
+)
+_index_case(
+    "index-tensor-in-two-shards",
+    _in_two_shards,
+    1,
+    "modelkin: {d}/ckpt: inconsistent: tensor 'model.layers.0.input_layernorm.weight' is stored in "
+    "model-00001-of-00002.safetensors and model-00002-of-00002.safetensors. (+1 more error)",
+)
+_index_case(
+    "index-not-json",
+    lambda d: _sharded(d, index_text='{"weight_map": {'),
+    2,
+    "modelkin: {d}/ckpt/"
+    + INDEX
+    + ": is not valid JSON (Expecting property name enclosed in double quotes at line 1).",
+)
+
 
 def _index_bytes(content: bytes) -> Callable[[Path], Path]:
     def build(d: Path) -> Path:
@@ -210,10 +314,18 @@ def _index_bytes(content: bytes) -> Callable[[Path], Path]:
     return build
 
 
-_index_case("index-not-utf8", _index_bytes(b'{"weight_map": {"\xff": "a"}}'), 2,
-            "modelkin: {d}/ckpt/" + INDEX + ": is not UTF-8 text.")  # fmt: skip
-_index_case("index-weight-map-missing", _index_bytes(b'{"metadata": {}}'), 2,
-            "modelkin: {d}/ckpt/" + INDEX + ": weight_map is missing or not an object.")  # fmt: skip
+_index_case(
+    "index-not-utf8",
+    _index_bytes(b'{"weight_map": {"\xff": "a"}}'),
+    2,
+    "modelkin: {d}/ckpt/" + INDEX + ": is not UTF-8 text.",
+)
+_index_case(
+    "index-weight-map-missing",
+    _index_bytes(b'{"metadata": {}}'),
+    2,
+    "modelkin: {d}/ckpt/" + INDEX + ": weight_map is missing or not an object.",
+)
 
 
 # --- config.json: `modelkin convert FILE` and `modelkin inspect FOLDER` ------------------------
@@ -221,8 +333,9 @@ _index_case("index-weight-map-missing", _index_bytes(b'{"metadata": {}}'), 2,
 CFG = "config.json"
 
 
-def _config(changes: dict[str, Any] | None = None, drop: tuple[str, ...] = (), text: str | None = None,
-            command: str = "convert") -> Callable[[Path], list[str]]:  # fmt: skip
+def _config(
+    changes: dict[str, Any] | None = None, drop: tuple[str, ...] = (), text: str | None = None, command: str = "convert"
+) -> Callable[[Path], list[str]]:
     def make(d: Path) -> list[str]:
         if text is not None:
             (d / CFG).write_text(text)
@@ -238,38 +351,75 @@ def cfg_case(id: str, make: Callable[[Path], list[str]], message: str, **kw: Any
     case(id=id, group="config", make=make, exit_code=2, stderr=f"modelkin: {{d}}/{CFG}: {message}", **kw)
 
 
-cfg_case("cfg-int-as-string", _config({"num_hidden_layers": "32"}), "key 'num_hidden_layers' must be an integer, got '32'")
+cfg_case(
+    "cfg-int-as-string", _config({"num_hidden_layers": "32"}), "key 'num_hidden_layers' must be an integer, got '32'"
+)
 cfg_case("cfg-int-as-float", _config({"hidden_size": 32.5}), "key 'hidden_size' must be an integer, got 32.5")
-cfg_case("cfg-int-as-null", _config({"num_attention_heads": None}), "key 'num_attention_heads' must be an integer, got None")
+cfg_case(
+    "cfg-int-as-null", _config({"num_attention_heads": None}), "key 'num_attention_heads' must be an integer, got None"
+)
 cfg_case("cfg-int-as-list", _config({"vocab_size": [16]}), "key 'vocab_size' must be an integer, got [16]")
-cfg_case("cfg-int-as-bool", _config({"num_hidden_layers": True}), "key 'num_hidden_layers' must be an integer, got True")
-cfg_case("cfg-nan", _config(text=json.dumps(TINY_CONFIG).replace('"rms_norm_eps": 1e-06', '"rms_norm_eps": NaN')),
-         "not valid JSON (NaN is not valid JSON)")  # fmt: skip
-cfg_case("cfg-infinity", _config(text=json.dumps(TINY_CONFIG).replace('"rope_theta": 10000.0', '"rope_theta": Infinity')),
-         "not valid JSON (Infinity is not valid JSON)")  # fmt: skip
-cfg_case("cfg-overflowing-float", _config(text=json.dumps(TINY_CONFIG).replace('"rope_theta": 10000.0', '"rope_theta": 1e999')),
-         "key 'rope_theta' must be a finite number, got inf")  # fmt: skip
-cfg_case("cfg-10-12-layers", _config({"num_hidden_layers": 10**12}), "num_layers: Input should be less than or equal to 10000")
-cfg_case("cfg-10-12-layers-inspect",
-         lambda d: ["inspect", str(write_tiny_checkpoint(d, {**TINY_CONFIG, "num_hidden_layers": 10**12}))],
-         "num_layers: Input should be less than or equal to 10000")  # fmt: skip
+cfg_case(
+    "cfg-int-as-bool", _config({"num_hidden_layers": True}), "key 'num_hidden_layers' must be an integer, got True"
+)
+cfg_case(
+    "cfg-nan",
+    _config(text=json.dumps(TINY_CONFIG).replace('"rms_norm_eps": 1e-06', '"rms_norm_eps": NaN')),
+    "not valid JSON (NaN is not valid JSON)",
+)
+cfg_case(
+    "cfg-infinity",
+    _config(text=json.dumps(TINY_CONFIG).replace('"rope_theta": 10000.0', '"rope_theta": Infinity')),
+    "not valid JSON (Infinity is not valid JSON)",
+)
+cfg_case(
+    "cfg-overflowing-float",
+    _config(text=json.dumps(TINY_CONFIG).replace('"rope_theta": 10000.0', '"rope_theta": 1e999')),
+    "key 'rope_theta' must be a finite number, got inf",
+)
+cfg_case(
+    "cfg-10-12-layers",
+    _config({"num_hidden_layers": 10**12}),
+    "num_layers: Input should be less than or equal to 10000",
+)
+cfg_case(
+    "cfg-10-12-layers-inspect",
+    lambda d: ["inspect", str(write_tiny_checkpoint(d, {**TINY_CONFIG, "num_hidden_layers": 10**12}))],
+    "num_layers: Input should be less than or equal to 10000",
+)
 cfg_case("cfg-missing-required-key", _config(drop=("hidden_size",)), "required key 'hidden_size' is missing")
 cfg_case("cfg-model-type-missing", _config(drop=("model_type",)), "required key 'model_type' is missing")
-cfg_case("cfg-model-type-unknown", _config({"model_type": "gpt2"}),
-         "model_type 'gpt2' is not supported (supported: llama, qwen2, glm, glm4, chatglm)")  # fmt: skip
-cfg_case("cfg-model-type-disagrees", _config({"padded_vocab_size": 16, "ffn_hidden_size": 16, "multi_query_group_num": 2}),
-         "model_type is 'llama' but keys padded_vocab_size, ffn_hidden_size, multi_query_group_num belong to the 'chatglm' format")  # fmt: skip
+cfg_case(
+    "cfg-model-type-unknown",
+    _config({"model_type": "gpt2"}),
+    "model_type 'gpt2' is not supported (supported: llama, qwen2, glm, glm4, chatglm)",
+)
+cfg_case(
+    "cfg-model-type-disagrees",
+    _config({"padded_vocab_size": 16, "ffn_hidden_size": 16, "multi_query_group_num": 2}),
+    "model_type is 'llama' but keys padded_vocab_size, ffn_hidden_size, multi_query_group_num belong to the 'chatglm' format",
+)
 cfg_case("cfg-not-an-object", _config(text="[1, 2]"), "a config must be a JSON object, not list")
-cfg_case("cfg-truncated", _config(text=json.dumps(TINY_CONFIG)[:40]),
-         "not valid JSON (Expecting value: line 1 column 41 (char 40))")  # fmt: skip
-cfg_case("cfg-negative-heads", _config({"num_attention_heads": -2}), "key 'num_attention_heads' must be a positive integer, got -2")
+cfg_case(
+    "cfg-truncated",
+    _config(text=json.dumps(TINY_CONFIG)[:40]),
+    "not valid JSON (Expecting value: line 1 column 41 (char 40))",
+)
+cfg_case(
+    "cfg-negative-heads",
+    _config({"num_attention_heads": -2}),
+    "key 'num_attention_heads' must be a positive integer, got -2",
+)
 
 
 def _auto_map_unsupported(d: Path) -> list[str]:
     """A custom model_type whose auto_map points at code in the folder: refused, never imported."""
     folder = d / "ckpt"
-    config = {**TINY_CONFIG, "model_type": "evil",
-              "auto_map": {"AutoConfig": "configuration_evil.EvilConfig", "AutoModelForCausalLM": "modeling_evil.EvilModel"}}  # fmt: skip
+    config = {
+        **TINY_CONFIG,
+        "model_type": "evil",
+        "auto_map": {"AutoConfig": "configuration_evil.EvilConfig", "AutoModelForCausalLM": "modeling_evil.EvilModel"},
+    }
     write_tiny_checkpoint(folder, config)
     write_marker_module(folder / "configuration_evil.py", d / MARKER)
     write_marker_module(folder / "modeling_evil.py", d / MARKER)
@@ -281,25 +431,52 @@ def _auto_map_chatglm(d: Path) -> list[str]:
     The weights are a LLaMA's, so the checkpoint is readable but inconsistent."""
     folder = d / "ckpt"
     config = {
-        "model_type": "chatglm", "architectures": ["ChatGLMModel"],
-        "auto_map": {"AutoConfig": "configuration_chatglm.ChatGLMConfig",
-                     "AutoModelForCausalLM": "modeling_chatglm.ChatGLMForConditionalGeneration"},
-        "num_layers": 1, "hidden_size": 8, "ffn_hidden_size": 16, "kv_channels": 4, "num_attention_heads": 2,
-        "multi_query_attention": True, "multi_query_group_num": 1, "padded_vocab_size": 16, "seq_length": 64,
-        "layernorm_epsilon": 1e-5, "rmsnorm": True, "add_qkv_bias": True, "add_bias_linear": False,
-        "apply_residual_connection_post_layernorm": False, "post_layer_norm": True, "original_rope": True,
-    }  # fmt: skip
+        "model_type": "chatglm",
+        "architectures": ["ChatGLMModel"],
+        "auto_map": {
+            "AutoConfig": "configuration_chatglm.ChatGLMConfig",
+            "AutoModelForCausalLM": "modeling_chatglm.ChatGLMForConditionalGeneration",
+        },
+        "num_layers": 1,
+        "hidden_size": 8,
+        "ffn_hidden_size": 16,
+        "kv_channels": 4,
+        "num_attention_heads": 2,
+        "multi_query_attention": True,
+        "multi_query_group_num": 1,
+        "padded_vocab_size": 16,
+        "seq_length": 64,
+        "layernorm_epsilon": 1e-5,
+        "rmsnorm": True,
+        "add_qkv_bias": True,
+        "add_bias_linear": False,
+        "apply_residual_connection_post_layernorm": False,
+        "post_layer_norm": True,
+        "original_rope": True,
+    }
     write_tiny_checkpoint(folder, config)
     write_marker_module(folder / "configuration_chatglm.py", d / MARKER)
     write_marker_module(folder / "modeling_chatglm.py", d / MARKER)
     return ["inspect", str(folder)]
 
 
-case(id="cfg-auto-map-unsupported-type", group="config", make=_auto_map_unsupported, exit_code=2, marker=True,
-     stderr="modelkin: {d}/ckpt/config.json: model_type 'evil' is not supported (supported: llama, qwen2, glm, glm4, chatglm)")  # fmt: skip
-case(id="cfg-auto-map-chatglm", group="config", make=_auto_map_chatglm, exit_code=1, marker=True,
-     stderr=r"modelkin: {d}/ckpt: inconsistent: \d+ expected tensors are missing, e\.g\. transformer\.\S+ \(\+\d+ more errors?\)",
-     regex=True)  # fmt: skip
+case(
+    id="cfg-auto-map-unsupported-type",
+    group="config",
+    make=_auto_map_unsupported,
+    exit_code=2,
+    marker=True,
+    stderr="modelkin: {d}/ckpt/config.json: model_type 'evil' is not supported (supported: llama, qwen2, glm, glm4, chatglm)",
+)
+case(
+    id="cfg-auto-map-chatglm",
+    group="config",
+    make=_auto_map_chatglm,
+    exit_code=1,
+    marker=True,
+    stderr=r"modelkin: {d}/ckpt: inconsistent: \d+ expected tensors are missing, e\.g\. transformer\.\S+ \(\+\d+ more errors?\)",
+    regex=True,
+)
 
 
 # --- tokenizer files: `modelkin inspect FOLDER` of a consistent tiny checkpoint ----------------
@@ -325,27 +502,53 @@ def tok_case(id: str, make: Callable[[Path], list[str]], exit_code: int, message
 
 BYTE_VOCAB = {t: i for i, t in enumerate(["a", "b", "c", "ab", "abc", "Ġ", "Ġa"])}
 TOKENIZER_JSON = {
-    "version": "1.0", "added_tokens": [], "normalizer": None,
+    "version": "1.0",
+    "added_tokens": [],
+    "normalizer": None,
     "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": True},
-    "post_processor": None, "decoder": {"type": "ByteLevel"},
+    "post_processor": None,
+    "decoder": {"type": "ByteLevel"},
     "model": {"type": "BPE", "vocab": BYTE_VOCAB, "merges": ["a b", "ab c", "Ġ a"]},
-}  # fmt: skip
+}
 
-tok_case("tok-truncated-tokenizer-json", _tok({"tokenizer.json": json.dumps(TOKENIZER_JSON).encode()[:100]}), 2,
-         "modelkin: {d}/ckpt/tokenizer.json: is not valid JSON: Unterminated string starting at (line 1) (the file looks cut short).")  # fmt: skip
-tok_case("tok-model-neither-sp-nor-tiktoken", _tok({"tokenizer.model": b"\x89PNG\r\n\x1a\n" + bytes(range(256))}), 2,
-         "modelkin: {d}/ckpt/tokenizer.model: is neither a SentencePiece model nor a tiktoken BPE file.")  # fmt: skip
-tok_case("tok-model-broken-sentencepiece", _tok({"tokenizer.model": sentencepiece_like_garbage()}), 2,
-         "modelkin: {d}/ckpt/tokenizer.model: looks like a SentencePiece model but is malformed (field 1 runs past the end).")  # fmt: skip
-tok_case("tok-vocab-merges-disagree", _tok({"vocab.json": BYTE_VOCAB, "merges.txt": b"#version: 0.2\na b\nab d\n"}), 1,
-         "modelkin: {d}/ckpt: inconsistent: vocab and merges disagree in vocab.json/merges.txt: "
-         "1 merges name tokens missing from the vocab (first: 'ab d').")  # fmt: skip
-tok_case("tok-json-merges-disagree",
-         _tok({"tokenizer.json": {**TOKENIZER_JSON, "model": {**TOKENIZER_JSON["model"], "merges": ["a b", "b c"]}}}), 1,
-         "modelkin: {d}/ckpt: inconsistent: vocab and merges disagree in tokenizer.json: "
-         "1 merges name tokens missing from the vocab (first: 'b c').")  # fmt: skip
-tok_case("tok-merges-line-malformed", _tok({"vocab.json": BYTE_VOCAB, "merges.txt": b"a b\nabc\n"}), 2,
-         "modelkin: {d}/ckpt/merges.txt: line 2 is not two tokens separated by one space.")  # fmt: skip
+tok_case(
+    "tok-truncated-tokenizer-json",
+    _tok({"tokenizer.json": json.dumps(TOKENIZER_JSON).encode()[:100]}),
+    2,
+    "modelkin: {d}/ckpt/tokenizer.json: is not valid JSON: Unterminated string starting at (line 1) (the file looks cut short).",
+)
+tok_case(
+    "tok-model-neither-sp-nor-tiktoken",
+    _tok({"tokenizer.model": b"\x89PNG\r\n\x1a\n" + bytes(range(256))}),
+    2,
+    "modelkin: {d}/ckpt/tokenizer.model: is neither a SentencePiece model nor a tiktoken BPE file.",
+)
+tok_case(
+    "tok-model-broken-sentencepiece",
+    _tok({"tokenizer.model": sentencepiece_like_garbage()}),
+    2,
+    "modelkin: {d}/ckpt/tokenizer.model: looks like a SentencePiece model but is malformed (field 1 runs past the end).",
+)
+tok_case(
+    "tok-vocab-merges-disagree",
+    _tok({"vocab.json": BYTE_VOCAB, "merges.txt": b"#version: 0.2\na b\nab d\n"}),
+    1,
+    "modelkin: {d}/ckpt: inconsistent: vocab and merges disagree in vocab.json/merges.txt: "
+    "1 merges name tokens missing from the vocab (first: 'ab d').",
+)
+tok_case(
+    "tok-json-merges-disagree",
+    _tok({"tokenizer.json": {**TOKENIZER_JSON, "model": {**TOKENIZER_JSON["model"], "merges": ["a b", "b c"]}}}),
+    1,
+    "modelkin: {d}/ckpt: inconsistent: vocab and merges disagree in tokenizer.json: "
+    "1 merges name tokens missing from the vocab (first: 'b c').",
+)
+tok_case(
+    "tok-merges-line-malformed",
+    _tok({"vocab.json": BYTE_VOCAB, "merges.txt": b"a b\nabc\n"}),
+    2,
+    "modelkin: {d}/ckpt/merges.txt: line 2 is not two tokens separated by one space.",
+)
 
 
 # --- pickles: never loaded ----------------------------------------------------------------------
@@ -371,16 +574,43 @@ def _pickle_as_config(d: Path) -> list[str]:
     return ["convert", str(write_pickle_bomb(d / "pytorch_model.bin", d / MARKER))]
 
 
-PICKLE_MESSAGE = ("pickle checkpoints are not read: unpickling can run code from the file. "
-                  "Convert it to safetensors with a tool you trust")  # fmt: skip
-case(id="pickle-only-weights", group="pickle", make=_pickle_only, exit_code=2, marker=True,
-     stderr="modelkin: {d}/ckpt/pytorch_model.bin: " + PICKLE_MESSAGE)  # fmt: skip
-case(id="pickle-file-named", group="pickle", make=_pickle_file, exit_code=2, marker=True,
-     stderr="modelkin: {d}/pytorch_model.bin: " + PICKLE_MESSAGE)  # fmt: skip
-case(id="pickle-beside-safetensors", group="pickle", make=_pickle_beside_safetensors, exit_code=0, marker=True,
-     stderr="", stdout_contains="pytorch_model.bin was not read: pickle files can run code when loaded")  # fmt: skip
-case(id="pickle-given-as-config", group="pickle", make=_pickle_as_config, exit_code=2, marker=True,
-     stderr="modelkin: {d}/pytorch_model.bin: not UTF-8 text")  # fmt: skip
+PICKLE_MESSAGE = (
+    "pickle checkpoints are not read: unpickling can run code from the file. "
+    "Convert it to safetensors with a tool you trust"
+)
+case(
+    id="pickle-only-weights",
+    group="pickle",
+    make=_pickle_only,
+    exit_code=2,
+    marker=True,
+    stderr="modelkin: {d}/ckpt/pytorch_model.bin: " + PICKLE_MESSAGE,
+)
+case(
+    id="pickle-file-named",
+    group="pickle",
+    make=_pickle_file,
+    exit_code=2,
+    marker=True,
+    stderr="modelkin: {d}/pytorch_model.bin: " + PICKLE_MESSAGE,
+)
+case(
+    id="pickle-beside-safetensors",
+    group="pickle",
+    make=_pickle_beside_safetensors,
+    exit_code=0,
+    marker=True,
+    stderr="",
+    stdout_contains="pytorch_model.bin was not read: pickle files can run code when loaded",
+)
+case(
+    id="pickle-given-as-config",
+    group="pickle",
+    make=_pickle_as_config,
+    exit_code=2,
+    marker=True,
+    stderr="modelkin: {d}/pytorch_model.bin: not UTF-8 text",
+)
 
 
 # --- CLI --------------------------------------------------------------------------------------
@@ -402,29 +632,79 @@ def _unwritable_out(d: Path) -> list[str]:
     return ["build", "llama-3.2-1b", "--tiny", "--out", str(d / "blocker" / "out")]
 
 
-case(id="cli-show-unknown-id-near-miss", group="cli", make=_args("show", "llama-3.1-8"), exit_code=2,
-     stderr="modelkin: llama-3.1-8: not in the catalog; did you mean llama-3.1-8b, llama-3-8b, llama-3.1-70b?")  # fmt: skip
-case(id="cli-build-unknown-id-near-miss", group="cli", make=_args("build", "qwen2.5-7", "--tiny", "--out", "{d}/out"),
-     exit_code=2, writes=("out",),
-     stderr="modelkin: qwen2.5-7: not in the catalog; did you mean qwen2.5-7b, qwen2.5-72b, qwen2.5-3b?")  # fmt: skip
-case(id="cli-build-unwritable-out", group="cli", make=_unwritable_out, exit_code=2,
-     stderr="modelkin: {d}/blocker/out: cannot be created: {d}/blocker is a file")  # fmt: skip
-case(id="cli-build-out-not-empty", group="cli", make=_existing_out, exit_code=2,
-     stderr="modelkin: {d}/out: exists and is not empty; pass --force to replace it")  # fmt: skip
-case(id="cli-build-set-missing-field", group="cli",
-     make=_args("build", "llama-3.2-1b", "--tiny", "--set", "attention.no_such_field=3", "--out", "{d}/out"),
-     exit_code=2, writes=("out",),
-     stderr="modelkin: --set attention.no_such_field: the spec has no field 'attention.no_such_field'")  # fmt: skip
-case(id="cli-convert-folder", group="cli", make=_args("convert", "{d}"), exit_code=2,
-     stderr="modelkin: {d}: is a folder, not a file")  # fmt: skip
-case(id="cli-inspect-missing-path", group="cli", make=_args("inspect", "{d}/nowhere"), exit_code=2,
-     stderr="modelkin: {d}/nowhere: no such file or folder")  # fmt: skip
-case(id="cli-inspect-no-target", group="cli", make=_args("inspect"), exit_code=2,
-     stderr="modelkin: inspect: give a folder, a .safetensors file, a Hub id (org/name[@rev]) or --cache")  # fmt: skip
-case(id="cli-unknown-command", group="cli", make=_args("explode"), exit_code=2,
-     stderr=r"modelkin: modelkin: argument command: invalid choice: 'explode' \(choose from .*\)", regex=True)  # fmt: skip
-case(id="cli-inspect-empty-folder", group="cli", make=lambda d: ["inspect", str((d / "empty").mkdir() or d / "empty")],
-     exit_code=2, stderr="modelkin: {d}/empty: holds no .safetensors weights")  # fmt: skip
+case(
+    id="cli-show-unknown-id-near-miss",
+    group="cli",
+    make=_args("show", "llama-3.1-8"),
+    exit_code=2,
+    stderr="modelkin: llama-3.1-8: not in the catalog; did you mean llama-3.1-8b, llama-3-8b, llama-3.1-70b?",
+)
+case(
+    id="cli-build-unknown-id-near-miss",
+    group="cli",
+    make=_args("build", "qwen2.5-7", "--tiny", "--out", "{d}/out"),
+    exit_code=2,
+    writes=("out",),
+    stderr="modelkin: qwen2.5-7: not in the catalog; did you mean qwen2.5-7b, qwen2.5-72b, qwen2.5-3b?",
+)
+case(
+    id="cli-build-unwritable-out",
+    group="cli",
+    make=_unwritable_out,
+    exit_code=2,
+    stderr="modelkin: {d}/blocker/out: cannot be created: {d}/blocker is a file",
+)
+case(
+    id="cli-build-out-not-empty",
+    group="cli",
+    make=_existing_out,
+    exit_code=2,
+    stderr="modelkin: {d}/out: exists and is not empty; pass --force to replace it",
+)
+case(
+    id="cli-build-set-missing-field",
+    group="cli",
+    make=_args("build", "llama-3.2-1b", "--tiny", "--set", "attention.no_such_field=3", "--out", "{d}/out"),
+    exit_code=2,
+    writes=("out",),
+    stderr="modelkin: --set attention.no_such_field: the spec has no field 'attention.no_such_field'",
+)
+case(
+    id="cli-convert-folder",
+    group="cli",
+    make=_args("convert", "{d}"),
+    exit_code=2,
+    stderr="modelkin: {d}: is a folder, not a file",
+)
+case(
+    id="cli-inspect-missing-path",
+    group="cli",
+    make=_args("inspect", "{d}/nowhere"),
+    exit_code=2,
+    stderr="modelkin: {d}/nowhere: no such file or folder",
+)
+case(
+    id="cli-inspect-no-target",
+    group="cli",
+    make=_args("inspect"),
+    exit_code=2,
+    stderr="modelkin: inspect: give a folder, a .safetensors file, a Hub id (org/name[@rev]) or --cache",
+)
+case(
+    id="cli-unknown-command",
+    group="cli",
+    make=_args("explode"),
+    exit_code=2,
+    stderr=r"modelkin: modelkin: argument command: invalid choice: 'explode' \(choose from .*\)",
+    regex=True,
+)
+case(
+    id="cli-inspect-empty-folder",
+    group="cli",
+    make=lambda d: ["inspect", str((d / "empty").mkdir() or d / "empty")],
+    exit_code=2,
+    stderr="modelkin: {d}/empty: holds no .safetensors weights",
+)
 
 
 # --- Hub faults: `modelkin inspect org/name` against FakeHub on 127.0.0.1 ------------------------
@@ -443,18 +723,36 @@ def _hub(lying: bool = False) -> Callable[[Path], list[str]]:
 
 
 def _hub_case(id: str, faults: dict[str, str], message: str, lying: bool = False, **kw: Any) -> None:
-    case(id=id, group="hub", make=_hub(lying), exit_code=2, stderr=message, hub_faults=faults, writes=("hf-home",), **kw)
+    case(
+        id=id, group="hub", make=_hub(lying), exit_code=2, stderr=message, hub_faults=faults, writes=("hf-home",), **kw
+    )
 
 
 URL = r"http://127\.0\.0\.1:\d+/acme/tiny-llama/resolve/[0-9a-f]{40}/model\.safetensors"
 _hub_case("hub-connection-reset", {ST: "reset"}, rf"modelkin: {URL}: connection failed \(\w+: .+\)\.", regex=True)
 _hub_case("hub-http-500", {ST: "500"}, rf"modelkin: {URL}: HTTP 500 from the Hub\.", regex=True)
-_hub_case("hub-short-range-answer", {ST: "short"}, rf"modelkin: {URL}: asked for bytes 0-\d+ but the server sent 0-\d+\.", regex=True)
-_hub_case("hub-header-past-served-bytes", {}, rf"modelkin: {URL}: header length 1000000 points past the end of the file \(10 bytes\)\.",
-          lying=True, regex=True)  # fmt: skip
+_hub_case(
+    "hub-short-range-answer",
+    {ST: "short"},
+    rf"modelkin: {URL}: asked for bytes 0-\d+ but the server sent 0-\d+\.",
+    regex=True,
+)
+_hub_case(
+    "hub-header-past-served-bytes",
+    {},
+    rf"modelkin: {URL}: header length 1000000 points past the end of the file \(10 bytes\)\.",
+    lying=True,
+    regex=True,
+)
 _hub_case("hub-api-500", {"api": "500"}, "modelkin: acme/tiny-llama: HTTP 500 from the Hub.")
-_hub_case("hub-config-500", {"config.json": "500"},
-          "modelkin: acme/tiny-llama/config.json: not reachable (HTTP 500 from the Hub) and not in the local cache.")  # fmt: skip
-_hub_case("hub-config-reset", {"config.json": "reset"},
-          r"modelkin: acme/tiny-llama/config\.json: connection failed \(\w+: .+\)\.",
-          regex=True)  # fmt: skip
+_hub_case(
+    "hub-config-500",
+    {"config.json": "500"},
+    "modelkin: acme/tiny-llama/config.json: not reachable (HTTP 500 from the Hub) and not in the local cache.",
+)
+_hub_case(
+    "hub-config-reset",
+    {"config.json": "reset"},
+    r"modelkin: acme/tiny-llama/config\.json: connection failed \(\w+: .+\)\.",
+    regex=True,
+)

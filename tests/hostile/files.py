@@ -80,7 +80,9 @@ def safetensors_bytes(header: dict[str, Any] | bytes, data: int | bytes = 0, len
     return struct.pack("<Q", len(raw) if length is None else length) + raw + body
 
 
-def write_safetensors(path: Path, header: dict[str, Any] | bytes, data: int | bytes = 0, length: int | None = None) -> Path:
+def write_safetensors(
+    path: Path, header: dict[str, Any] | bytes, data: int | bytes = 0, length: int | None = None
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(safetensors_bytes(header, data, length))
     return path
@@ -126,7 +128,9 @@ def write_pickle_bomb(path: Path, marker: Path) -> Path:
 def write_marker_module(path: Path, marker: Path) -> Path:
     """A Python module that creates `marker` as soon as it is imported."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"open({str(marker)!r}, 'w').close()\n\nclass EvilConfig:\n    pass\n\nclass EvilModel:\n    pass\n")
+    path.write_text(
+        f"open({str(marker)!r}, 'w').close()\n\nclass EvilConfig:\n    pass\n\nclass EvilModel:\n    pass\n"
+    )
     return path
 
 

@@ -58,9 +58,32 @@ def _dumps(obj: Any) -> bytes:
 
 # --- safetensors header ------------------------------------------------------------------------
 
-LIBRARY_DTYPES = {"bool": "BOOL", "uint8": "U8", "int8": "I8", "int16": "I16", "float16": "F16", "bfloat16": "BF16",
-                  "int32": "I32", "float32": "F32", "float64": "F64", "int64": "I64", "float8_e4m3fn": "F8_E4M3"}  # fmt: skip
-BITS = {"BOOL": 8, "U8": 8, "I8": 8, "I16": 16, "F16": 16, "BF16": 16, "I32": 32, "F32": 32, "F64": 64, "I64": 64, "F8_E4M3": 8}
+LIBRARY_DTYPES = {
+    "bool": "BOOL",
+    "uint8": "U8",
+    "int8": "I8",
+    "int16": "I16",
+    "float16": "F16",
+    "bfloat16": "BF16",
+    "int32": "I32",
+    "float32": "F32",
+    "float64": "F64",
+    "int64": "I64",
+    "float8_e4m3fn": "F8_E4M3",
+}
+BITS = {
+    "BOOL": 8,
+    "U8": 8,
+    "I8": 8,
+    "I16": 16,
+    "F16": 16,
+    "BF16": 16,
+    "I32": 32,
+    "F32": 32,
+    "F64": 64,
+    "I64": 64,
+    "F8_E4M3": 8,
+}
 
 
 def library_file(tensors: dict[str, tuple[str, list[int]]], metadata: dict[str, str] | None) -> bytes:
@@ -76,9 +99,15 @@ def library_file(tensors: dict[str, tuple[str, list[int]]], metadata: dict[str, 
     return serialize(specs, metadata=metadata)
 
 
-_names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8).filter(lambda s: s != "__metadata__")
-_tensors = st.dictionaries(_names, st.tuples(st.sampled_from(sorted(LIBRARY_DTYPES)), st.lists(st.integers(0, 4), max_size=3)),
-                           min_size=1, max_size=4)  # fmt: skip
+_names = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=8).filter(
+    lambda s: s != "__metadata__"
+)
+_tensors = st.dictionaries(
+    _names,
+    st.tuples(st.sampled_from(sorted(LIBRARY_DTYPES)), st.lists(st.integers(0, 4), max_size=3)),
+    min_size=1,
+    max_size=4,
+)
 _metadata = st.none() | st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=2)
 
 
@@ -138,11 +167,18 @@ def _mutate_file(blob: bytes) -> st.SearchStrategy[bytes]:
         ),  # one byte changed
         st.binary(min_size=1, max_size=16).map(lambda b: blob + b),  # trailing bytes
         st.integers(0, 2**64 - 1).map(lambda m: m.to_bytes(8, "little") + blob[8:]),  # any length prefix
-        st.integers(-16, 16).map(lambda d: min(max(0, n + d), 2**64 - 1).to_bytes(8, "little") + blob[8:]),  # near length prefix
-        st.tuples(st.integers(0, 7), st.sampled_from(["dtype", "shape", "data_offsets", "__entry__", "__delete__", "extra"]),
-                  json_values | offsets).map(json_edit),  # fmt: skip
+        st.integers(-16, 16).map(
+            lambda d: min(max(0, n + d), 2**64 - 1).to_bytes(8, "little") + blob[8:]
+        ),  # near length prefix
+        st.tuples(
+            st.integers(0, 7),
+            st.sampled_from(["dtype", "shape", "data_offsets", "__entry__", "__delete__", "extra"]),
+            json_values | offsets,
+        ).map(json_edit),
         st.integers(0, 7).map(duplicate),
-        st.binary(max_size=24).map(lambda raw: with_header(raw, fix_length=False) if len(raw) == n else with_header(raw)),
+        st.binary(max_size=24).map(
+            lambda raw: with_header(raw, fix_length=False) if len(raw) == n else with_header(raw)
+        ),
     )
 
 
@@ -176,9 +212,21 @@ def check_header(blob: bytes, file_size: int | None = None) -> None:
 
 # --- index ---------------------------------------------------------------------------------------
 
-_shard_names = st.sampled_from(["model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors", "../up.safetensors",
-                                "/abs.safetensors", "sub/x.safetensors", "C:evil", "a\\..\\b", "", ".", "a\x00b",
-                                "model.safetensors"]) | st.text(max_size=12)  # fmt: skip
+_shard_names = st.sampled_from(
+    [
+        "model-00001-of-00002.safetensors",
+        "model-00002-of-00002.safetensors",
+        "../up.safetensors",
+        "/abs.safetensors",
+        "sub/x.safetensors",
+        "C:evil",
+        "a\\..\\b",
+        "",
+        ".",
+        "a\x00b",
+        "model.safetensors",
+    ]
+) | st.text(max_size=12)
 
 
 @st.composite
@@ -245,8 +293,35 @@ def catalog_configs() -> list[dict[str, Any]]:
     return [e.config for e in entries()]
 
 
-_numbers = st.sampled_from([0, 1, -1, 2, 3, 7, 8, 64, 128, 4096, 10**12, 2**53, 2**63, 0.5, 32.5, "32", None, True,
-                            [32], {}, float("nan"), float("inf"), -float("inf"), 1e-300, 1e300])  # fmt: skip
+_numbers = st.sampled_from(
+    [
+        0,
+        1,
+        -1,
+        2,
+        3,
+        7,
+        8,
+        64,
+        128,
+        4096,
+        10**12,
+        2**53,
+        2**63,
+        0.5,
+        32.5,
+        "32",
+        None,
+        True,
+        [32],
+        {},
+        float("nan"),
+        float("inf"),
+        -float("inf"),
+        1e-300,
+        1e300,
+    ]
+)
 
 
 @st.composite
@@ -268,10 +343,19 @@ def config_dicts(draw: st.DrawFn) -> dict[str, Any]:
         elif op == "model_type":
             config["model_type"] = draw(st.sampled_from(["llama", "qwen2", "glm", "glm4", "chatglm", "gpt2", None, 3]))
         elif op == "rope":
-            config["rope_scaling"] = draw(st.none() | st.fixed_dictionaries(
-                {"type": st.sampled_from(["linear", "dynamic", "yarn", "llama3", "longrope", 5])},
-                optional={"factor": _numbers, "original_max_position_embeddings": _numbers,
-                          "low_freq_factor": _numbers, "high_freq_factor": _numbers, "rope_type": st.sampled_from(["yarn", "llama3"])}))  # fmt: skip
+            config["rope_scaling"] = draw(
+                st.none()
+                | st.fixed_dictionaries(
+                    {"type": st.sampled_from(["linear", "dynamic", "yarn", "llama3", "longrope", 5])},
+                    optional={
+                        "factor": _numbers,
+                        "original_max_position_embeddings": _numbers,
+                        "low_freq_factor": _numbers,
+                        "high_freq_factor": _numbers,
+                        "rope_type": st.sampled_from(["yarn", "llama3"]),
+                    },
+                )
+            )
         else:
             config[draw(st.text(max_size=10))] = draw(json_values)
     return config

@@ -138,8 +138,9 @@ def run_case(case: Case, root: Path) -> Result:
         out_path, err_path = io_dir / f"{case.id}.out", io_dir / f"{case.id}.err"
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             start = time.perf_counter()
-            proc = subprocess.Popen(command, cwd=folder, env=env, stdin=subprocess.DEVNULL,
-                                    stdout=out, stderr=err, start_new_session=True)  # fmt: skip
+            proc = subprocess.Popen(
+                command, cwd=folder, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=err, start_new_session=True
+            )
             killed = threading.Event()
 
             def kill() -> None:
