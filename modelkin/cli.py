@@ -362,7 +362,7 @@ def cmd_inspect(args: argparse.Namespace) -> tuple[int, str]:
         from huggingface_hub.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
-    report = inspect_gathered(gather(args.target), args.tokens)
+    report = inspect_gathered(gather(args.target, args.file), args.tokens, args.against)
     code = EXIT_INCONSISTENT if verdict(report) == "inconsistent" else EXIT_OK
     if code == EXIT_INCONSISTENT:
         # Exit 1 also gets its one stderr line (issue 7), so scripts see why without parsing stdout.
@@ -457,10 +457,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="the JSON Schema of ArchSpec")
 
     p = sub.add_parser("inspect", help="check a checkpoint against its config by reading headers only")
-    p.add_argument("target", nargs="?", help="checkpoint folder, .safetensors file, or Hub id org/name[@revision]")
+    p.add_argument(
+        "target", nargs="?", help="checkpoint folder, .safetensors or .gguf file, or Hub id org/name[@revision]"
+    )
     p.add_argument("--cache", action="store_true", help="every model in the local Hugging Face cache, one row each")
     p.add_argument("--format", choices=("table", "markdown", "json", "html"), default="table")
     p.add_argument("--tokens", type=tokens, help="training tokens (default: the catalog's published figure)")
+    p.add_argument(
+        "--against",
+        metavar="REF",
+        help="GGUF: compare the metadata's spec with a catalog id, a config.json (or its folder) or a Hub id",
+    )
+    p.add_argument("--file", metavar="NAME", help="GGUF: which model of a folder or repository holding several")
 
     from .reference.builder import add_build_parser
     from .reports.command import add_report_parser
