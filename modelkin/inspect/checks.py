@@ -42,6 +42,10 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
         from .gguf_inspect import inspect_gguf
 
         return inspect_gguf(g.gguf, tokens, against)
+    if against is not None:
+        raise ModelkinError(
+            "--against", "compares GGUF files; a safetensors checkpoint is checked against its config.json"
+        )
     findings: list[Finding] = list(g.findings)
     tensors = {name: (shard, info) for shard, h in sorted(g.headers.items()) for name, info in h.tensors.items()}
     report: dict[str, Any] = {

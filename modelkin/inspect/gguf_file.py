@@ -142,7 +142,7 @@ class _Cursor:
         """Make buf hold bytes pos .. pos+need."""
         end = self.pos + need
         if end > self.size:
-            raise self.fail(f"ends after {self.size} bytes, inside the header (at byte {self.pos}, {need} more needed)")
+            raise self._truncated(need)
         have_end = self.buf_start + len(self.buf)
         if self.buf_start <= self.pos and end <= have_end:
             return
@@ -173,8 +173,11 @@ class _Cursor:
 
     def skip(self, n: int) -> None:
         if n > self.remaining():
-            raise self.fail(f"ends after {self.size} bytes, inside the header (at byte {self.pos}, {n} more needed)")
+            raise self._truncated(n)
         self.pos += n
+
+    def _truncated(self, need: int) -> UnreadableInput:
+        return self.fail(f"file ends at byte {self.size}, inside the header ({need} bytes needed at byte {self.pos}).")
 
     def skip_strings(self, count: int, what: str) -> None:
         """Walk `count` length-prefixed strings without keeping them (vocabularies, merges).
