@@ -210,13 +210,14 @@ def cmd_show(args: argparse.Namespace) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> str:
-    from .configs import get
     from .families.accounting import accounting
     from .reports.features import count, feature_rows, flops, nbytes
 
     if len(args.ids) < 2:
         raise ModelkinError("compare", "give at least two IDs")
-    entries = [get(i) for i in args.ids]
+    from .inspect.gguf_entry import entry_for  # catalog ids, and GGUF files read as their metadata states
+
+    entries = [entry_for(i) for i in args.ids]
     specs = [e.spec for e in entries]
     accs = [accounting(s, **_accounting_args(args)) for s in specs]
     table: dict[str, list[Any]] = {}

@@ -258,3 +258,30 @@ def test_hub_gguf_repo_reads_header_ranges_only(files, tmp_path, monkeypatch, cl
     assert report["source"] == "hub" and report["bytes_fetched"] == served
     assert served < src.stat().st_size and served >= report["gguf"]["files"][0]["header_bytes"]
     assert "mmproj-tiny-f16.gguf" not in server.bytes_served
+
+
+def test_compare_puts_a_gguf_beside_its_original(files, cli):
+    path, _, config = files["qwen2.5-7b-f16"]
+    code, out, err = cli("compare", "qwen2.5-7b", str(path), "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["ids"] == ["qwen2.5-7b", path.name]
+    rows = {r["field"]: r for r in data["rows"]}
+    assert rows["layers"]["values"] == [28, config["num_hidden_layers"]] and rows["layers"]["differs"]
+    assert not rows["QKV bias"]["differs"]
+
+
+def test_report_puts_a_gguf_beside_its_original(files, tmp_path, cli):
+    path = files["glm-4-9b-0414-q8_0"][0]
+    code, out, err = cli("report", "glm-4-9b-0414", str(path), "--out", str(tmp_path / "rep"))
+    assert code == 0, err
+    report = json.loads((tmp_path / "rep" / "report.json").read_text())
+    assert path.name in json.dumps(report)
+
+
+def test_against_is_for_gguf_only(tmp_path, cli):
+    from tests.hostile.files import write_tiny_checkpoint
+
+    folder = write_tiny_checkpoint(tmp_path / "ckpt")
+    code, out, err = cli("inspect", str(folder), "--against", "llama-3.2-1b")
+    assert code == 2 and err.startswith("modelkin: --against: ")

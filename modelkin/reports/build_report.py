@@ -47,7 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..configs.catalog import CatalogEntry, entries, get
+from ..configs.catalog import CatalogEntry, entries
 from ..errors import ModelkinError
 from ..families import rope_math
 from ..families.accounting import (
@@ -143,11 +143,18 @@ def select_ids(ids: Sequence[str], all_models: bool = False, family: str | None 
         if not members:
             raise ModelkinError("--family", f"no catalog models of family {family!r}")
         chosen += members
-    chosen += [get(i) for i in ids]
+    chosen += [_entry(i) for i in ids]
     if not chosen:
         raise ModelkinError("report", "give catalog IDs, --family F or --all")
     unique = {e.id: e for e in chosen}
     return [e.id for e in sorted(unique.values(), key=_report_order)]
+
+
+def _entry(name: str) -> CatalogEntry:
+    """A catalog entry, or a GGUF file/folder read as the spec its header states (issue 18)."""
+    from ..inspect.gguf_entry import entry_for
+
+    return entry_for(name)
 
 
 def _report_order(entry: CatalogEntry) -> tuple[Any, ...]:
@@ -167,7 +174,9 @@ def accounting_params(entry: CatalogEntry) -> int:
 
 def build_report(ids: Sequence[str], context: int) -> ReportData:
     catalog = entries()
-    selected = [get(i) for i in ids]
+    selected = [_entry(i) for i in ids]
+    known = {e.id for e in catalog}
+    catalog = [*catalog, *(e for e in selected if e.id not in known)]  # GGUF files join as models of their own
     if not selected:
         raise ModelkinError("report", "no models selected")
     models = [_facts(e, catalog, context) for e in selected]
