@@ -72,10 +72,14 @@ def write_gguf(
     chat_template: str | None = "{% for m in messages %}{{ m.content }}{% endfor %}",
     name: str | None = None,
     split: int = 1,
+    sparse_types: Any = None,
+    merges: int = 0,
 ) -> int:
     """Write `config`'s model as GGUF; returns transformers' parameter count. `dtype`: F32, F16 or Q8_0
     (2-D weights whose rows hold whole 32-blocks; the rest F32, as llama.cpp's quantizer leaves them).
-    `metadata` overrides keys (`{arch}` is replaced by the architecture name), `drop` removes tensors."""
+    `metadata` overrides keys (`{arch}` is replaced by the architecture name), `drop` removes tensors.
+    `sparse_types(name, shape) -> ggml type name`: write only the header, with those types, and extend the
+    file to its full size as a sparse hole (full-size models without their gigabytes)."""
     arch = ARCH[config["model_type"]]
     arch_name = gguf.MODEL_ARCH_NAMES[arch]
     shapes, count = hf_tensors(config)
@@ -134,8 +138,12 @@ def write_gguf(
     vocab = config["vocab_size"]
     n_tokens = vocab if tokens is None else tokens
     w.add_tokenizer_model("gpt2" if vocab > 100000 or config["model_type"] == "qwen2" else "llama")
+    if config["model_type"] == "qwen2":
+        w.add_tokenizer_pre("qwen2")
     w.add_token_list([f"t{i}" for i in range(n_tokens)])
     w.add_token_types([1] * n_tokens)
+    if merges:
+        w.add_token_merges([f"t{i} t{i + 1}" for i in range(merges)])
     if config.get("bos_token_id") is not None:
         w.add_bos_token_id(config["bos_token_id"])
     eos = config.get("eos_token_id")
@@ -143,7 +151,7 @@ def write_gguf(
         w.add_eos_token_id(eos[0] if isinstance(eos, list) else eos)
     if chat_template:
         w.add_chat_template(chat_template)
-    w.add_file_type({"F32": 0, "F16": 1, "Q8_0": 7}[dtype])
+    w.add_file_type({"F32": 0, "F16": 1, "Q8_0": 7, "Q4_K_M": 15}[dtype])  # gguf.LlamaFileType
     for key, value in (metadata or {}).items():
         key = key.format(arch=arch_name)
         w.kv_data[0].pop(key, None)
@@ -154,6 +162,8 @@ def write_gguf(
         else:
             w.add_string(key, value)
 
+    if sparse_types is not None:
+        return _write_sparse(w, Path(path), tensors, sparse_types, count)
     for tname, shape in tensors.items():
         if tname == "rope_freqs.weight":
             w.add_tensor(tname, _llama3_rope_freqs(config, head_dim))
@@ -171,3 +181,33 @@ def write_gguf(
     w.write_tensors_to_file()
     w.close()
     return count
+
+
+def _write_sparse(w: Any, path: Path, tensors: dict[str, tuple[int, ...]], types: Any, count: int) -> int:
+    sizes = gguf.GGML_QUANT_SIZES
+    for tname, shape in tensors.items():
+        qtype = gguf.GGMLQuantizationType[types(tname, shape)]
+        block, size = sizes[qtype]
+        n = math.prod(shape)
+        w.add_tensor_info(tname, shape, np.dtype(np.float32), n // block * size, raw_dtype=qtype)
+    w.write_header_to_file(path=path)
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    w.close()
+    header = path.stat().st_size
+    data = sum(w.ggml_pad(ti.nbytes, w.data_alignment) for ti in w.tensors[0].values())
+    with open(path, "r+b") as f:
+        f.truncate(w.ggml_pad(header, w.data_alignment) + data)
+    return count
+
+
+def q4_k_m_like(name: str, shape: tuple[int, ...]) -> str:
+    """Types in the spirit of llama.cpp's Q4_K_M mix: Q6_K for the head and for attn_v / ffn_down of
+    every other layer, Q4_K for other matrices, F32 for norms and biases."""
+    if len(shape) < 2:
+        return "F32"
+    if name == "output.weight" or (
+        name.endswith(("attn_v.weight", "ffn_down.weight")) and int(name.split(".")[1]) % 2 == 0
+    ):
+        return "Q6_K"
+    return "Q4_K"

@@ -386,6 +386,7 @@ def _check_tensors(spec, arch, facts, tensors, buffers, report, findings) -> Non
             )
         )
     report["unexpected"] = unexpected
+    _explain_heads(spec, report, findings)  # first: the cause, before the shapes it explains
     report["tied_embeddings"] = {
         "config": spec.embeddings.tied,
         "checkpoint_has_head": facts.has_output,
@@ -415,7 +416,6 @@ def _check_tensors(spec, arch, facts, tensors, buffers, report, findings) -> Non
                 f"{m['tensor']} has dims {m['actual']}, the metadata implies {m['expected']} (ggml order)",
             )
         )
-    _explain_heads(spec, report, findings)
 
 
 def _explain_heads(spec, report, findings) -> None:
