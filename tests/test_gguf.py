@@ -285,3 +285,26 @@ def test_against_is_for_gguf_only(tmp_path, cli):
     folder = write_tiny_checkpoint(tmp_path / "ckpt")
     code, out, err = cli("inspect", str(folder), "--against", "llama-3.2-1b")
     assert code == 2 and err.startswith("modelkin: --against: ")
+
+
+def test_hf_cache_snapshot_of_a_gguf_repo(files, tmp_path, monkeypatch, cli):
+    """A GGUF repository downloaded by huggingface_hub itself: `--cache` and offline `inspect org/name`."""
+    from hubserver import FakeHub, hub_environment
+    from huggingface_hub import hf_hub_download
+
+    root = tmp_path / "repos"
+    repo = root / "acme" / "tiny-llama-GGUF"
+    repo.mkdir(parents=True)
+    src, count, _ = files["llama-3.2-1b-q8_0"]
+    (repo / src.name).write_bytes(src.read_bytes())
+    with FakeHub(root) as server:
+        hub_environment(monkeypatch, server, tmp_path / "hf-home")
+        hf_hub_download("acme/tiny-llama-GGUF", src.name, endpoint=server.url, cache_dir=tmp_path / "hf-home" / "hub")
+        code, out, err = cli("inspect", "--cache", "--format", "json")
+    rows = json.loads(out)
+    assert [(r["id"], r["family"], r["verdict"], r["params"]) for r in rows] == [
+        ("acme/tiny-llama-GGUF", "llama", "consistent", count)
+    ]
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    code, report, err = inspect_json(cli, "acme/tiny-llama-GGUF")
+    assert code == 0 and report["params_checkpoint"] == count, err
