@@ -308,3 +308,14 @@ def test_hf_cache_snapshot_of_a_gguf_repo(files, tmp_path, monkeypatch, cli):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     code, report, err = inspect_json(cli, "acme/tiny-llama-GGUF")
     assert code == 0 and report["params_checkpoint"] == count, err
+
+
+def test_source_repository_names_the_catalog_reference(tmp_path, cli):
+    """convert_hf_to_gguf records where the weights came from; a tiny file claiming Qwen2.5-7B differs from it."""
+    path = tmp_path / "renamed.gguf"
+    write_gguf(
+        path, tiny_config("qwen2.5-7b"), metadata={"general.source.repo_url": "https://huggingface.co/Qwen/Qwen2.5-7B"}
+    )
+    code, report, err = inspect_json(cli, str(path))
+    assert report["gguf"]["reference"]["id"] == "catalog qwen2.5-7b"
+    assert code == 1 and "num_layers" in {d["field"] for d in report["gguf"]["reference"]["differences"]}

@@ -580,9 +580,13 @@ def _reference(against: str | None, model: GGUFModel, meta: dict[str, Any]):
 
 def _catalog_candidates(model: GGUFModel, meta: dict[str, Any]) -> list[str]:
     out = []
-    repo = meta.get("general.source.huggingface.repository")
-    if isinstance(repo, str):
-        out.append(repo)
+    # convert_hf_to_gguf records the source repository as a URL; older files used a plain repo id.
+    for key in ("general.source.repo_url", "general.base_model.0.repo_url", "general.source.huggingface.repository"):
+        value = meta.get(key)
+        if isinstance(value, str):
+            path = value.split("huggingface.co/", 1)[-1].strip("/").split("/")
+            if len(path) >= 2:
+                out.append("/".join(path[:2]))
     parts = [meta.get(k) for k in ("general.basename", "general.size_label", "general.finetune")]
     if all(isinstance(p, str) for p in parts[:2]):
         out.append("-".join(p for p in parts if isinstance(p, str)))
