@@ -319,3 +319,13 @@ def test_source_repository_names_the_catalog_reference(tmp_path, cli):
     code, report, err = inspect_json(cli, str(path))
     assert report["gguf"]["reference"]["id"] == "catalog qwen2.5-7b"
     assert code == 1 and "num_layers" in {d["field"] for d in report["gguf"]["reference"]["differences"]}
+
+
+def test_generation_from_the_name_in_the_metadata(files, tmp_path, cli):
+    """general.name as convert_hf_to_gguf writes it, with spaces: 'Meta Llama 3.1 8B Instruct'."""
+    config = files["llama-3.1-8b-f32"][2]
+    path = tmp_path / "model.gguf"
+    write_gguf(path, config, name="Meta Llama 3.1 8B Instruct")
+    code, report, _ = inspect_json(cli, str(path))
+    assert code == 0 and report["generation"] == "llama-3.1"
+    assert "Meta-Llama-3.1-8B-Instruct" in report["generation_how"]

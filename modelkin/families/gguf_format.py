@@ -317,8 +317,8 @@ def _name_of(metadata: dict[str, Any]) -> str | None:
     parts = [metadata.get(k) for k in ("general.basename", "general.size_label", "general.finetune")]
     joined = "-".join(p for p in parts if isinstance(p, str))
     for candidate in (joined, metadata.get("general.name")):
-        if isinstance(candidate, str) and generation_from_name(candidate):
-            return candidate
+        if isinstance(candidate, str) and generation_from_name(candidate.replace(" ", "-")):
+            return candidate.replace(" ", "-")
     return joined or (metadata.get("general.name") if isinstance(metadata.get("general.name"), str) else None)
 
 

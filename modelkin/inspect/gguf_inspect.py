@@ -307,8 +307,9 @@ def _read_metadata(meta, shapes, where, model: GGUFModel, reference):
     from ..families.hf import generation_from_name
 
     for candidate in (meta.get("general.name"), stem, model.label):
-        if isinstance(candidate, str) and generation_from_name(candidate):
-            hint = candidate
+        # "Meta Llama 3.1 8B Instruct": names in GGUF metadata use spaces where repo names use dashes.
+        if isinstance(candidate, str) and generation_from_name(candidate.replace(" ", "-")):
+            hint = candidate.replace(" ", "-")
             break
     tied = reference.embeddings.tied if reference is not None else None
     return read_gguf_metadata(meta, shapes, where=where, name_hint=hint, tied=tied)
