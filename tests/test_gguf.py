@@ -329,3 +329,12 @@ def test_generation_from_the_name_in_the_metadata(files, tmp_path, cli):
     code, report, _ = inspect_json(cli, str(path))
     assert code == 0 and report["generation"] == "llama-3.1"
     assert "Meta-Llama-3.1-8B-Instruct" in report["generation_how"]
+
+
+def test_nan_epsilon_is_a_finding_and_the_json_stays_json(tmp_path, cli):
+    path = tmp_path / "tiny-nan.gguf"
+    write_gguf(path, tiny_config("qwen2.5-7b"), metadata={"{arch}.attention.layer_norm_rms_epsilon": float("nan")})
+    code, out, err = cli("inspect", str(path), "--format", "json")
+    report = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-JSON literal {c}"))
+    assert code == 1 and report["findings"][0]["code"] == "gguf-metadata"
+    assert "layer_norm_rms_epsilon must be a positive finite number" in report["findings"][0]["message"]

@@ -12,6 +12,7 @@ reference (the catalog entry the file names, or `--against`).
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -205,6 +206,7 @@ def inspect_gguf(model: GGUFModel, tokens: float | None = None, against: str | N
         "bits_per_weight": round(8 * data_bytes / stored, 4) if stored else None,
         "quantization": quant,
         "tokenizer": _tokenizer_facts(meta, tensors),
+        "metadata": _metadata_summary(meta),
         "params": None,
         "reference": None,
         "notes": [],
@@ -443,6 +445,22 @@ def _explain_heads(spec, report, findings) -> None:
                 )
             )
             return
+
+
+def _metadata_summary(meta: dict[str, Any]) -> dict[str, Any]:
+    """Every key with a JSON-able value: numbers, short strings; arrays and long strings by their size."""
+    out: dict[str, Any] = {}
+    for key, value in meta.items():
+        if isinstance(value, GGUFArray):
+            out[key] = {"array_of": value.item_type, "length": value.count}
+        elif isinstance(value, GGUFString) or (isinstance(value, str) and len(value) > 200):
+            length = value.length if isinstance(value, GGUFString) else len(value)
+            out[key] = {"string_of_length": length}
+        elif isinstance(value, float) and not math.isfinite(value):
+            out[key] = str(value)  # JSON has no NaN/inf
+        else:
+            out[key] = value
+    return out
 
 
 def _tokenizer_facts(meta: dict[str, Any], tensors: dict[str, Any]) -> dict[str, Any]:
