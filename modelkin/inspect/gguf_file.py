@@ -44,6 +44,7 @@ MAX_TENSORS = 1_000_000
 MAX_KV = 100_000
 MAX_KEY = 65_536
 MAX_KEPT_STRING = 16 * 2**20  # a longer metadata string is measured, not kept
+MAX_STRINGS = 16_777_216  # per string array: the largest vocabulary a spec allows (ArchBase.vocab_size)
 KEPT_ARRAY = 4096  # numeric arrays up to this length are kept (per-layer head counts …), longer ones counted
 _U64 = struct.Struct("<Q")
 
@@ -351,6 +352,8 @@ def _read_value(c: _Cursor, key: str, type_name: str, types: dict[int, str]) -> 
                 raise c.fail(
                     f"metadata array {key!r} claims {count} strings; the file has room for at most {c.remaining() // 8}."
                 )
+            if count > MAX_STRINGS:
+                raise c.fail(f"metadata array {key!r} claims {count} strings; modelkin reads at most {MAX_STRINGS}.")
             c.skip_strings(count, f"metadata array {key!r}")
             return GGUFArray(item, count)
         fmt = _SCALAR_FORMATS[item]
