@@ -62,7 +62,7 @@ def gather_local(target: str, gguf_file: str | None = None) -> Gathered:
     path = Path(target)
     if not path.exists():
         raise UnreadableInput(target, "no such file or folder")
-    if path.suffix == ".gguf" and path.is_file() or gguf_file is not None or _gguf_only(path):
+    if (path.suffix == ".gguf" and path.is_file()) or gguf_file is not None or _gguf_only(path):
         from .gguf_inspect import gather_gguf_local
 
         return Gathered(target=target, name_hint=path.name, gguf=gather_gguf_local(path, target, gguf_file))
