@@ -12,14 +12,16 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from .argtypes import positive_int, tokens
 from .errors import EXIT_BAD_INPUT, ModelkinError
-from .jsonfile import read_json
 
 FORMATS = ("table", "markdown", "csv", "json")
+TARGET_HELP = (
+    "catalog id, config.json, checkpoint folder or Hub repo id org/name[@rev] (cache first), "
+    "optionally with edits: TARGET:path=value[,path=value]"
+)
 DEFAULT_CONTEXT = 4096
 DTYPES = ("bf16", "fp16", "fp32", "int8", "int4")
 
@@ -147,15 +149,41 @@ def describe(spec, accounting: dict[str, Any], fmt: str) -> list[list[Any]]:
     return rows
 
 
+def _target(text: str, args: argparse.Namespace):
+    """A model argument resolved by modelkin.targets; its notes go to stderr."""
+    from .targets import resolve_target
+
+    target = resolve_target(text, refresh=getattr(args, "refresh", False))
+    for note in target.notes:
+        print(f"note: {text}: {note}", file=sys.stderr)
+    return target
+
+
+def _repo(target) -> str | None:
+    if target.entry is not None:
+        return target.entry.repo
+    return target.text.split(":", 1)[0].split("@", 1)[0] if target.kind == "hub" else None
+
+
+def _source(target) -> dict[str, str]:
+    if target.entry is not None:
+        source = dict(target.entry.config_source)
+        if target.edits:
+            source["edits"] = ",".join(target.edits)
+        return source
+    return {"kind": target.kind, "url": str(target.config_path or target.text)}
+
+
 def cmd_show(args: argparse.Namespace) -> str:
-    from .configs import get
     from .families.accounting import accounting
 
-    entry = get(args.id)
-    read = entry.read()
-    spec = read.spec
+    target = _target(args.id, args)
+    entry = target.entry if not target.edits else None  # published figures belong to the unedited model
+    spec = target.spec
     trained = (
-        args.tokens if args.tokens is not None else (entry.training_tokens.value if entry.training_tokens else None)
+        args.tokens
+        if args.tokens is not None
+        else (entry.training_tokens.value if entry and entry.training_tokens else None)
     )
     acc = accounting(spec, tokens=trained, **_accounting_args(args))
     coverage = None
@@ -170,19 +198,21 @@ def cmd_show(args: argparse.Namespace) -> str:
         tiny_spec = tiny(spec)
     if args.format == "json":
         out: dict[str, Any] = {
-            "id": entry.id,
-            "repo": entry.repo,
+            "id": target.label,
+            "repo": _repo(target),
             "spec": _spec_json(spec),
             "accounting": acc,
-            "source": entry.config_source,
-            "warnings": read.warnings,
+            "source": _source(target),
+            "warnings": target.warnings,
         }
-        if entry.published_params:
+        if target.edits:
+            out["edits"] = list(target.edits)
+        if entry and entry.published_params:
             out["published_params"] = {"value": entry.published_params.value, "source": entry.published_params.source}
-        if entry.training_tokens:
+        if entry and entry.training_tokens:
             out["training_tokens_source"] = entry.training_tokens.source
         if args.provenance:
-            out["provenance"] = read.provenance
+            out["provenance"] = target.provenance
         if tiny_spec is not None:
             out["tiny"] = {"spec": _spec_json(tiny_spec), "accounting": accounting(tiny_spec, **_accounting_args(args))}
         if coverage is not None:
@@ -193,31 +223,30 @@ def cmd_show(args: argparse.Namespace) -> str:
         full_rows = describe(spec, acc, args.format)
         tiny_rows = describe(tiny_spec, accounting(tiny_spec, **_accounting_args(args)), args.format)
         rows = [[a[0], a[1], b[1]] for a, b in zip(full_rows, tiny_rows)]
-        parts.append(emit_table([entry.id, "full", "tiny"], rows, args.format))
+        parts.append(emit_table([target.label, "full", "tiny"], rows, args.format))
     else:
-        rows = [["id", entry.id], ["repo", entry.repo]] + describe(spec, acc, args.format)
-        if entry.published_params:
+        rows = [["id", target.label], ["repo", _repo(target) or "-"]] + describe(spec, acc, args.format)
+        if entry and entry.published_params:
             rows.append(["published params", f"{entry.published_params.value:,} ({entry.published_params.source})"])
         parts.append(emit_table(["field", "value"], rows, args.format))
     if args.provenance:
-        prov = [[k, v] for k, v in sorted(read.provenance.items())]
+        prov = [[k, v] for k, v in sorted(target.provenance.items())]
         parts.append(emit_table(["spec field", "where the value came from"], prov, args.format))
     if coverage is not None:
         parts.append(coverage["summary"])
     if args.format == "table":
-        parts.append(f"source: {entry.config_source.get('url', '')}")
+        parts.append(f"source: {_source(target).get('url', '')}")
     return "\n\n".join(parts)
 
 
 def cmd_compare(args: argparse.Namespace) -> str:
-    from .configs import get
     from .families.accounting import accounting
     from .reports.features import count, feature_rows, flops, nbytes
 
     if len(args.ids) < 2:
-        raise ModelkinError("compare", "give at least two IDs")
-    entries = [get(i) for i in args.ids]
-    specs = [e.spec for e in entries]
+        raise ModelkinError("compare", "give at least two models")
+    targets = [_target(i, args) for i in args.ids]
+    specs = [t.spec for t in targets]
     accs = [accounting(s, **_accounting_args(args)) for s in specs]
     table: dict[str, list[Any]] = {}
     for s in specs:
@@ -240,7 +269,7 @@ def cmd_compare(args: argparse.Namespace) -> str:
         ],
     }
     table.update(extra)
-    ids = [e.id for e in entries]
+    ids = [t.label for t in targets]
     if args.format == "json":
         return emit_json(
             {
@@ -266,23 +295,25 @@ def cmd_compare(args: argparse.Namespace) -> str:
 
 
 def cmd_convert(args: argparse.Namespace) -> str:
-    from .families import read_hf_config, spec_to_hf
+    from .families import spec_to_hf
     from .families.accounting import accounting
+    from .targets import resolve_target
 
-    config = read_json(args.config, what="config.json")
-    read = read_hf_config(
-        config, where=args.config, name_hint=args.name or str(Path(args.config).resolve().parent.name)
-    )
+    target = resolve_target(args.config, refresh=getattr(args, "refresh", False), name_hint=args.name)
+    if target.read is None:
+        raise ModelkinError(args.config, "is a spec, not a config.json: nothing to convert from")
+    read = target.read
+    spec = target.spec  # with the target's edits, if any
     if args.to:
         if args.to == "spec":
-            return emit_json(_spec_json(read.spec))
-        return emit_json(spec_to_hf(read.spec, args.to))
-    acc = accounting(read.spec, tokens=args.tokens, **_accounting_args(args))
+            return emit_json(_spec_json(spec))
+        return emit_json(spec_to_hf(spec, args.to))
+    acc = accounting(spec, tokens=args.tokens, **_accounting_args(args))
     for warning in read.warnings:
         print(f"warning: {args.config}: {warning}", file=sys.stderr)
     if args.format == "json":
         out = {
-            "spec": _spec_json(read.spec),
+            "spec": _spec_json(spec),
             "accounting": acc,
             "model_type": read.model_type,
             "warnings": read.warnings,
@@ -292,7 +323,7 @@ def cmd_convert(args: argparse.Namespace) -> str:
         return emit_json(out)
     text = emit_table(
         ["field", "value"],
-        [["file", args.config], ["model_type", read.model_type]] + describe(read.spec, acc, args.format),
+        [["file", args.config], ["model_type", read.model_type]] + describe(spec, acc, args.format),
         args.format,
     )
     if args.provenance:
@@ -305,64 +336,28 @@ def cmd_convert(args: argparse.Namespace) -> str:
 def cmd_inspect(args: argparse.Namespace) -> tuple[int, str]:
     from .errors import EXIT_INCONSISTENT, EXIT_OK
     from .inspect.checks import inspect_gathered, verdict
-    from .inspect.gather import gather, gather_local
-    from .inspect.render import cache_row, render_text
+    from .inspect.gather import gather
+    from .inspect.render import render_text
 
     if args.cache:
-        from .inspect.hub import scan_cache
+        from .inspect.cache import exit_code, inspect_cache, render_cache
 
-        rows = []
-        for repo in scan_cache():
-            for rev in repo.revisions:
-                try:
-                    gathered = gather_local(str(rev.snapshot_path))
-                    report = inspect_gathered(gathered, args.tokens)
-                    row = cache_row(repo.repo_id, rev.commit[:8], report, repo.size_on_disk, None)
-                    if gathered.missing_shards:
-                        # Only some files were downloaded (e.g. by `modelkin inspect org/name`, which
-                        # fetches headers only): nothing to hold against the checkpoint.
-                        total = len(gathered.missing_shards) + len(gathered.headers)
-                        row.update(
-                            verdict="partial",
-                            problem=f"{len(gathered.missing_shards)} of {total} shards not in the cache",
-                        )
-                    rows.append(row)
-                except ModelkinError as exc:
-                    rows.append(cache_row(repo.repo_id, rev.commit[:8], None, repo.size_on_disk, exc.line()))
-        code = EXIT_INCONSISTENT if any(r["verdict"] in ("inconsistent", "unreadable") for r in rows) else EXIT_OK
+        if args.format == "html":
+            raise ModelkinError("--cache", "gives a table (table, markdown or json), not html")
+        rows = inspect_cache(args.target, args.tokens)
         if args.format == "json":
-            return code, emit_json(rows)
-        from .units import count, nbytes
-
-        table = [
-            [
-                r["id"],
-                r["revision"],
-                r["family"] or "-",
-                count(r["params"]) if r["params"] else "-",
-                r["dtype"] or "-",
-                nbytes(r["size_on_disk"]),
-                r["verdict"] + (f": {r['problem']}" if r["problem"] else ""),
-            ]
-            for r in rows
-        ]
-        if not rows:
-            return code, "the Hugging Face cache holds no models"
-        return code, emit_table(
-            ["id", "revision", "family", "params", "dtype", "size on disk", "verdict"],
-            table,
-            "markdown" if args.format == "markdown" else "simple",
-        )
+            return exit_code(rows), emit_json(rows)
+        return exit_code(rows), render_cache(rows, markdown=args.format == "markdown")
     if not args.target:
         raise ModelkinError("inspect", "give a folder, a .safetensors file, a Hub id (org/name[@rev]) or --cache")
-    from .inspect.hub import looks_like_hub_id
+    from .targets import classify
 
-    if looks_like_hub_id(args.target):
+    if classify(args.target) == "hub":
         # huggingface_hub logs every retry to stderr; the error that ends the retries is our one line.
         from huggingface_hub.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
-    report = inspect_gathered(gather(args.target), args.tokens)
+    report = inspect_gathered(gather(args.target, refresh=args.refresh), args.tokens)
     code = EXIT_INCONSISTENT if verdict(report) == "inconsistent" else EXIT_OK
     if code == EXIT_INCONSISTENT:
         # Exit 1 also gets its one stderr line (issue 7), so scripts see why without parsing stdout.
@@ -434,18 +429,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--family", choices=("llama", "qwen2", "glm"))
 
     p = sub.add_parser("show", help="one model's architecture and what it costs")
-    p.add_argument("id", help="catalog ID or Hugging Face repo id")
+    p.add_argument("id", help=TARGET_HELP)
+    p.add_argument("--refresh", action="store_true", help="ask the Hub even when the cache holds the repo")
     _add_figures(p)
     p.add_argument("--tokens", type=tokens, help="training tokens (default: the published figure)")
     p.add_argument("--provenance", action="store_true", help="say where every value came from")
     p.add_argument("--tiny", action="store_true", help="print the tiny variant beside the full spec")
 
     p = sub.add_parser("compare", help="models side by side, differing rows marked")
-    p.add_argument("ids", nargs="+")
+    p.add_argument("ids", nargs="+", metavar="MODEL", help=TARGET_HELP)
+    p.add_argument("--refresh", action="store_true", help="ask the Hub even when the cache holds the repo")
     _add_figures(p)
 
     p = sub.add_parser("convert", help="spec and accounting of any supported config.json, or convert it")
-    p.add_argument("config", help="path to a config.json")
+    p.add_argument("config", help="a config.json, checkpoint folder or Hub repo id (edits allowed, see compare)")
     _add_figures(p)
     p.add_argument(
         "--to", choices=("spec", "llama", "qwen2", "glm", "glm4", "chatglm"), help="print the config in another format"
@@ -458,7 +455,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("inspect", help="check a checkpoint against its config by reading headers only")
     p.add_argument("target", nargs="?", help="checkpoint folder, .safetensors file, or Hub id org/name[@revision]")
-    p.add_argument("--cache", action="store_true", help="every model in the local Hugging Face cache, one row each")
+    p.add_argument(
+        "--cache",
+        action="store_true",
+        help="every model in the local Hugging Face cache, one row per revision (or only TARGET's)",
+    )
+    p.add_argument("--refresh", action="store_true", help="ask the Hub even when the cache holds the repo")
     p.add_argument("--format", choices=("table", "markdown", "json", "html"), default="table")
     p.add_argument("--tokens", type=tokens, help="training tokens (default: the catalog's published figure)")
 

@@ -19,7 +19,7 @@ FORMATS = ("table", "markdown", "json", "csv")
 
 def add_rope_parser(subparsers: Any) -> argparse.ArgumentParser:
     p = subparsers.add_parser("rope", help="RoPE inventory: rotary dims, layout, base, scaling, wavelengths")
-    p.add_argument("id", help="catalog ID or Hugging Face repo id")
+    p.add_argument("id", help="catalog id, config.json, checkpoint folder or Hub repo id (edits allowed)")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     p.add_argument("--all", action="store_true", help="one row per rotating pair (with csv: only that table)")
     p.add_argument("--tiny", action="store_true", help="the tiny variant's RoPE instead")
@@ -214,15 +214,15 @@ def _pair_rows(inv: dict[str, Any], plain: bool) -> tuple[list[str], list[list[A
 
 def cmd_rope(args: argparse.Namespace) -> str:
     from .cli import emit_json, emit_table  # the CLI's emitters; imported late (cli imports this module)
-    from .configs import get
+    from .cli import _target
 
-    entry = get(args.id)
-    spec = entry.spec
-    model_id = entry.id
+    target = _target(args.id, args)
+    spec = target.spec
+    model_id = target.label
     if getattr(args, "tiny", False):
         from .families.tiny import tiny
 
-        spec, model_id = tiny(spec), f"{entry.id} (tiny)"
+        spec, model_id = tiny(spec), f"{target.label} (tiny)"
     inv = rope_inventory(spec)
     show_all = getattr(args, "all", False)
     if args.format == "json":

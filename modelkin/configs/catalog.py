@@ -91,7 +91,8 @@ def _read(model_id: str) -> HFRead:
 
 
 @cache
-def _aliases() -> dict[str, str]:
+def repo_aliases() -> dict[str, str]:
+    """Lower-case repo id -> catalog id."""
     return {_load(i).repo.lower(): i for i in ids()}
 
 
@@ -100,8 +101,8 @@ def resolve(name: str) -> str:
     key = name.strip().lower()
     if key in ids():
         return key
-    if key in _aliases():
-        return _aliases()[key]
+    if key in repo_aliases():
+        return repo_aliases()[key]
     tail = key.rsplit("/", 1)[-1]
     if tail in ids() and "/" in key:
         return tail
