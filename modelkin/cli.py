@@ -244,7 +244,7 @@ def cmd_compare(args: argparse.Namespace) -> str:
     from .reports.features import count, feature_rows, flops, nbytes
 
     if len(args.ids) < 2:
-        raise ModelkinError("compare", "give at least two models")
+        raise ModelkinError("compare", "give at least two IDs")
     targets = [_target(i, args) for i in args.ids]
     specs = [t.spec for t in targets]
     accs = [accounting(s, **_accounting_args(args)) for s in specs]
@@ -350,9 +350,9 @@ def cmd_inspect(args: argparse.Namespace) -> tuple[int, str]:
         return exit_code(rows), render_cache(rows, markdown=args.format == "markdown")
     if not args.target:
         raise ModelkinError("inspect", "give a folder, a .safetensors file, a Hub id (org/name[@rev]) or --cache")
-    from .targets import classify
+    from .inspect.hub import looks_like_hub_id
 
-    if classify(args.target) == "hub":
+    if looks_like_hub_id(args.target):
         # huggingface_hub logs every retry to stderr; the error that ends the retries is our one line.
         from huggingface_hub.utils import logging as hf_logging
 

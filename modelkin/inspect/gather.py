@@ -232,15 +232,18 @@ def gather_hub(target: str, refresh: bool = False) -> Gathered:
 
 def gather(target: str, refresh: bool = False) -> Gathered:
     """A checkpoint folder, a .safetensors file, or a Hub id (cache first); see modelkin.targets."""
-    from ..targets import classify
+    from ..targets import looks_like_path
 
-    kind = classify(target)
-    if kind == "hub":
+    if os.path.exists(target) or looks_like_path(target):
+        return gather_local(target)
+    from .hub import looks_like_hub_id
+
+    if looks_like_hub_id(target):  # the repo of a catalog model too: its weights are on the Hub
         return gather_hub(target, refresh=refresh)
-    if kind == "catalog":
-        from ..configs import get
+    from ..configs import catalog
 
-        repo = get(target).repo
+    if target.lower() in catalog.ids():
+        repo = catalog.get(target).repo
         raise UnreadableInput(
             target, f"is a catalog id: the catalog holds its config, not its weights; inspect {repo} instead"
         )
