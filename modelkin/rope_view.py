@@ -213,8 +213,7 @@ def _pair_rows(inv: dict[str, Any], plain: bool) -> tuple[list[str], list[list[A
 
 
 def cmd_rope(args: argparse.Namespace) -> str:
-    from .cli import emit_json, emit_table  # the CLI's emitters; imported late (cli imports this module)
-    from .cli import _target
+    from .cli import _target, emit_json, emit_table  # the CLI's emitters; imported late (cli imports this module)
 
     target = _target(args.id, args)
     spec = target.spec

@@ -133,11 +133,13 @@ def _from_path(text: str, name_hint: str | None = None) -> Target:
         if not config.is_file():
             raise UnreadableInput(text, "folder has no config.json")
         path = config
-    if path.suffix != ".json":
+    if path.suffix in (".safetensors", ".gguf"):
         raise UnreadableInput(
-            text, "give a config.json, a spec JSON or a checkpoint folder (`modelkin inspect` reads weights)"
+            text, "is a weights file: give its config.json or folder (`modelkin inspect` reads weights)"
         )
-    data = read_json(path, what="config or spec file", require_object=True)
+    data = read_json(path, what="config.json")
+    if not isinstance(data, dict):
+        read_hf_config(data, where=str(path))  # says what a config must be
     if "model_type" in data or "architectures" in data or "auto_map" in data:
         from .inspect.gather import cached_repo_id
 

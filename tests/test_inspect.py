@@ -214,7 +214,7 @@ def test_transformers_save_pretrained_inspects_clean(cli, tmp_path, model_id):
     config = spec_to_hf(spec)
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**config))
-    folder = tmp_path / model_id
+    folder = tmp_path / f"tiny-{model_id}"  # a folder named exactly llama-2-7b would claim to be it
     model.save_pretrained(folder)
     code, report = inspect_json(cli, folder)
     assert code == 0, report["findings"]

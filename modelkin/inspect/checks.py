@@ -95,9 +95,8 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
     report["params_checkpoint"] = sum(dtypes.values())
 
     if g.config is None:
-        findings.append(
-            Finding("warning", "no-config", "no config.json: tensors counted, nothing to check them against")
-        )
+        # Not consistent: without a config nothing was checked (exit 1, see README "Exit codes").
+        findings.append(Finding("error", "no-config", "no config.json: tensors counted, nothing to check them against"))
         report["findings"] = [f.__dict__ for f in findings]
         return report
 
@@ -182,6 +181,15 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
             )
         )
 
+    from .claims import check_claim
+
+    claim, claim_findings = check_claim(
+        [g.name_hint, g.config.get("_name_or_path") if isinstance(g.config.get("_name_or_path"), str) else None],
+        spec,
+        report["params_checkpoint"],
+    )
+    report["claim"] = claim
+    findings.extend(claim_findings)
     report["tokenizer"] = _tokenizer(g, spec, findings)
     report["generation_defaults"] = _generation_defaults(g, spec, findings)
     _rope_context(spec, findings)
