@@ -313,11 +313,14 @@ def fetch_config(repo_id: str, revision: str | None = None, *, refresh: bool = F
         if cached is not None:
             return cached, []
         raise UnreadableInput(label, "offline mode is on (HF_HUB_OFFLINE) and the file is not in the cache.")
-    from huggingface_hub import hf_hub_download
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
     from huggingface_hub.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # its retry chatter is not our one line
     try:
+        if cached is not None:
+            # hf_hub_download would quietly fall back to the cached copy: ask first, to say so when it does.
+            get_hf_file_metadata(hf_hub_url(repo_id, "config.json", revision=revision, endpoint=_endpoint()))
         path = hf_hub_download(repo_id, "config.json", revision=revision, endpoint=_endpoint(), cache_dir=_cache_dir())
     except _network_errors() as e:
         reason = _describe(e).rstrip(".")
