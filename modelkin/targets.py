@@ -220,7 +220,7 @@ def catalog_entry_named(*names: str | None) -> Any:
                 return catalog.get(candidate)
             if candidate in catalog.repo_aliases():
                 return catalog.get(catalog.repo_aliases()[candidate])
-        # '/root/.cache/…/meta-llama/Llama-3.1-8B' or 'models--org--name': the last two parts
+        # '~/.cache/…/meta-llama/Llama-3.1-8B' or 'models--org--name': the last two parts
         parts = [p for p in re.split(r"[/\\]", key) if p]
         if len(parts) >= 2 and f"{parts[-2]}/{parts[-1]}" in catalog.repo_aliases():
             return catalog.get(catalog.repo_aliases()[f"{parts[-2]}/{parts[-1]}"])
