@@ -205,6 +205,36 @@ def apply_edits(spec: Any, edits: list[str], where: str = "--set") -> Any:
         raise InvalidSpec(where, f"the edits make an invalid spec: {exc.message}") from None
 
 
+def as_catalog_entry(target: Target) -> Any:
+    """The target as a catalog entry (for the report): a catalog model unedited is its own entry;
+    anything else is an entry with no published figures whose spec is the target's."""
+    from .configs.catalog import TargetEntry
+    from .families.hf_reader import HFRead
+
+    if target.entry is not None and not target.edits:
+        return target.entry
+    read = HFRead(
+        spec=target.spec,
+        model_type=target.read.model_type if target.read is not None else "spec",
+        provenance=target.provenance,
+        warnings=target.warnings,
+    )
+    source = {"kind": target.kind, "url": str(target.config_path or target.text)}
+    if target.entry is not None:
+        source = {**target.entry.config_source, "edits": ",".join(target.edits)}
+    return TargetEntry(
+        id=target.label,
+        repo=target.entry.repo if target.entry is not None else target.label,
+        generation=target.spec.generation,
+        config={},
+        config_source=source,
+        published_params=None,
+        training_tokens=None,
+        notes="",
+        resolved=read,
+    )
+
+
 def catalog_entry_named(*names: str | None) -> Any:
     """The catalog entry one of `names` (a repo id, `_name_or_path`, a folder name) names exactly, if any."""
     from .configs import catalog

@@ -130,3 +130,23 @@ def test_apply_edits_rejects_bad_items():
     spec = resolve_target("llama-3.2-1b").spec
     with pytest.raises(ModelkinError, match="expected PATH=VALUE"):
         apply_edits(spec, ["num_layers"], "x")
+
+
+def test_report_takes_any_target(cli, tmp_path):
+    from modelkin.configs import get
+    from modelkin.families import spec_to_hf
+    from modelkin.families.tiny import tiny
+
+    (tmp_path / "my-model").mkdir()
+    (tmp_path / "my-model" / "config.json").write_text(json.dumps(spec_to_hf(tiny(get("qwen2.5-0.5b").spec))))
+    variant = "qwen2.5-0.5b:attention.num_kv_heads=14"
+    code, out, err = cli("report", "qwen2.5-0.5b", variant, str(tmp_path / "my-model"), "--out", str(tmp_path / "r"))
+    assert code == 0, err
+    models = {m["id"]: m for m in json.loads((tmp_path / "r" / "report.json").read_text())["models"]}
+    assert set(models) == {"qwen2.5-0.5b", variant, str(tmp_path / "my-model")}
+    assert (
+        models[variant]["feature_values"]["heads / kv heads"]
+        != models["qwen2.5-0.5b"]["feature_values"]["heads / kv heads"]
+    )
+    assert models[variant]["config_source"]["edits"] == "attention.num_kv_heads=14"
+    assert models[variant]["published_params"] is None  # the edited model has no published figures

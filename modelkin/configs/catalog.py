@@ -47,6 +47,18 @@ class CatalogEntry:
         return self.read().spec
 
 
+@dataclass(frozen=True)
+class TargetEntry(CatalogEntry):
+    """A model that is not in the catalog (a config file, a Hub repo, an edited catalog model),
+    shaped like an entry so that reports take it; see `modelkin.targets.as_catalog_entry`."""
+
+    resolved: HFRead | None = None
+
+    def read(self) -> HFRead:
+        assert self.resolved is not None
+        return self.resolved
+
+
 def _folder():
     return resources.files(__package__) / "catalog"
 
