@@ -215,3 +215,18 @@ def test_a_symlink_out_of_the_cached_repository_is_refused(cli, world, tmp_path,
     monkeypatch.setenv("HF_HUB_CACHE", str(cache))
     code, out, err = cli("inspect", str(snapshot))
     assert code == 2 and f"shard {shard.name!r} resolves outside the cached repository" in err
+
+
+def test_an_uncached_repo_is_fetched_once_then_read_from_the_cache(cli, tmp_path, monkeypatch):
+    root = tmp_path / "repos"
+    spec = tiny(get("llama-3.2-1b").spec)
+    write_sparse_checkpoint(spec, root / "acme" / "fresh")
+    with FakeHub(root) as hub:
+        hub_environment(monkeypatch, hub, tmp_path / "home")
+        code, out, err = cli("compare", "acme/fresh", "llama-3.2-1b", "--format", "json")
+        assert code == 0, err
+        assert hub.requests_for("config.json")  # fetched: it was not cached
+        assert json.loads(out)["specs"][0]["num_layers"] == spec.num_layers
+        hub.reset_counters()
+        assert cli("show", "acme/fresh")[0] == 0
+        assert hub.requests == []  # the cached config.json answered, no request at all
