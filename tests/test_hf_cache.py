@@ -230,3 +230,20 @@ def test_an_uncached_repo_is_fetched_once_then_read_from_the_cache(cli, tmp_path
         hub.reset_counters()
         assert cli("show", "acme/fresh")[0] == 0
         assert hub.requests == []  # the cached config.json answered, no request at all
+
+
+def test_refresh_falls_back_only_when_the_hub_cannot_answer(cli, offline_world, tmp_path, monkeypatch):
+    """HTTP 500 says nothing about the repository: the cache answers. A 404 does: it is the answer."""
+    home, _ = offline_world
+    (tmp_path / "empty").mkdir()
+    with FakeHub(tmp_path / "empty") as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        code, out, err = cli("inspect", REPO, "--refresh")
+        assert code == 2 and err == f"modelkin: {REPO}: repository not found (or private and no valid token).\n"
+        hub.faults["api"] = "500"
+        code, out, err = cli("inspect", REPO, "--refresh", "--format", "json")
+        assert code == 0, err
+        notes = [f["message"] for f in json.loads(out)["findings"] if f["code"] == "hub-note"]
+        assert notes == [
+            f"the Hub was not reachable (HTTP 500 from the Hub); read the cached snapshot {NEW_COMMIT[:8]}"
+        ]

@@ -226,8 +226,8 @@ def fetch_hub_checkpoint(
         return _require_complete(_from_cache(repo_id, revision, snapshot), "offline mode is on and")
     try:
         return _fetch_online(repo_id, revision, token)
-    except UnreadableInput as error:
-        if snapshot is None or not _is_network_failure(error):
+    except HubUnreachable as error:
+        if snapshot is None:
             raise
         cached = _require_complete(_from_cache(repo_id, revision, snapshot), f"{error.message.rstrip('.')}, and")
         cached.notes.append(
@@ -236,12 +236,31 @@ def fetch_hub_checkpoint(
         return cached
 
 
-def _is_network_failure(error: UnreadableInput) -> bool:
-    """Errors that say nothing about the repository itself: the cache may answer instead."""
-    return any(
-        phrase in error.message
-        for phrase in ("connection failed", "did not answer in time", "not reachable", "HTTP 5", "HTTP error")
-    )
+class HubUnreachable(UnreadableInput):
+    """The Hub could not be asked (connection, timeout, HTTP 5xx): says nothing about the repository,
+    so a cached copy may answer instead."""
+
+
+def _hub_error(where: str, error: BaseException) -> UnreadableInput:
+    return (HubUnreachable if _unreachable(error) else UnreadableInput)(where, _describe(error))
+
+
+def _unreachable(error: BaseException | None) -> bool:
+    import httpx2
+    from huggingface_hub import errors as hf_errors
+
+    if isinstance(error, (hf_errors.OfflineModeIsEnabled, httpx2.TimeoutException, httpx2.NetworkError)):
+        return True
+    if isinstance(error, (httpx2.ConnectError, httpx2.RemoteProtocolError)):
+        return True
+    if isinstance(error, hf_errors.LocalEntryNotFoundError):  # hf_hub_download chains the failed request
+        return error.__cause__ is None or _unreachable(error.__cause__)
+    if isinstance(error, hf_errors.HfHubHTTPError) and not isinstance(
+        error, (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError, hf_errors.RemoteEntryNotFoundError)
+    ):
+        status = error.response.status_code if error.response is not None else None
+        return status is None or status >= 500
+    return False
 
 
 def _require_complete(cached: HubCheckpoint, why: str) -> HubCheckpoint:
@@ -262,7 +281,7 @@ def _fetch_online(repo_id: str, revision: str | None, token: str | bool | None) 
     try:
         info = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision, files_metadata=True, token=token)
     except _network_errors() as e:
-        raise UnreadableInput(_label(repo_id, revision), _describe(e)) from None
+        raise _hub_error(_label(repo_id, revision), e) from None
     commit = info.sha
     if not commit:
         raise UnreadableInput(_label(repo_id, revision), "the Hub did not say which commit it resolved to.")
@@ -324,16 +343,10 @@ def fetch_config(repo_id: str, revision: str | None = None, *, refresh: bool = F
         path = hf_hub_download(repo_id, "config.json", revision=revision, endpoint=_endpoint(), cache_dir=_cache_dir())
     except _network_errors() as e:
         reason = _describe(e).rstrip(".")
-        if cached is not None and not isinstance(e, _not_found_errors()):
+        if cached is not None and _unreachable(e):
             return cached, [f"the Hub was not reachable ({reason}); read the cached config.json"]
         raise UnreadableInput(label, reason + ".") from None
     return Path(path), []
-
-
-def _not_found_errors() -> tuple[type[BaseException], ...]:
-    from huggingface_hub import errors as hf_errors
-
-    return (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError, hf_errors.RemoteEntryNotFoundError)
 
 
 def _remember_ref(repo_dir: Path, revision: str, commit: str) -> None:
@@ -365,7 +378,7 @@ def _download_small(repo_id: str, name: str, commit: str, endpoint: str, token: 
         # A commit hash as revision lets hf_hub_download answer from the cache without any request.
         path = hf_hub_download(repo_id, name, revision=commit, endpoint=endpoint, cache_dir=_cache_dir(), token=token)
     except _network_errors() as e:
-        raise UnreadableInput(_label(repo_id, None, name), _describe(e)) from None
+        raise _hub_error(_label(repo_id, None, name), e) from None
     return Path(path)
 
 
@@ -477,7 +490,7 @@ def _get_range(url: str, start: int, end: int, headers: dict[str, str]) -> tuple
     except UnreadableInput:
         raise
     except _network_errors() as e:
-        raise UnreadableInput(url, _describe(e)) from None
+        raise _hub_error(url, e) from None
     if len(body) != expected:
         raise UnreadableInput(url, f"asked for {expected} bytes from {start} but the server sent {len(body)}.")
     return bytes(body), size
