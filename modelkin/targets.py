@@ -235,12 +235,13 @@ def as_catalog_entry(target: Target) -> Any:
     )
 
 
-def catalog_entry_named(*names: str | None) -> Any:
-    """The catalog entry one of `names` (a repo id, `_name_or_path`, a folder name) names exactly, if any."""
+def catalog_entry_named(*names: Any) -> Any:
+    """The catalog entry one of `names` (a repo id, `_name_or_path`, a folder name) names exactly, if any.
+    Names that are not strings (a hostile `_name_or_path`) name nothing."""
     from .configs import catalog
 
     for name in names:
-        if not name:
+        if not isinstance(name, str) or not name:
             continue
         key = name.strip().rstrip("/").lower()
         for candidate in (key, key.rsplit("/", 1)[-1] if "/" in key else None):

@@ -184,7 +184,7 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
     from .claims import check_claim
 
     claim, claim_findings = check_claim(
-        [g.name_hint, g.config.get("_name_or_path") if isinstance(g.config.get("_name_or_path"), str) else None],
+        [g.name_hint, g.config.get("_name_or_path")],
         spec,
         report["params_checkpoint"],
     )
@@ -340,18 +340,15 @@ def _token_scaling(g: Gathered, spec, tokens: float | None, params: int) -> dict
 def _catalog_match(g: Gathered, spec):
     """The catalog entry for this checkpoint: by name when the architecture agrees,
     else the one entry with an identical architecture."""
-    from ..configs import entries, get
-    from ..errors import UnknownModel
+    from ..configs import entries
+    from ..targets import catalog_entry_named
 
     def arch(s) -> dict[str, Any]:
         d = s.model_dump()
         d.pop("dtype"), d.pop("tokenizer")
         return d
 
-    try:
-        named = get(g.name_hint)
-    except UnknownModel:
-        named = None
+    named = catalog_entry_named(g.name_hint, (g.config or {}).get("_name_or_path"))
     if named is not None and arch(named.spec) == arch(spec):
         return named
     matches = [e for e in entries() if arch(e.spec) == arch(spec)]

@@ -21,7 +21,7 @@ def _shapes(spec: Any) -> dict[str, tuple[int, ...]]:
     return {slot.name: tuple(slot.shape) for slot in layout(spec) if slot.is_parameter}
 
 
-def check_claim(names: list[str | None], spec: Any, params_held: int) -> tuple[dict[str, Any] | None, list[Finding]]:
+def check_claim(names: list[Any], spec: Any, params_held: int) -> tuple[dict[str, Any] | None, list[Finding]]:
     """(claim summary for the report, findings) for the first of `names` that names a catalog model."""
     entry = catalog_entry_named(*names)
     if entry is None:
