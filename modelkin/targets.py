@@ -104,10 +104,6 @@ def resolve_target(text: str, *, refresh: bool = False, name_hint: str | None = 
     return target
 
 
-def resolve_targets(texts: list[str], *, refresh: bool = False) -> list[Target]:
-    return [resolve_target(t, refresh=refresh) for t in texts]
-
-
 def _resolve_base(text: str, *, refresh: bool, name_hint: str | None) -> Target:
     kind = classify(text)
     if kind == "path":
@@ -261,10 +257,10 @@ def catalog_entry_named(*names: Any) -> Any:
 __all__ = [
     "Target",
     "apply_edits",
+    "as_catalog_entry",
     "catalog_entry_named",
     "classify",
     "looks_like_path",
     "resolve_target",
-    "resolve_targets",
     "split_edits",
 ]
