@@ -97,7 +97,7 @@ def test_inspect_cache_lists_every_revision(cli, offline_world):
     _, specs = offline_world
     code, out, err = cli("inspect", "--cache", "--format", "json")
     rows = json.loads(out)
-    by = {(r["id"], r["revision"][:8]): r for r in rows}
+    by = {(r["id"], r["revision"]): r for r in rows}
     assert set(by) == {
         (REPO, commit_of(REPO)[:8]),
         (REPO, NEW_COMMIT[:8]),
@@ -107,7 +107,7 @@ def test_inspect_cache_lists_every_revision(cli, offline_world):
     for commit in (commit_of(REPO), NEW_COMMIT):
         row = by[(REPO, commit[:8])]
         assert row["verdict"] == "consistent" and row["params"] == params_total(specs["qwen"]), row
-    assert by[(REPO, NEW_COMMIT[:8])]["revision"].endswith("(main)")
+    assert by[(REPO, NEW_COMMIT[:8])]["refs"] == ["main"] and by[(REPO, commit_of(REPO)[:8])]["refs"] == []
     partial = by[(PARTIAL, commit_of(PARTIAL)[:8])]
     assert partial["verdict"] == "partial" and specs["partial_missing"] in partial["problem"]
     assert f"1 of {len(specs['shards'])} shards not in the cache" in partial["problem"]
@@ -120,7 +120,9 @@ def test_inspect_cache_honours_a_target(cli, offline_world):
     code, out, _ = cli("inspect", "--cache", REPO, "--format", "json")
     assert code == 0 and {r["id"] for r in json.loads(out)} == {REPO}
     code, out, _ = cli("inspect", "--cache", f"{REPO}@main", "--format", "json")
-    assert [r["revision"] for r in json.loads(out)] == [f"{NEW_COMMIT[:8]} (main)"]
+    assert [(r["revision"], r["refs"]) for r in json.loads(out)] == [(NEW_COMMIT[:8], ["main"])]
+    code, out, _ = cli("inspect", "--cache", REPO)
+    assert f"{NEW_COMMIT[:8]} (main)" in out and code == 0
     code, out, err = cli("inspect", "--cache", "myorg/x")
     assert code == 2 and out == "" and err.startswith("modelkin: myorg/x: is not in the Hugging Face cache")
 

@@ -34,13 +34,13 @@ def inspect_cache(only: str | None = None, tokens: float | None = None) -> list[
 
 
 def _row(repo: Any, rev: Any, tokens: float | None) -> dict[str, Any]:
-    revision = rev.commit[:8] + (f" ({', '.join(rev.refs)})" if rev.refs else "")
+    revision = rev.commit[:8]
     try:
         gathered = gather_local(str(rev.snapshot_path))
         report = inspect_gathered(gathered, tokens)
     except ModelkinError as exc:
-        return cache_row(repo.repo_id, revision, None, repo.size_on_disk, exc.line())
-    row = cache_row(repo.repo_id, revision, report, repo.size_on_disk, None)
+        return {**cache_row(repo.repo_id, revision, None, repo.size_on_disk, exc.line()), "refs": list(rev.refs)}
+    row = {**cache_row(repo.repo_id, revision, report, repo.size_on_disk, None), "refs": list(rev.refs)}
     if gathered.missing_shards:
         # Only some files were downloaded (an interrupted download, or `modelkin inspect org/name`,
         # which fetches headers only): nothing to hold against the checkpoint, but say what is missing.
@@ -67,7 +67,7 @@ def render_cache(rows: list[dict[str, Any]], markdown: bool = False) -> str:
     table = [
         [
             r["id"],
-            r["revision"],
+            r["revision"] + (f" ({', '.join(r['refs'])})" if r.get("refs") else ""),
             r["family"] or "-",
             count(r["params"]) if r["params"] else "-",
             r["dtype"] or "-",
