@@ -1,8 +1,9 @@
 """A fake Hugging Face Hub on 127.0.0.1 for tests: serves repositories from a local folder.
 
 Layout: `root/<org>/<name>/<files...>` is the repository `org/name`, with one
-commit whose hash is derived from the repo id. It answers the calls
-huggingface_hub 2.4 makes for `model_info(files_metadata=True)`,
+commit whose hash is derived from the repo id (`hub.commits[repo_id] = sha` publishes
+the folder's current files as a new commit). It answers the calls huggingface_hub 2.4
+makes for `model_info(files_metadata=True)`, `snapshot_download` (the tree listing),
 `hf_hub_download` (HEAD then GET on /resolve/) and range GETs, counts the body
 bytes it serves per file, and can inject faults per file:
 

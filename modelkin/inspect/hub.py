@@ -7,6 +7,12 @@ are never downloaded: each one costs one HTTP range request for its first
 when the header is longer. huggingface_hub is imported lazily so that importing
 this module stays cheap.
 
+The local cache is asked first (`try_to_load_from_cache`, which resolves refs/main):
+a revision cached whole is read without any request, HF_HUB_OFFLINE or not. The Hub is
+asked when the cache lacks the revision (or some shards), or with `refresh`; when it
+cannot be reached (connection, timeout, HTTP 5xx: `HubUnreachable`) a cached revision
+answers instead, with a note saying so.
+
 Environment variables are read when a function is called, not when
 huggingface_hub was imported, so a CLI flag or a test can set them late.
 """
