@@ -14,7 +14,7 @@ from ..targets import Target, resolve_target
 
 TARGET_HELP = (
     "catalog id, config.json, checkpoint folder or Hub repo id org/name[@rev] (local cache first), "
-    "optionally with spec edits: TARGET:path=value[,path=value]"
+    "optionally with spec edits: MODEL:path=value[,path=value]"
 )
 
 
