@@ -265,7 +265,7 @@ def test_compare_puts_a_gguf_beside_its_original(files, cli):
     code, out, err = cli("compare", "qwen2.5-7b", str(path), "--format", "json")
     assert code == 0, err
     data = json.loads(out)
-    assert data["ids"] == ["qwen2.5-7b", path.name]
+    assert data["ids"] == ["qwen2.5-7b", str(path)]
     rows = {r["field"]: r for r in data["rows"]}
     assert rows["layers"]["values"] == [28, config["num_hidden_layers"]] and rows["layers"]["differs"]
     assert not rows["QKV bias"]["differs"]
