@@ -17,6 +17,7 @@ from typing import Any
 
 from .argtypes import positive_int, tokens
 from .errors import EXIT_BAD_INPUT, ModelkinError
+from .families.quantization import parse_scheme_list
 from .jsonfile import read_json
 
 FORMATS = ("table", "markdown", "csv", "json")
@@ -147,6 +148,12 @@ def describe(spec, accounting: dict[str, Any], fmt: str) -> list[list[Any]]:
     return rows
 
 
+def _weights_json(spec, names: tuple[str, ...]) -> list[dict[str, Any]]:
+    from .families.quantization import scheme_table
+
+    return [row for row in scheme_table(spec) if row["scheme"] in names]
+
+
 def cmd_show(args: argparse.Namespace) -> str:
     from .configs import get
     from .families.accounting import accounting
@@ -177,6 +184,8 @@ def cmd_show(args: argparse.Namespace) -> str:
             "source": entry.config_source,
             "warnings": read.warnings,
         }
+        if getattr(args, "weights", None):
+            out["weights_by_scheme"] = _weights_json(spec, args.weights)
         if entry.published_params:
             out["published_params"] = {"value": entry.published_params.value, "source": entry.published_params.source}
         if entry.training_tokens:
@@ -196,6 +205,10 @@ def cmd_show(args: argparse.Namespace) -> str:
         parts.append(emit_table([entry.id, "full", "tiny"], rows, args.format))
     else:
         rows = [["id", entry.id], ["repo", entry.repo]] + describe(spec, acc, args.format)
+        if args.weights:
+            from .families.quantization import weights_rows
+
+            rows += weights_rows(spec, args.weights, plain=args.format == "csv")
         if entry.published_params:
             rows.append(["published params", f"{entry.published_params.value:,} ({entry.published_params.source})"])
         parts.append(emit_table(["field", "value"], rows, args.format))
@@ -240,6 +253,12 @@ def cmd_compare(args: argparse.Namespace) -> str:
         ],
     }
     table.update(extra)
+    if args.weights:
+        from .families.quantization import weights_rows
+
+        for i, s in enumerate(specs):
+            for label, value in weights_rows(s, args.weights, plain):
+                table.setdefault(label, [None] * len(specs))[i] = value
     ids = [e.id for e in entries]
     if args.format == "json":
         return emit_json(
@@ -416,6 +435,11 @@ def _add_figures(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--batch", type=positive_int, default=1, help="batch size for the KV-cache figure (default 1)")
     p.add_argument("--dtype", choices=DTYPES, default="bf16", help="dtype of the KV cache (default bf16)")
+    p.add_argument(
+        "--weights",
+        type=parse_scheme_list,
+        help="memory of the weights under quantization schemes: comma-separated (awq-4bit,bnb-nf4,...) or all",
+    )
 
 
 class _Parser(argparse.ArgumentParser):

@@ -74,6 +74,7 @@ class QTensor:
     role: Role
     optional: bool = False
     logical: int = 0  # parameters this tensor represents (only the packed weight has any)
+    one_of: str | None = None  # alternatives: one tensor of each such group must be present
 
     @property
     def nbytes(self) -> int:
@@ -585,11 +586,15 @@ def linear_tensors(s: Scheme, out_f: int, in_f: int, storage: str = "U8") -> lis
         ]
         return out
     if lay == "fp8":
-        scale = (math.ceil(out_f / s.block_size[0]), math.ceil(in_f / s.block_size[1])) if s.block_size else ()
-        out = [
-            QTensor("weight", (out_f, in_f), ("F8_E4M3",), "weights", logical=n),
-            QTensor("weight_scale_inv", scale, ("F32", "F8_E8M0"), "scales_zeros"),
-        ]
+        out = [QTensor("weight", (out_f, in_f), ("F8_E4M3",), "weights", logical=n)]
+        if s.block_size:
+            scale = (math.ceil(out_f / s.block_size[0]), math.ceil(in_f / s.block_size[1]))
+            out.append(QTensor("weight_scale_inv", scale, ("F32", "F8_E8M0"), "scales_zeros"))
+        else:  # per tensor: transformers writes weight_scale_inv, AutoFP8 and vLLM's fp8 weight_scale
+            out += [
+                QTensor("weight_scale_inv", (), ("F32",), "scales_zeros", optional=True, one_of="scale"),
+                QTensor("weight_scale", (), ("F32",), "scales_zeros", optional=True, one_of="scale"),
+            ]
         if s.static_input_scale:
             out += [
                 QTensor("input_scale", (), ("F32",), "scales_zeros", optional=True),
@@ -851,4 +856,39 @@ def scheme_table(spec: ArchBase) -> list[dict[str, Any]]:
                 "scales_overhead": by["scales_zeros"] / by["weights"] if by["weights"] else 0.0,
             }
         )
+    return rows
+
+
+def parse_scheme_list(text: str) -> tuple[str, ...]:
+    """`--weights awq-4bit,bnb-nf4` or `--weights all` (an argparse type)."""
+    import argparse
+
+    names = SCHEME_NAMES if text == "all" else tuple(t.strip() for t in text.split(",") if t.strip())
+    unknown = [n for n in names if n not in SCHEMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown scheme {unknown[0] if unknown else text!r} (known: all, {', '.join(SCHEME_NAMES)})"
+        )
+    return names
+
+
+def weights_rows(spec: ArchBase, names: tuple[str, ...], plain: bool = False) -> list[list[Any]]:
+    """Rows (label, value) of `show`/`compare --weights`: each scheme's total and its scales' share."""
+    from ..units import nbytes
+
+    rows: list[list[Any]] = []
+    for row in scheme_table(spec):
+        if row["scheme"] not in names:
+            continue
+        by = row["bytes_by_role"]
+        if plain:
+            rows.append([f"weights {row['scheme']}", row["bytes"]])
+            continue
+        detail = f"{row['bits_per_param']:.2f} bits/param"
+        if by["weights"]:
+            detail += (
+                f"; scales/zeros {nbytes(by['scales_zeros'])} (+{100 * row['scales_overhead']:.2g}% on the "
+                f"{nbytes(by['weights'])} of quantized weights), full precision {nbytes(by['full_precision'])}"
+            )
+        rows.append([f"weights {row['scheme']}", f"{nbytes(row['bytes'])} ({detail})"])
     return rows

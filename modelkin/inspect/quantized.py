@@ -75,6 +75,14 @@ def check_quantized(
                 t, t.shape, planned.module, planned.scheme, in_features=slot.shape[1]
             )
 
+    groups: dict[tuple[str, str], list[str]] = {}
+    for name, exp in expected.items():
+        if exp.tensor is not None and exp.tensor.one_of:
+            groups.setdefault((exp.module or "", exp.tensor.one_of), []).append(name)
+    for names in groups.values():
+        if not any(n in tensors for n in names):
+            out.missing.append(" or ".join(names))
+
     by_role = {role: 0 for role in ROLES}
     stored = 0
     dtype_problems: list[str] = []
@@ -198,3 +206,32 @@ def _explain_shape(name: str, exp: _Expected, actual: tuple[int, ...], findings:
                 + f", so {list(exp.shape or ())}",
             )
         )
+
+
+def render_rows(q: dict[str, Any]) -> list[list[str]]:
+    """The `Quantization` table of the text report."""
+    from ..units import count, nbytes
+
+    by = q["bytes_by_role"]
+    rows = [
+        ["method", f"{q['method']} ({q['source']})"],
+        ["scheme", q["description"]],
+    ]
+    if q.get("packing"):
+        rows.append(["packing", q["packing"]])
+    rows.append(["quantized modules", str(q["quantized_modules"])])
+    if q["not_converted"]:
+        rows.append(["left in full precision", ", ".join(q["not_converted"])])
+    if q["kv_cache"]:
+        rows.append(["KV cache", q["kv_cache"]])
+    rows += [
+        ["params logical / stored", f"{q['params_logical']:,} / {q['params_stored']:,} values in the headers"],
+        ["quantized weights", nbytes(by["weights"])],
+        ["scales, zeros, indices", nbytes(by["scales_zeros"])],
+        ["full-precision rest", nbytes(by["full_precision"])],
+    ]
+    if q["bits_per_quantized_param"]:
+        rows.append(["bits per quantized param", f"{q['bits_per_quantized_param']:.3f} (scales included)"])
+    if q["bits_per_param"]:
+        rows.append(["bits per param, all", f"{q['bits_per_param']:.3f} ({count(q['params_logical'])} params)"])
+    return rows
