@@ -59,9 +59,9 @@ _FLOATS = ("F16", "BF16", "F32")
 # bitsandbytes' 4-bit block size (its `quantize_4bit` default) and the nested block of double quant.
 BNB_BLOCK = 64
 BNB_NESTED_BLOCK = 256
-# quant_state.bitsandbytes__* holds the state as JSON (~170 bytes measured with bitsandbytes 0.50); its
-# length varies, so it is never shape-checked and the memory math takes this estimate.
-BNB_STATE_BYTES = 170
+# quant_state.bitsandbytes__* holds the state as JSON: its length varies, so it is never shape-checked and
+# the memory math takes what bitsandbytes 0.50 wrote for tiny models (~79 bytes, ~169 with double quant).
+BNB_STATE_BYTES = {False: 79, True: 169}
 
 
 @dataclass(frozen=True)
@@ -75,11 +75,12 @@ class QTensor:
     optional: bool = False
     logical: int = 0  # parameters this tensor represents (only the packed weight has any)
     one_of: str | None = None  # alternatives: one tensor of each such group must be present
+    estimate: int = 0  # bytes, for a tensor whose shape the format does not fix
 
     @property
     def nbytes(self) -> int:
         if self.shape is None:
-            return BNB_STATE_BYTES
+            return self.estimate
         return math.prod(self.shape) * _DTYPE_BYTES.get(self.dtypes[0], 2)
 
 
@@ -582,7 +583,13 @@ def linear_tensors(s: Scheme, out_f: int, in_f: int, storage: str = "U8") -> lis
             out.append(QTensor("weight.absmax", (blocks,), ("F32",), "scales_zeros"))
         out += [
             QTensor("weight.quant_map", (16,), ("F32",), "scales_zeros"),
-            QTensor(f"weight.quant_state.bitsandbytes__{s.weight_type}", None, ("U8",), "scales_zeros"),
+            QTensor(
+                f"weight.quant_state.bitsandbytes__{s.weight_type}",
+                None,
+                ("U8",),
+                "scales_zeros",
+                estimate=BNB_STATE_BYTES[s.double_quant],
+            ),
         ]
         return out
     if lay == "fp8":

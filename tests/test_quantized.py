@@ -1,0 +1,417 @@
+"""Quantized checkpoints, inspected against checkpoints the quantization libraries write themselves.
+
+Truth:
+- bitsandbytes 8-bit and 4-bit (NF4, FP4, double quant) through transformers' `BitsAndBytesConfig` and
+  `save_pretrained`, on CPU (bitsandbytes >= 0.48 has a CPU backend);
+- compressed-tensors' own `apply_quantization_config` + `ModelCompressor` (the path llm-compressor
+  takes after calibration): W4A16 symmetric and asymmetric (pack-quantized), W8A8 (int-quantized),
+  FP8 (float-quantized), NVFP4A16 (nvfp4-pack-quantized). Scales come from a min/max observer written
+  here (llm-compressor is not installed); the layout is the library's.
+- GPTQ, AWQ, transformers' fine-grained FP8, ModelOpt and MLX need a GPU or Apple silicon to produce:
+  those checkpoints are written here from each format's public description (shapes computed below,
+  not by modelkin);
+- the logical count of the transformers model (its `num_parameters()`), and the published count of
+  Llama-3.1-8B (8,030,261,248) for a full-size bnb-4bit header set.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+from safetensors.torch import save_file  # noqa: E402
+
+from modelkin.families import read_hf_config  # noqa: E402
+from modelkin.families.quantization import SCHEME_NAMES, weight_bytes_by_scheme  # noqa: E402
+from tests.conftest import run_cli  # noqa: E402
+
+HIDDEN, INTER, LAYERS, HEADS, KV, HEAD_DIM, VOCAB = 128, 256, 2, 4, 2, 32, 512
+
+
+def _config():
+    return transformers.LlamaConfig(
+        hidden_size=HIDDEN,
+        intermediate_size=INTER,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        num_key_value_heads=KV,
+        head_dim=HEAD_DIM,
+        vocab_size=VOCAB,
+        max_position_embeddings=256,
+    )
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory) -> tuple[Path, int]:
+    torch.manual_seed(0)
+    model = transformers.LlamaForCausalLM(_config())
+    folder = tmp_path_factory.mktemp("q") / "base"
+    model.save_pretrained(folder)
+    return folder, model.num_parameters()
+
+
+def _inspect(folder: Path) -> tuple[int, dict, str]:
+    code, out, err = run_cli("inspect", str(folder), "--format", "json")
+    assert "Traceback" not in err
+    return code, json.loads(out), err
+
+
+def _assert_consistent(folder: Path, params: int) -> dict:
+    code, report, err = _inspect(folder)
+    errors = [f for f in report["findings"] if f["severity"] == "error"]
+    assert code == 0 and not errors, (errors, report["missing"][:3], report["unexpected"][:3], err)
+    assert report["params_checkpoint"] == params == report["params_expected"]
+    assert not any("quantization" in f["message"] and "unknown key" in f["message"] for f in report["findings"])
+    q = report["quantization"]
+    assert q["params_logical"] == params
+    assert set(q["bytes_by_role"]) == {"weights", "scales_zeros", "full_precision"}
+    assert sum(q["bytes_by_role"].values()) == sum(s["size"] for s in report["shards"]) - _header_bytes(folder)
+    return report
+
+
+def _header_bytes(folder: Path) -> int:
+    total = 0
+    for shard in folder.glob("*.safetensors"):
+        with open(shard, "rb") as f:
+            total += 8 + int.from_bytes(f.read(8), "little")
+    return total
+
+
+# --- bitsandbytes through transformers -------------------------------------------------------
+
+
+BNB = {
+    "bnb-int8": {"load_in_8bit": True},
+    "bnb-nf4": {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4"},
+    "bnb-nf4-dq": {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True},
+    "bnb-fp4": {"load_in_4bit": True, "bnb_4bit_quant_type": "fp4"},
+}
+
+
+@pytest.mark.parametrize("name", list(BNB))
+def test_bitsandbytes_checkpoint_made_by_transformers(base, tmp_path, name):
+    pytest.importorskip("bitsandbytes")
+    folder, params = base
+    model = transformers.AutoModelForCausalLM.from_pretrained(
+        folder, quantization_config=transformers.BitsAndBytesConfig(**BNB[name]), device_map="cpu"
+    )
+    model.save_pretrained(tmp_path / name)
+    report = _assert_consistent(tmp_path / name, params)
+    q = report["quantization"]
+    assert q["method"] == "bitsandbytes" and q["bits"] == (8 if name == "bnb-int8" else 4)
+    assert q["quantized_modules"] == LAYERS * 7  # q, k, v, o, gate, up, down; the head stays (library default)
+    # The memory model predicts the bytes transformers wrote (the rest is fp32 here: 4 bytes a value).
+    if name in SCHEME_NAMES:
+        spec = read_hf_config(json.loads((tmp_path / name / "config.json").read_text())).spec
+        predicted = weight_bytes_by_scheme(spec, name, rest_bytes=4)
+        assert predicted["weights"] == q["bytes_by_role"]["weights"]
+        assert predicted["full_precision"] == q["bytes_by_role"]["full_precision"]
+        # quant_state.* is JSON of a varying length: the model takes an estimate per module.
+        assert abs(predicted["scales_zeros"] - q["bytes_by_role"]["scales_zeros"]) <= 10 * q["quantized_modules"]
+
+
+# --- compressed-tensors, its own compressor --------------------------------------------------
+
+
+def _compressed_tensors_checkpoint(base_folder: Path, out: Path, preset: str, fmt: str) -> None:
+    ct = pytest.importorskip("compressed_tensors")
+    from compressed_tensors.compressors import ModelCompressor
+    from compressed_tensors.quantization import (
+        QuantizationConfig,
+        QuantizationStatus,
+        apply_quantization_config,
+        preset_name_to_scheme,
+    )
+    from compressed_tensors.quantization.utils import calculate_qparams, generate_gparam
+
+    assert ct
+    model = transformers.AutoModelForCausalLM.from_pretrained(base_folder, dtype=torch.bfloat16)
+    config = QuantizationConfig(
+        config_groups={"group_0": preset_name_to_scheme(preset, ["Linear"])}, ignore=["lm_head"]
+    )
+    apply_quantization_config(model, config)
+    for module in model.modules():
+        scheme = getattr(module, "quantization_scheme", None)
+        if scheme is None:
+            continue
+        w, args = module.weight.data.float(), scheme.weights
+        if args.strategy in ("group", "tensor_group"):  # a min/max observer, as llm-compressor's default
+            groups = w.reshape(w.shape[0], -1, args.group_size)
+            lo, hi = groups.amin(-1), groups.amax(-1)
+        elif args.strategy == "channel":
+            lo, hi = w.amin(-1, keepdim=True), w.amax(-1, keepdim=True)
+        else:
+            lo, hi = w.amin().reshape(1), w.amax().reshape(1)
+        global_scale = None
+        if args.strategy == "tensor_group":
+            global_scale = generate_gparam(w.amin(), w.amax())
+            module.weight_global_scale.data.copy_(global_scale)
+        scale, zero = calculate_qparams(lo, hi, args, global_scale=global_scale)
+        module.weight_scale.data = scale.to(module.weight_scale.dtype)
+        if hasattr(module, "weight_zero_point"):
+            module.weight_zero_point.data = zero.to(module.weight_zero_point.dtype)
+        if hasattr(module, "input_scale"):
+            module.input_scale.data = torch.ones_like(module.input_scale)
+        module.quantization_status = QuantizationStatus.FROZEN
+    compressor = ModelCompressor.from_pretrained_model(model, quantization_format=fmt)
+    compressor.compress_model(model)
+    model.save_pretrained(out)
+    compressor.update_config(out)
+
+
+CT = {
+    "W4A16": "pack-quantized",
+    "W4A16_ASYM": "pack-quantized",
+    "W8A8": "int-quantized",
+    "FP8": "float-quantized",
+    "NVFP4A16": "nvfp4-pack-quantized",
+}
+
+
+@pytest.mark.parametrize("preset", list(CT))
+def test_compressed_tensors_checkpoint_made_by_the_library(base, tmp_path, preset):
+    folder, params = base
+    _compressed_tensors_checkpoint(folder, tmp_path / preset, preset, CT[preset])
+    report = _assert_consistent(tmp_path / preset, params)
+    q = report["quantization"]
+    assert q["method"] == "compressed-tensors" and q["not_converted"] == ["lm_head"]
+    assert q["quantized_modules"] == LAYERS * 7
+    if preset == "W4A16":  # the w4a16 preset is this scheme: the memory model predicts the file
+        spec = read_hf_config(json.loads((tmp_path / preset / "config.json").read_text())).spec
+        assert weight_bytes_by_scheme(spec, "w4a16") == q["bytes_by_role"]
+
+
+# --- formats written from their public description -------------------------------------------
+
+LINEARS = [
+    ("self_attn.q_proj", HEADS * HEAD_DIM, HIDDEN),
+    ("self_attn.k_proj", KV * HEAD_DIM, HIDDEN),
+    ("self_attn.v_proj", KV * HEAD_DIM, HIDDEN),
+    ("self_attn.o_proj", HIDDEN, HEADS * HEAD_DIM),
+    ("mlp.gate_proj", INTER, HIDDEN),
+    ("mlp.up_proj", INTER, HIDDEN),
+    ("mlp.down_proj", HIDDEN, INTER),
+]
+
+
+def _gptq(out_f, in_f, group=128, bits=4):
+    # AutoGPTQ / GPTQModel: 32/bits values per int32, packed along the input dimension.
+    groups = in_f // group
+    return {
+        "qweight": torch.zeros(in_f * bits // 32, out_f, dtype=torch.int32),
+        "qzeros": torch.zeros(groups, out_f * bits // 32, dtype=torch.int32),
+        "scales": torch.zeros(groups, out_f, dtype=torch.float16),
+        "g_idx": torch.arange(in_f, dtype=torch.int32) // group,
+    }
+
+
+def _awq(out_f, in_f, group=128, bits=4):
+    # AutoAWQ GEMM: packed along the output dimension.
+    return {
+        "qweight": torch.zeros(in_f, out_f * bits // 32, dtype=torch.int32),
+        "qzeros": torch.zeros(in_f // group, out_f * bits // 32, dtype=torch.int32),
+        "scales": torch.zeros(in_f // group, out_f, dtype=torch.float16),
+    }
+
+
+def _fp8_block(out_f, in_f):
+    # transformers' FP8Linear / DeepSeek-V3: float8_e4m3fn weight, fp32 inverse scale per 128×128 block.
+    return {
+        "weight": torch.zeros(out_f, in_f, dtype=torch.float8_e4m3fn),
+        "weight_scale_inv": torch.ones(math.ceil(out_f / 128), math.ceil(in_f / 128), dtype=torch.float32),
+    }
+
+
+def _modelopt_fp8(out_f, in_f):
+    return {
+        "weight": torch.zeros(out_f, in_f, dtype=torch.float8_e4m3fn),
+        "weight_scale": torch.tensor(1.0),
+        "input_scale": torch.tensor(1.0),
+    }
+
+
+def _modelopt_nvfp4(out_f, in_f):
+    # Two e2m1 values per byte, an fp8 scale per 16 values, a per-tensor fp32 second-level scale.
+    return {
+        "weight": torch.zeros(out_f, in_f // 2, dtype=torch.uint8),
+        "weight_scale": torch.zeros(out_f, in_f // 16, dtype=torch.float8_e4m3fn),
+        "weight_scale_2": torch.tensor(1.0),
+        "input_scale": torch.tensor(1.0),
+    }
+
+
+def _mlx(out_f, in_f, group=64, bits=4):
+    # mlx.nn.QuantizedLinear: uint32 words along the input, a scale and a bias per group.
+    return {
+        "weight": torch.zeros(out_f, in_f * bits // 32, dtype=torch.uint32),
+        "scales": torch.zeros(out_f, in_f // group, dtype=torch.bfloat16),
+        "biases": torch.zeros(out_f, in_f // group, dtype=torch.bfloat16),
+    }
+
+
+SPEC_WRITTEN = {
+    "gptq": (_gptq, {"quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": False, "sym": True}}),
+    "awq": (_awq, {"quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": True, "version": "gemm"}}),
+    "fp8": (_fp8_block, {"quantization_config": {"quant_method": "fp8", "activation_scheme": "dynamic", "fmt": "e4m3", "weight_block_size": [128, 128]}}),
+    "modelopt-fp8": (_modelopt_fp8, {"hf_quant_config": {"producer": {"name": "modelopt"}, "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": None, "exclude_modules": ["lm_head"]}}}),
+    "modelopt-nvfp4": (_modelopt_nvfp4, {"hf_quant_config": {"producer": {"name": "modelopt"}, "quantization": {"quant_algo": "NVFP4", "group_size": 16, "exclude_modules": ["lm_head"]}}}),
+    "mlx": (_mlx, {"quantization": {"group_size": 64, "bits": 4}, "quantization_config": {"group_size": 64, "bits": 4}}),
+}  # fmt: skip
+
+
+def _write_from_spec(base_folder: Path, out: Path, kind: str) -> None:
+    make, extra = SPEC_WRITTEN[kind]
+    shutil.copytree(base_folder, out)
+    config = json.loads((out / "config.json").read_text())
+    from safetensors import safe_open
+
+    tensors = {}
+    with safe_open(out / "model.safetensors", "pt") as f:
+        for name in f.keys():
+            tensors[name] = f.get_tensor(name).to(torch.bfloat16)
+    for i in range(LAYERS):
+        for module, out_f, in_f in LINEARS:
+            prefix = f"model.layers.{i}.{module}"
+            del tensors[prefix + ".weight"]
+            tensors.update({f"{prefix}.{k}": v for k, v in make(out_f, in_f).items()})
+    if kind == "mlx":  # MLX quantizes the embedding and the head as well
+        for prefix in ("model.embed_tokens", "lm_head"):
+            del tensors[prefix + ".weight"]
+            tensors.update({f"{prefix}.{k}": v for k, v in _mlx(VOCAB, HIDDEN).items()})
+    save_file(tensors, out / "model.safetensors", metadata={"format": "pt"})
+    if "hf_quant_config" in extra:
+        (out / "hf_quant_config.json").write_text(json.dumps(extra["hf_quant_config"]))
+    else:
+        config.update(extra)
+    (out / "config.json").write_text(json.dumps(config))
+
+
+@pytest.mark.parametrize("kind", list(SPEC_WRITTEN))
+def test_formats_written_from_their_specification(base, tmp_path, kind):
+    folder, params = base
+    _write_from_spec(folder, tmp_path / kind, kind)
+    report = _assert_consistent(tmp_path / kind, params)
+    assert report["quantization"]["quantized_modules"] == LAYERS * 7 + (2 if kind == "mlx" else 0)
+
+
+# --- broken copies ---------------------------------------------------------------------------
+
+
+def _rewrite(folder: Path, edit) -> None:
+    from safetensors import safe_open
+
+    with safe_open(folder / "model.safetensors", "pt") as f:
+        tensors = {n: f.get_tensor(n) for n in f.keys()}
+    edit(tensors)
+    save_file(tensors, folder / "model.safetensors")
+
+
+def test_broken_gptq_copies_give_precise_findings(base, tmp_path):
+    folder, _ = base
+    target = "model.layers.1.mlp.down_proj"
+    cases = {
+        # qweight packed along the output (AWQ's direction) under a GPTQ config
+        "packed": (lambda t: t.__setitem__(f"{target}.qweight", torch.zeros(INTER, HIDDEN // 8, dtype=torch.int32)), "packed-shape"),
+        "missing-scale": (lambda t: t.pop(f"{target}.scales"), "tensor-missing"),
+        # scales of group size 64 under a config that says 128
+        "group": (lambda t: t.__setitem__(f"{target}.scales", torch.zeros(INTER // 64, HIDDEN, dtype=torch.float16)), "group-size-disagrees"),
+    }  # fmt: skip
+    for name, (edit, code) in cases.items():
+        copy = tmp_path / name
+        _write_from_spec(folder, copy, "gptq")
+        _rewrite(copy, edit)
+        exit_code, report, err = _inspect(copy)
+        codes = {f["code"]: f["message"] for f in report["findings"] if f["severity"] == "error"}
+        assert exit_code == 1 and code in codes, (name, codes)
+        assert target in codes[code] or target in json.dumps(report["missing"]), codes[code]
+        assert "inconsistent" in err
+    assert "group size of 64" in codes.get("group-size-disagrees", "")
+
+
+def test_unknown_method_is_named_and_the_rest_still_checked(base, tmp_path):
+    folder, params = base
+    copy = tmp_path / "hqq"
+    _write_from_spec(folder, copy, "gptq")
+    config = json.loads((copy / "config.json").read_text())
+    config["quantization_config"] = {"quant_method": "hqq", "nbits": 4, "group_size": 64}
+    (copy / "config.json").write_text(json.dumps(config))
+    code, report, _ = _inspect(copy)
+    messages = " ".join(f["message"] for f in report["findings"])
+    assert "'hqq' is not known" in messages
+    assert code == 0 and report["params_checkpoint"] == params
+    _rewrite(copy, lambda t: t.pop("model.norm.weight"))
+    code, report, _ = _inspect(copy)
+    assert code == 1 and report["missing"] == ["model.norm.weight"]
+
+
+# --- a full-size header set against a published count ----------------------------------------
+
+
+def test_bnb_4bit_llama_3_1_8b_has_the_published_logical_count(tmp_path):
+    """unsloth-style bnb-4bit Llama-3.1-8B (NF4, double quant, bf16 rest): names and shapes from
+    transformers' model on the meta device, packed per bitsandbytes; 8,030,261,248 logical parameters
+    (the count meta-llama publishes for Llama-3.1-8B)."""
+    from modelkin.configs import get
+    from modelkin.families import spec_to_hf
+    from modelkin.inspect.sparse import write_sparse_file
+
+    config = spec_to_hf(get("llama-3.1-8b").spec)
+    with torch.device("meta"):
+        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**config))
+    tensors = []
+    for name, p in model.named_parameters():
+        n = p.numel()
+        if p.dim() == 2 and ".layers." in name:
+            blocks = -(-n // 64)
+            tensors += [
+                (name, "U8", (n // 2, 1)),
+                (name + ".absmax", "U8", (blocks,)),
+                (name + ".nested_absmax", "F32", (-(-blocks // 256),)),
+                (name + ".nested_quant_map", "F32", (256,)),
+                (name + ".quant_map", "F32", (16,)),
+                (name + ".quant_state.bitsandbytes__nf4", "U8", (170,)),
+            ]
+        else:
+            tensors.append((name, "BF16", tuple(p.shape)))
+    config["quantization_config"] = {
+        "quant_method": "bitsandbytes",
+        "load_in_4bit": True,
+        "bnb_4bit_quant_type": "nf4",
+        "bnb_4bit_use_double_quant": True,
+        "bnb_4bit_compute_dtype": "bfloat16",
+        "llm_int8_skip_modules": None,
+    }
+    folder = tmp_path / "Meta-Llama-3.1-8B-bnb-4bit"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(config))
+    write_sparse_file(folder / "model.safetensors", tensors)
+    code, report, _ = _inspect(folder)
+    assert code == 0, [f for f in report["findings"] if f["severity"] == "error"]
+    assert report["params_checkpoint"] == 8_030_261_248 == model.num_parameters()
+    assert 4.0 < report["quantization"]["bits_per_quantized_param"] < 4.2
+
+
+# --- memory by scheme in show/compare --------------------------------------------------------
+
+
+def test_show_and_compare_weights_by_scheme():
+    code, out, _ = run_cli("show", "llama-3.1-70b", "--weights", "awq-4bit,bnb-nf4,bf16", "--format", "json")
+    assert code == 0
+    rows = {r["scheme"]: r for r in json.loads(out)["weights_by_scheme"]}
+    assert set(rows) == {"awq-4bit", "bnb-nf4", "bf16"}
+    assert rows["bf16"]["bytes"] == 2 * 70_553_706_496  # Llama-3.1-70B's published parameter count
+    # AWQ: 4 bits a weight, an fp16 scale and a 4-bit zero per 128 inputs of every output
+    assert 4.25 < rows["awq-4bit"]["bits_per_param"] < 4.6
+    assert rows["bnb-nf4"]["scales_overhead"] == pytest.approx(
+        32 / 4 / 64, rel=1e-4
+    )  # an fp32 absmax per 64 4-bit values
+    code, out, _ = run_cli("compare", "llama-3.1-8b", "qwen2.5-7b", "--weights", "all")
+    assert code == 0 and "weights mlx-4bit" in out and "weights nvfp4" in out
+    code, _, err = run_cli("show", "llama-3.1-8b", "--weights", "q9")
+    assert code == 2 and "unknown scheme 'q9'" in err
