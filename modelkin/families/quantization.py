@@ -103,7 +103,9 @@ class Scheme:
 
     def describe(self) -> str:
         parts = [f"{self.bits}-bit {self.weight_type}" if self.bits else self.weight_type]
-        if self.group_size:
+        if self.layout == "bnb-4bit":
+            parts.append(f"blocks of {self.group_size}" + (", double-quantized absmax" if self.double_quant else ""))
+        elif self.group_size:
             parts.append(f"group {self.group_size}")
         elif self.block_size:
             parts.append(f"block {self.block_size[0]}×{self.block_size[1]}")
@@ -894,7 +896,7 @@ def weights_rows(spec: ArchBase, names: tuple[str, ...], plain: bool = False) ->
         detail = f"{row['bits_per_param']:.2f} bits/param"
         if by["weights"]:
             detail += (
-                f"; scales/zeros {nbytes(by['scales_zeros'])} (+{100 * row['scales_overhead']:.2g}% on the "
+                f"; scales/zeros {nbytes(by['scales_zeros'])} (+{100 * row['scales_overhead']:.3g}% on the "
                 f"{nbytes(by['weights'])} of quantized weights), full precision {nbytes(by['full_precision'])}"
             )
         rows.append([f"weights {row['scheme']}", f"{nbytes(row['bytes'])} ({detail})"])
