@@ -256,13 +256,56 @@ def _mlx(out_f, in_f, group=64, bits=4):
 
 
 SPEC_WRITTEN = {
-    "gptq": (_gptq, {"quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": False, "sym": True}}),
-    "awq": (_awq, {"quantization_config": {"quant_method": "awq", "bits": 4, "group_size": 128, "zero_point": True, "version": "gemm"}}),
-    "fp8": (_fp8_block, {"quantization_config": {"quant_method": "fp8", "activation_scheme": "dynamic", "fmt": "e4m3", "weight_block_size": [128, 128]}}),
-    "modelopt-fp8": (_modelopt_fp8, {"hf_quant_config": {"producer": {"name": "modelopt"}, "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": None, "exclude_modules": ["lm_head"]}}}),
-    "modelopt-nvfp4": (_modelopt_nvfp4, {"hf_quant_config": {"producer": {"name": "modelopt"}, "quantization": {"quant_algo": "NVFP4", "group_size": 16, "exclude_modules": ["lm_head"]}}}),
-    "mlx": (_mlx, {"quantization": {"group_size": 64, "bits": 4}, "quantization_config": {"group_size": 64, "bits": 4}}),
-}  # fmt: skip
+    "gptq": (
+        _gptq,
+        {"quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": False, "sym": True}},
+    ),
+    "awq": (
+        _awq,
+        {
+            "quantization_config": {
+                "quant_method": "awq",
+                "bits": 4,
+                "group_size": 128,
+                "zero_point": True,
+                "version": "gemm",
+            }
+        },
+    ),
+    "fp8": (
+        _fp8_block,
+        {
+            "quantization_config": {
+                "quant_method": "fp8",
+                "activation_scheme": "dynamic",
+                "fmt": "e4m3",
+                "weight_block_size": [128, 128],
+            }
+        },
+    ),
+    "modelopt-fp8": (
+        _modelopt_fp8,
+        {
+            "hf_quant_config": {
+                "producer": {"name": "modelopt"},
+                "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": None, "exclude_modules": ["lm_head"]},
+            }
+        },
+    ),
+    "modelopt-nvfp4": (
+        _modelopt_nvfp4,
+        {
+            "hf_quant_config": {
+                "producer": {"name": "modelopt"},
+                "quantization": {"quant_algo": "NVFP4", "group_size": 16, "exclude_modules": ["lm_head"]},
+            }
+        },
+    ),
+    "mlx": (
+        _mlx,
+        {"quantization": {"group_size": 64, "bits": 4}, "quantization_config": {"group_size": 64, "bits": 4}},
+    ),
+}
 
 
 def _write_from_spec(base_folder: Path, out: Path, kind: str) -> None:
@@ -317,11 +360,17 @@ def test_broken_gptq_copies_give_precise_findings(base, tmp_path):
     target = "model.layers.1.mlp.down_proj"
     cases = {
         # qweight packed along the output (AWQ's direction) under a GPTQ config
-        "packed": (lambda t: t.__setitem__(f"{target}.qweight", torch.zeros(INTER, HIDDEN // 8, dtype=torch.int32)), "packed-shape"),
+        "packed": (
+            lambda t: t.__setitem__(f"{target}.qweight", torch.zeros(INTER, HIDDEN // 8, dtype=torch.int32)),
+            "packed-shape",
+        ),
         "missing-scale": (lambda t: t.pop(f"{target}.scales"), "tensor-missing"),
         # scales of group size 64 under a config that says 128
-        "group": (lambda t: t.__setitem__(f"{target}.scales", torch.zeros(INTER // 64, HIDDEN, dtype=torch.float16)), "group-size-disagrees"),
-    }  # fmt: skip
+        "group": (
+            lambda t: t.__setitem__(f"{target}.scales", torch.zeros(INTER // 64, HIDDEN, dtype=torch.float16)),
+            "group-size-disagrees",
+        ),
+    }
     for name, (edit, code) in cases.items():
         copy = tmp_path / name
         _write_from_spec(folder, copy, "gptq")
