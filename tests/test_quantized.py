@@ -91,7 +91,10 @@ BNB = {
     "bnb-nf4": {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4"},
     "bnb-nf4-dq": {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True},
     "bnb-fp4": {"load_in_4bit": True, "bnb_4bit_quant_type": "fp4"},
+    # A published skip list replaces transformers' default (the head): down_proj stays, the head is quantized.
+    "bnb-int8-skip": {"load_in_8bit": True, "llm_int8_skip_modules": ["mlp.down_proj"]},
 }
+QUANTIZED_MODULES = {"bnb-int8-skip": LAYERS * 6 + 1}
 
 
 @pytest.mark.parametrize("name", list(BNB))
@@ -104,8 +107,9 @@ def test_bitsandbytes_checkpoint_made_by_transformers(base, tmp_path, name):
     model.save_pretrained(tmp_path / name)
     report = _assert_consistent(tmp_path / name, params)
     q = report["quantization"]
-    assert q["method"] == "bitsandbytes" and q["bits"] == (8 if name == "bnb-int8" else 4)
-    assert q["quantized_modules"] == LAYERS * 7  # q, k, v, o, gate, up, down; the head stays (library default)
+    assert q["method"] == "bitsandbytes" and q["bits"] == (8 if "int8" in name else 4)
+    # q, k, v, o, gate, up, down; the head stays (library default)
+    assert q["quantized_modules"] == QUANTIZED_MODULES.get(name, LAYERS * 7)
     # The memory model predicts the bytes transformers wrote (the rest is fp32 here: 4 bytes a value).
     if name in SCHEME_NAMES:
         spec = read_hf_config(json.loads((tmp_path / name / "config.json").read_text())).spec
@@ -119,7 +123,9 @@ def test_bitsandbytes_checkpoint_made_by_transformers(base, tmp_path, name):
 # --- compressed-tensors, its own compressor --------------------------------------------------
 
 
-def _compressed_tensors_checkpoint(base_folder: Path, out: Path, preset: str, fmt: str) -> None:
+def _compressed_tensors_checkpoint(
+    base_folder: Path, out: Path, preset: str, fmt: str, ignore: tuple[str, ...] = ("lm_head",)
+) -> None:
     ct = pytest.importorskip("compressed_tensors")
     from compressed_tensors.compressors import ModelCompressor
     from compressed_tensors.quantization import (
@@ -133,7 +139,7 @@ def _compressed_tensors_checkpoint(base_folder: Path, out: Path, preset: str, fm
     assert ct
     model = transformers.AutoModelForCausalLM.from_pretrained(base_folder, dtype=torch.bfloat16)
     config = QuantizationConfig(
-        config_groups={"group_0": preset_name_to_scheme(preset, ["Linear"])}, ignore=["lm_head"]
+        config_groups={"group_0": preset_name_to_scheme(preset, ["Linear"])}, ignore=list(ignore)
     )
     apply_quantization_config(model, config)
     for module in model.modules():
@@ -146,6 +152,9 @@ def _compressed_tensors_checkpoint(base_folder: Path, out: Path, preset: str, fm
             lo, hi = groups.amin(-1), groups.amax(-1)
         elif args.strategy == "channel":
             lo, hi = w.amin(-1, keepdim=True), w.amax(-1, keepdim=True)
+        elif args.strategy == "block":  # one range for every block keeps the test short
+            lo = w.amin().expand(module.weight_scale.shape).clone()
+            hi = w.amax().expand(module.weight_scale.shape).clone()
         else:
             lo, hi = w.amin().reshape(1), w.amax().reshape(1)
         global_scale = None
@@ -171,6 +180,8 @@ CT = {
     "W8A8": "int-quantized",
     "FP8": "float-quantized",
     "NVFP4A16": "nvfp4-pack-quantized",
+    "MXFP4": "mxfp4-pack-quantized",
+    "FP8_BLOCK": "float-quantized",
 }
 
 
@@ -185,6 +196,26 @@ def test_compressed_tensors_checkpoint_made_by_the_library(base, tmp_path, prese
     if preset == "W4A16":  # the w4a16 preset is this scheme: the memory model predicts the file
         spec = read_hf_config(json.loads((tmp_path / preset / "config.json").read_text())).spec
         assert weight_bytes_by_scheme(spec, "w4a16") == q["bytes_by_role"]
+
+
+def test_compressed_tensors_ignore_patterns_match_as_the_library_does(base, tmp_path):
+    """`ignore` entries are module names or `re:` regexes (compressed_tensors.utils.match_name)."""
+    folder, params = base
+    out = tmp_path / "w4a16-down-kept"
+    _compressed_tensors_checkpoint(folder, out, "W4A16", "pack-quantized", ignore=("lm_head", "re:.*down_proj$"))
+    config = json.loads((out / "config.json").read_text())
+    # The library writes the matched names out; published configs often keep the regex: try both.
+    assert "model.layers.0.mlp.down_proj" in config["quantization_config"]["ignore"]
+    report = _assert_consistent(out, params)
+    assert report["quantization"]["quantized_modules"] == LAYERS * 6
+    config["quantization_config"]["ignore"] = ["lm_head", "re:.*down_proj$"]
+    (out / "config.json").write_text(json.dumps(config))
+    assert _assert_consistent(out, params)["quantization"]["quantized_modules"] == LAYERS * 6
+    config["quantization_config"]["ignore"] = ["lm_head"]  # now the config claims down_proj is packed
+    (out / "config.json").write_text(json.dumps(config))
+    code, report, _ = _inspect(out)
+    assert code == 1 and "model.layers.0.mlp.down_proj.weight_packed" in report["missing"]
+    assert "model.layers.0.mlp.down_proj.weight" in report["unexpected"]
 
 
 # --- formats written from their public description -------------------------------------------
@@ -288,7 +319,7 @@ SPEC_WRITTEN = {
         {
             "hf_quant_config": {
                 "producer": {"name": "modelopt"},
-                "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": None, "exclude_modules": ["lm_head"]},
+                "quantization": {"quant_algo": "FP8", "kv_cache_quant_algo": "FP8", "exclude_modules": ["lm_head"]},
             }
         },
     ),
@@ -327,6 +358,10 @@ def _write_from_spec(base_folder: Path, out: Path, kind: str) -> None:
         for prefix in ("model.embed_tokens", "lm_head"):
             del tensors[prefix + ".weight"]
             tensors.update({f"{prefix}.{k}": v for k, v in _mlx(VOCAB, HIDDEN).items()})
+    if kind == "modelopt-fp8":  # an FP8 KV cache: ModelOpt stores its scales on k_proj / v_proj
+        for i in range(LAYERS):
+            tensors[f"model.layers.{i}.self_attn.k_proj.k_scale"] = torch.tensor(1.0)
+            tensors[f"model.layers.{i}.self_attn.v_proj.v_scale"] = torch.tensor(1.0)
     save_file(tensors, out / "model.safetensors", metadata={"format": "pt"})
     if "hf_quant_config" in extra:
         (out / "hf_quant_config.json").write_text(json.dumps(extra["hf_quant_config"]))
@@ -341,6 +376,8 @@ def test_formats_written_from_their_specification(base, tmp_path, kind):
     _write_from_spec(folder, tmp_path / kind, kind)
     report = _assert_consistent(tmp_path / kind, params)
     assert report["quantization"]["quantized_modules"] == LAYERS * 7 + (2 if kind == "mlx" else 0)
+    if kind == "modelopt-fp8":
+        assert report["quantization"]["kv_cache"] == "fp8"
 
 
 # --- broken copies ---------------------------------------------------------------------------

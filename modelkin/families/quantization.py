@@ -354,7 +354,9 @@ def _awq(qc: dict[str, Any], source: str) -> QuantConfig:
     skips = _skip_list(qc, "modules_to_not_convert")
     if skips:
         q.not_converted = tuple(skips)
-        q.rules.append(Rule(_ALL, lambda n, s=tuple(skips): any(k in n for k in s), None))  # AutoAWQ: substring
+        # AutoAWQ skips a module whose name contains an entry; transformers uses should_convert_module: either keeps it.
+        listed = transformers_skip(skips)
+        q.rules.append(Rule(_ALL, lambda n, s=tuple(skips): any(k in n for k in s) or listed(n), None))
     q.rules.append(Rule(_LINEAR, _always, scheme))
     return q
 
