@@ -504,3 +504,89 @@ def test_show_and_compare_weights_by_scheme():
     assert code == 0 and "weights mlx-4bit" in out and "weights nvfp4" in out
     code, _, err = run_cli("show", "llama-3.1-8b", "--weights", "q9")
     assert code == 2 and "unknown scheme 'q9'" in err
+
+
+# --- reading configs: which modules each library quantizes -----------------------------------
+
+
+def test_module_selection_follows_each_library():
+    from modelkin.families.quantization import read_quantization
+
+    gptq = read_quantization(
+        {
+            "quantization_config": {
+                "quant_method": "gptq",
+                "bits": 4,
+                "group_size": 128,
+                "lm_head": True,
+                # GPTQModel's per-module overrides: "-:" skips, "+:" changes bits
+                "dynamic": {"-:model\\.layers\\.0\\..*": {}, "+:.*down_proj": {"bits": 8}},
+            }
+        }
+    )
+    assert gptq.scheme_for("model.layers.0.mlp.up_proj", "linear") is None
+    assert gptq.scheme_for("model.layers.1.mlp.down_proj", "linear").bits == 8
+    assert gptq.scheme_for("model.layers.1.mlp.up_proj", "linear").bits == 4
+    assert gptq.scheme_for("lm_head", "head").bits == 4
+    assert gptq.scheme_for("model.embed_tokens", "embedding") is None
+
+    # transformers' should_convert_module: a prefix up to a module boundary, a regex, or a suffix.
+    bnb = read_quantization(
+        {
+            "quantization_config": {
+                "quant_method": "bitsandbytes",
+                "load_in_8bit": True,
+                "llm_int8_skip_modules": ["model.layers.1", "o_proj"],
+            }
+        }
+    )
+    assert bnb.scheme_for("model.layers.1.mlp.up_proj", "linear") is None
+    assert bnb.scheme_for("model.layers.11.mlp.up_proj", "linear") is not None
+    assert bnb.scheme_for("model.layers.2.self_attn.o_proj", "linear") is None
+
+    mlx = read_quantization(
+        {
+            "quantization": {
+                "group_size": 64,
+                "bits": 4,
+                "model.layers.0.mlp.down_proj": {"group_size": 32, "bits": 8},
+                "lm_head": False,
+            }
+        }
+    )
+    assert mlx.scheme_for("model.layers.0.mlp.down_proj", "linear").bits == 8
+    assert mlx.scheme_for("lm_head", "head") is None
+    assert mlx.scheme_for("model.embed_tokens", "embedding").bits == 4
+
+    ct = read_quantization(
+        {
+            "quantization_config": {
+                "quant_method": "compressed-tensors",
+                "format": "pack-quantized",
+                "ignore": ["lm_head", "re:.*mlp.gate$"],
+                "config_groups": {
+                    "g": {"targets": ["Linear"], "weights": {"num_bits": 4, "strategy": "group", "group_size": 128}}
+                },
+            }
+        }
+    )
+    assert ct.scheme_for("model.layers.0.mlp.gate", "linear") is None
+    assert ct.scheme_for("model.layers.0.mlp.gate_proj", "linear") is not None
+    assert ct.scheme_for("lm_head", "head") is None
+
+    modelopt = read_quantization(
+        {}, {"quantization": {"quant_algo": "NVFP4", "exclude_modules": ["lm_head", "model.layers.0.*"]}}
+    )
+    assert modelopt.scheme_for("model.layers.0.self_attn.q_proj", "linear") is None
+    assert modelopt.scheme_for("model.layers.1.self_attn.q_proj", "linear").layout == "modelopt-nvfp4"
+
+
+def test_quantization_keys_are_read_not_reported_unknown():
+    from modelkin.configs import get
+    from modelkin.families import spec_to_hf
+
+    config = spec_to_hf(get("llama-3.1-8b").spec)
+    config["quantization_config"] = {"quant_method": "awq", "bits": 4, "group_size": 128, "version": "gemm"}
+    config["quantization"] = {"group_size": 64, "bits": 4}
+    read = read_hf_config(config)
+    assert not any("quantization" in w for w in read.warnings), read.warnings

@@ -337,7 +337,8 @@ def _gptq(qc: dict[str, Any], source: str) -> QuantConfig:
     if skips:
         q.not_converted = tuple(skips)
         q.rules.insert(0, Rule(_ALL, transformers_skip(skips), None))
-    q.rules.append(Rule(_LINEAR, _always, scheme))
+    # GPTQModel's `lm_head: true` quantizes the head too.
+    q.rules.append(Rule(_LINEAR_HEAD if qc.get("lm_head") is True else _LINEAR, _always, scheme))
     return q
 
 
