@@ -696,7 +696,7 @@ def module_kind(slot: TensorSlot) -> Kind | None:
         return "embedding"
     if slot.component == "head":
         return "head"
-    if slot.component in ("attention", "mlp"):
+    if slot.component not in ("norm", "buffer"):  # attention, mlp and whatever linear components come later
         return "linear"
     return None
 
