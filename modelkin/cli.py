@@ -299,6 +299,9 @@ def cmd_convert(args: argparse.Namespace) -> str:
     acc = accounting(read.spec, tokens=args.tokens, **_accounting_args(args))
     for warning in read.warnings:
         print(f"warning: {args.config}: {warning}", file=sys.stderr)
+    from .families.quantization import read_quantization
+
+    quant = read_quantization(config)
     if args.format == "json":
         out = {
             "spec": _spec_json(read.spec),
@@ -308,12 +311,19 @@ def cmd_convert(args: argparse.Namespace) -> str:
         }
         if args.provenance:
             out["provenance"] = read.provenance
+        if quant is not None:
+            out["quantization"] = quant.summary()
+        if args.weights:
+            out["weights_by_scheme"] = _weights_json(read.spec, args.weights)
         return emit_json(out)
-    text = emit_table(
-        ["field", "value"],
-        [["file", args.config], ["model_type", read.model_type]] + describe(read.spec, acc, args.format),
-        args.format,
-    )
+    rows = [["file", args.config], ["model_type", read.model_type]] + describe(read.spec, acc, args.format)
+    if quant is not None:
+        rows.append(["quantization", f"{quant.method}: {quant.summary()['description']}"])
+    if args.weights:
+        from .families.quantization import weights_rows
+
+        rows += weights_rows(read.spec, args.weights, plain=args.format == "csv")
+    text = emit_table(["field", "value"], rows, args.format)
     if args.provenance:
         text += "\n\n" + emit_table(
             ["spec field", "where the value came from"], sorted(read.provenance.items()), args.format

@@ -590,3 +590,17 @@ def test_quantization_keys_are_read_not_reported_unknown():
     config["quantization"] = {"group_size": 64, "bits": 4}
     read = read_hf_config(config)
     assert not any("quantization" in w for w in read.warnings), read.warnings
+
+
+def test_convert_states_the_quantization(tmp_path):
+    from modelkin.configs import get
+    from modelkin.families import spec_to_hf
+
+    config = spec_to_hf(get("llama-3.1-8b").spec)
+    config["quantization_config"] = {"quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": True}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    code, out, err = run_cli("convert", str(tmp_path / "config.json"), "--weights", "gptq-4bit", "--format", "json")
+    assert code == 0 and "quantization" not in err
+    data = json.loads(out)
+    assert data["quantization"]["method"] == "gptq" and data["quantization"]["group_size"] == 128
+    assert data["weights_by_scheme"][0]["scheme"] == "gptq-4bit"
