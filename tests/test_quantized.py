@@ -91,6 +91,12 @@ BNB = {
     "bnb-nf4": {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4"},
     "bnb-nf4-dq": {"load_in_4bit": True, "bnb_4bit_quant_type": "nf4", "bnb_4bit_use_double_quant": True},
     "bnb-fp4": {"load_in_4bit": True, "bnb_4bit_quant_type": "fp4"},
+    "bnb-nf4-bf16-storage": {
+        "load_in_4bit": True,
+        "bnb_4bit_quant_type": "nf4",
+        "bnb_4bit_use_double_quant": True,
+        "bnb_4bit_quant_storage": torch.bfloat16,  # four 4-bit values per stored bf16 element
+    },
     # A published skip list replaces transformers' default (the head): down_proj stays, the head is quantized.
     "bnb-int8-skip": {"load_in_8bit": True, "llm_int8_skip_modules": ["mlp.down_proj"]},
 }
@@ -439,53 +445,6 @@ def test_unknown_method_is_named_and_the_rest_still_checked(base, tmp_path):
     assert code == 1 and report["missing"] == ["model.norm.weight"]
 
 
-# --- a full-size header set against a published count ----------------------------------------
-
-
-def test_bnb_4bit_llama_3_1_8b_has_the_published_logical_count(tmp_path):
-    """unsloth-style bnb-4bit Llama-3.1-8B (NF4, double quant, bf16 rest): names and shapes from
-    transformers' model on the meta device, packed per bitsandbytes; 8,030,261,248 logical parameters
-    (the count meta-llama publishes for Llama-3.1-8B)."""
-    from modelkin.configs import get
-    from modelkin.families import spec_to_hf
-    from modelkin.inspect.sparse import write_sparse_file
-
-    config = spec_to_hf(get("llama-3.1-8b").spec)
-    with torch.device("meta"):
-        model = transformers.LlamaForCausalLM(transformers.LlamaConfig(**config))
-    tensors = []
-    for name, p in model.named_parameters():
-        n = p.numel()
-        if p.dim() == 2 and ".layers." in name:
-            blocks = -(-n // 64)
-            tensors += [
-                (name, "U8", (n // 2, 1)),
-                (name + ".absmax", "U8", (blocks,)),
-                (name + ".nested_absmax", "F32", (-(-blocks // 256),)),
-                (name + ".nested_quant_map", "F32", (256,)),
-                (name + ".quant_map", "F32", (16,)),
-                (name + ".quant_state.bitsandbytes__nf4", "U8", (170,)),
-            ]
-        else:
-            tensors.append((name, "BF16", tuple(p.shape)))
-    config["quantization_config"] = {
-        "quant_method": "bitsandbytes",
-        "load_in_4bit": True,
-        "bnb_4bit_quant_type": "nf4",
-        "bnb_4bit_use_double_quant": True,
-        "bnb_4bit_compute_dtype": "bfloat16",
-        "llm_int8_skip_modules": None,
-    }
-    folder = tmp_path / "Meta-Llama-3.1-8B-bnb-4bit"
-    folder.mkdir()
-    (folder / "config.json").write_text(json.dumps(config))
-    write_sparse_file(folder / "model.safetensors", tensors)
-    code, report, _ = _inspect(folder)
-    assert code == 0, [f for f in report["findings"] if f["severity"] == "error"]
-    assert report["params_checkpoint"] == 8_030_261_248 == model.num_parameters()
-    assert 4.0 < report["quantization"]["bits_per_quantized_param"] < 4.2
-
-
 # --- memory by scheme in show/compare --------------------------------------------------------
 
 
@@ -604,3 +563,146 @@ def test_convert_states_the_quantization(tmp_path):
     data = json.loads(out)
     assert data["quantization"]["method"] == "gptq" and data["quantization"]["group_size"] == 128
     assert data["weights_by_scheme"][0]["scheme"] == "gptq-4bit"
+
+
+# --- published configs, full size ------------------------------------------------------------
+
+PUBLISHED = Path(__file__).parent / "published_quantized"
+_DTYPE = {"uint8": "U8", "bfloat16": "BF16", "float16": "F16", "float32": "F32"}
+_BITS = {"U8": 8, "BF16": 16, "F16": 16, "F32": 32}
+
+
+def _bnb_4bit(name, n, qc):
+    """bitsandbytes Params4bit as transformers saves it: packed values, then the quant state."""
+    storage = _DTYPE[qc.get("bnb_4bit_quant_storage", "uint8")]
+    blocks = -(-n // 64)
+    out = [(name, storage, (n * 4 // _BITS[storage], 1))]
+    if qc.get("bnb_4bit_use_double_quant"):
+        out += [
+            (name + ".absmax", "U8", (blocks,)),
+            (name + ".nested_absmax", "F32", (-(-blocks // 256),)),
+            (name + ".nested_quant_map", "F32", (256,)),
+        ]
+    else:
+        out.append((name + ".absmax", "F32", (blocks,)))
+    kind = qc["bnb_4bit_quant_type"]
+    return out + [(name + ".quant_map", "F32", (16,)), (name + f".quant_state.bitsandbytes__{kind}", "U8", (169,))]
+
+
+def _packed(layout):
+    def tensors(name, out_f, in_f):
+        module = name.removesuffix(".weight")
+        groups = in_f // 128
+        if layout == "gptq":
+            return [
+                (module + ".qweight", "I32", (in_f // 8, out_f)),
+                (module + ".qzeros", "I32", (groups, out_f // 8)),
+                (module + ".scales", "F16", (groups, out_f)),
+                (module + ".g_idx", "I32", (in_f,)),
+            ]
+        if layout == "awq":
+            return [
+                (module + ".qweight", "I32", (in_f, out_f // 8)),
+                (module + ".qzeros", "I32", (groups, out_f // 8)),
+                (module + ".scales", "F16", (groups, out_f)),
+            ]
+        if layout == "nvfp4":
+            return [
+                (name, "U8", (out_f, in_f // 2)),
+                (name + "_scale", "F8_E4M3", (out_f, in_f // 16)),
+                (name + "_scale_2", "F32", ()),
+                (module + ".input_scale", "F32", ()),
+            ]
+        if layout == "fp8":
+            return [
+                (name, "F8_E4M3", (out_f, in_f)),
+                (name + "_scale", "F32", ()),
+                (module + ".input_scale", "F32", ()),
+            ]
+        raise AssertionError(layout)
+
+    return tensors
+
+
+def _full_size(folder: Path, config: dict, quantize, hf_quant_config: dict | None = None) -> int:
+    """Headers of every tensor transformers' model of `config` holds (meta device), the linear layers
+    inside the decoder stored by `quantize(name, numel or shape)`; returns the model's parameter count."""
+    from modelkin.inspect.sparse import write_sparse_file
+
+    plain = {k: v for k, v in config.items() if k != "quantization_config"}
+    with torch.device("meta"):
+        model = (
+            transformers.LlamaForCausalLM(transformers.LlamaConfig(**plain))
+            if config["model_type"] == "llama"
+            else (transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**plain)))
+        )
+    tensors = []
+    for name, p in model.named_parameters():
+        if p.dim() == 2 and ".layers." in name:
+            tensors += quantize(name, *p.shape)
+        else:
+            tensors.append((name, "BF16", tuple(p.shape)))
+    if hf_quant_config and hf_quant_config["quantization"].get("kv_cache_quant_algo"):
+        for i in range(model.config.num_hidden_layers):  # ModelOpt's FP8 KV-cache scales
+            tensors += [
+                (f"model.layers.{i}.self_attn.k_proj.k_scale", "F32", ()),
+                (f"model.layers.{i}.self_attn.v_proj.v_scale", "F32", ()),
+            ]
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps(config))
+    if hf_quant_config:
+        (folder / "hf_quant_config.json").write_text(json.dumps(hf_quant_config))
+    write_sparse_file(folder / "model.safetensors", tensors)
+    return model.num_parameters()
+
+
+# Published counts: Llama-3(.1)-8B 8,030,261,248; Llama-2-7B 6,738,415,616; Llama-2-13B 13,015,864,320.
+PUBLISHED_COUNTS = {
+    "luxllama-bnb-nf4-llama-3.1-8b.json": 8_030_261_248,
+    "claudstruct-bnb-nf4-bf16-storage-llama-3-8b.json": 8_030_261_248,
+    "sumail-gptq-llama-3.1-8b.json": 8_030_261_248,
+    "twhoool02-awq-llama-2-7b-chat.json": 6_738_415_616,
+    "thebloke-gptq-llama-2-13b-chat.json": 13_015_864_320,
+}
+
+
+@pytest.mark.parametrize("name", list(PUBLISHED_COUNTS))
+def test_published_configs_at_full_size(tmp_path, name):
+    config = json.loads((PUBLISHED / name).read_text())
+    qc = config["quantization_config"]
+    read = read_hf_config(config)
+    assert not any("quantization" in w for w in read.warnings), read.warnings
+    if qc["quant_method"] == "bitsandbytes":
+        quantize = lambda n, out_f, in_f: _bnb_4bit(n, out_f * in_f, qc)  # noqa: E731
+    else:
+        quantize = _packed(qc["quant_method"])
+    folder = tmp_path / name.removesuffix(".json")
+    params = _full_size(folder, config, quantize)
+    code, report, _ = _inspect(folder)
+    assert code == 0, [f for f in report["findings"] if f["severity"] == "error"][:3]
+    assert report["params_checkpoint"] == params == PUBLISHED_COUNTS[name]
+    assert report["quantization"]["method"] == qc["quant_method"]
+    assert 4.0 < report["quantization"]["bits_per_quantized_param"] < 4.6
+
+
+@pytest.mark.parametrize(
+    "name, layout",
+    [
+        ("vipertsniper-deepseek-r1-distill-qwen-32b-nvfp4.hf_quant_config.json", "nvfp4"),
+        ("mygitphase-guhan-30b-fp8.hf_quant_config.json", "fp8"),
+    ],
+)
+def test_published_modelopt_configs_at_full_size(tmp_path, name, layout):
+    """ModelOpt's hf_quant_config.json beside a Qwen2.5-32B config (DeepSeek-R1-Distill-Qwen-32B's
+    architecture): NVFP4 / FP8 weights and the FP8 KV-cache scales it announces."""
+    from modelkin.configs import get
+    from modelkin.families import spec_to_hf
+
+    hf_quant = json.loads((PUBLISHED / name).read_text())
+    config = spec_to_hf(get("qwen2.5-32b").spec)
+    params = _full_size(tmp_path / "ckpt", config, _packed(layout), hf_quant)
+    code, report, _ = _inspect(tmp_path / "ckpt")
+    assert code == 0, [f for f in report["findings"] if f["severity"] == "error"][:3]
+    assert report["params_checkpoint"] == params
+    q = report["quantization"]
+    assert q["method"] == "modelopt" and q["kv_cache"] == "fp8" and q["not_converted"] == ["lm_head"]
