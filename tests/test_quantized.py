@@ -10,8 +10,10 @@ Truth:
 - GPTQ, AWQ, transformers' fine-grained FP8, ModelOpt and MLX need a GPU or Apple silicon to produce:
   those checkpoints are written here from each format's public description (shapes computed below,
   not by modelkin);
-- the logical count of the transformers model (its `num_parameters()`), and the published count of
-  Llama-3.1-8B (8,030,261,248) for a full-size bnb-4bit header set.
+- configs published on the Hugging Face Hub (`tests/published_quantized/`, sources in its SOURCES.md):
+  full-size header sets around them hold the published parameter counts (a bnb-4bit Llama-3.1-8B
+  has 8,030,261,248 logical parameters, as the bf16 one);
+- the logical count of the transformers model (its `num_parameters()`, on the meta device at full size).
 """
 
 from __future__ import annotations
@@ -656,12 +658,14 @@ def _full_size(folder: Path, config: dict, quantize, hf_quant_config: dict | Non
     return model.num_parameters()
 
 
-# Published counts: Llama-3(.1)-8B 8,030,261,248; Llama-2-7B 6,738,415,616; Llama-2-13B 13,015,864,320.
+# Published counts: Llama-3(.1)-8B 8,030,261,248; Llama-2-7B 6,738,415,616; Llama-2-13B 13,015,864,320;
+# Llama-3.2-1B 1,235,814,400.
 PUBLISHED_COUNTS = {
     "luxllama-bnb-nf4-llama-3.1-8b.json": 8_030_261_248,
     "claudstruct-bnb-nf4-bf16-storage-llama-3-8b.json": 8_030_261_248,
     "sumail-gptq-llama-3.1-8b.json": 8_030_261_248,
     "twhoool02-awq-llama-2-7b-chat.json": 6_738_415_616,
+    "casperhansen-awq-llama-3.2-1b-instruct.json": 1_235_814_400,
     "thebloke-gptq-llama-2-13b-chat.json": 13_015_864_320,
 }
 
