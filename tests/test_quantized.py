@@ -118,6 +118,10 @@ def test_bitsandbytes_checkpoint_made_by_transformers(base, tmp_path, name):
     assert q["method"] == "bitsandbytes" and q["bits"] == (8 if "int8" in name else 4)
     # q, k, v, o, gate, up, down; the head stays (library default)
     assert q["quantized_modules"] == QUANTIZED_MODULES.get(name, LAYERS * 7)
+    kept = {"bnb-int8-skip": [f"model.layers.{i}.mlp.down_proj" for i in range(LAYERS)]}
+    assert q["full_precision_modules"] == ["model.embed_tokens", *kept.get(name, [])] + (
+        [] if name in kept else ["lm_head"]
+    )
     if name == "bnb-nf4-dq":  # the page shows the same table as the text report
         code, html, _ = run_cli("inspect", str(tmp_path / name), "--format", "html")
         assert code == 0 and "bits per quantized param" in html and "blocks of 64, double-quantized" in html

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..families.quantization import ROLES, QTensor, QuantConfig, Scheme, plan
+from ..families.quantization import ROLES, QTensor, QuantConfig, Scheme, module_kind, plan
 from .findings import Finding
 from .safetensors_header import DTYPE_BITS, TensorInfo
 
@@ -62,9 +62,12 @@ def check_quantized(
     expected: dict[str, _Expected] = {}
     unchecked_modules: list[str] = []  # modules of an unknown layout: their tensors are listed, not checked
     quantized_modules = 0
+    kept: list[str] = []  # weight matrices the scheme leaves in full precision (embedding, head, skipped layers)
     for slot, planned in plan(spec, q, convention):
         if planned is None:
             expected[slot.name] = _Expected(None, slot.shape, parameter=slot.is_parameter)
+            if module_kind(slot) is not None:
+                kept.append(slot.name.removesuffix(".weight"))
             continue
         quantized_modules += 1
         if planned.tensors is None:
@@ -158,6 +161,7 @@ def check_quantized(
     out.summary = {
         **q.summary(),
         "quantized_modules": quantized_modules,
+        "full_precision_modules": kept,
         "params_logical": out.params_logical,
         "params_stored": stored,
         "bytes_by_role": by_role,
@@ -220,8 +224,14 @@ def render_rows(q: dict[str, Any]) -> list[list[str]]:
     if q.get("packing"):
         rows.append(["packing", q["packing"]])
     rows.append(["quantized modules", str(q["quantized_modules"])])
+    kept = q.get("full_precision_modules") or []
+    if kept:
+        shown = ", ".join(kept[:4]) + (f" and {len(kept) - 4} more" if len(kept) > 4 else "")
+        rows.append(["kept in full precision", shown])
     if q["not_converted"]:
-        rows.append(["left in full precision", ", ".join(q["not_converted"])])
+        rows.append(
+            ["config's skip list", ", ".join(q["not_converted"][:6]) + (" …" if len(q["not_converted"]) > 6 else "")]
+        )
     if q["kv_cache"]:
         rows.append(["KV cache", q["kv_cache"]])
     rows += [
