@@ -714,3 +714,21 @@ def test_published_modelopt_configs_at_full_size(tmp_path, name, layout):
     assert report["params_checkpoint"] == params
     q = report["quantization"]
     assert q["method"] == "modelopt" and q["kv_cache"] == "fp8" and q["not_converted"] == ["lm_head"]
+
+
+def test_a_hub_modelopt_checkpoint_brings_its_hf_quant_config(base, tmp_path, monkeypatch):
+    """`inspect org/name` fetches hf_quant_config.json with the other small files (tests/hubserver.py)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from hubserver import FakeHub, hub_environment
+
+    folder, params = base
+    _write_from_spec(folder, tmp_path / "repos" / "acme" / "tiny-nvfp4", "modelopt-nvfp4")
+    with FakeHub(tmp_path / "repos") as server:
+        hub_environment(monkeypatch, server, tmp_path / "hf-home")
+        code, out, err = run_cli("inspect", "acme/tiny-nvfp4", "--format", "json")
+    report = json.loads(out)
+    assert code == 0, err
+    assert report["source"] == "hub" and report["params_checkpoint"] == params
+    assert report["quantization"]["method"] == "modelopt" and report["quantization"]["layout"] == "modelopt-nvfp4"
