@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> str:
     if args.weights:
         from ..families.quantization import weights_rows
 
-        rows += weights_rows(read.spec, args.weights, plain=args.format == "csv")
+        names = tuple(n for n in args.weights if n != args.dtype)  # describe() has the --dtype row
+        rows += weights_rows(read.spec, names, plain=args.format == "csv")
     text = emit_table(["field", "value"], rows, args.format)
     if args.provenance:
         text += "\n\n" + emit_table(

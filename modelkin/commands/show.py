@@ -71,7 +71,8 @@ def run(args: argparse.Namespace) -> str:
         if args.weights:
             from ..families.quantization import weights_rows
 
-            rows += weights_rows(spec, args.weights, plain=args.format == "csv")
+            # describe() already has the row of the --dtype weights
+            rows += weights_rows(spec, tuple(n for n in args.weights if n != args.dtype), plain=args.format == "csv")
         if entry.published_params:
             rows.append(["published params", f"{entry.published_params.value:,} ({entry.published_params.source})"])
         parts.append(emit_table(["field", "value"], rows, args.format))

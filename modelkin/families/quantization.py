@@ -37,6 +37,7 @@ On-disk layouts (checked against each library's source; see `linear_tensors`):
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -551,6 +552,17 @@ def _mlx(qc: dict[str, Any], source: str) -> QuantConfig:
 def linear_tensors(s: Scheme, out_f: int, in_f: int, storage: str = "U8") -> list[QTensor] | None:
     """Every tensor a module with weight [out_f, in_f] stores under scheme `s`, or None when the layout
     is not known (then the module's tensors are listed, not checked)."""
+    tensors = _linear_tensors(s, out_f, in_f, storage)
+    return None if tensors is None else list(tensors)
+
+
+@functools.lru_cache(maxsize=4096)  # a 405B model has ~10k linear layers but a handful of shapes
+def _linear_tensors(s: Scheme, out_f: int, in_f: int, storage: str) -> tuple[QTensor, ...] | None:
+    out = _tensors_of(s, out_f, in_f, storage)
+    return None if out is None else tuple(out)
+
+
+def _tensors_of(s: Scheme, out_f: int, in_f: int, storage: str) -> list[QTensor] | None:
     n = out_f * in_f
     bits = s.bits or 8
     groups = math.ceil(in_f / s.group_size) if s.group_size else 1
@@ -710,21 +722,32 @@ class PlannedModule:
     tensors: list[QTensor] | None  # None: full precision (scheme None) or unknown layout
 
 
+def scheme_of(q: QuantConfig, slot: TensorSlot, kind: Kind) -> Scheme | None:
+    """How `q` stores the weight matrix `slot` (None: full precision)."""
+    scheme = q.scheme_for(slot.name.removesuffix(".weight"), kind)
+    if scheme is not None and q.method == "mlx" and scheme.group_size and slot.shape[1] % scheme.group_size:
+        return None  # mlx-lm skips modules whose input width does not divide by the group
+    return scheme
+
+
 def plan(
-    spec: ArchBase, q: QuantConfig, convention: str | None = None, storage: str | None = None
+    spec: ArchBase,
+    q: QuantConfig,
+    convention: str | None = None,
+    storage: str | None = None,
+    slots: list[TensorSlot] | None = None,
 ) -> list[tuple[TensorSlot, PlannedModule | None]]:
-    """Each slot of `layout(spec, convention)` with how `q` stores it (None: as the unquantized slot)."""
+    """Each slot of `layout(spec, convention)` (or `slots`, that layout computed once by the caller)
+    with how `q` stores it (None: as the unquantized slot)."""
     storage = storage or q.storage
     out: list[tuple[TensorSlot, PlannedModule | None]] = []
-    for slot in layout(spec, convention):
+    for slot in slots if slots is not None else layout(spec, convention):
         kind = module_kind(slot)
         if kind is None:
             out.append((slot, None))
             continue
         module = slot.name.removesuffix(".weight")
-        scheme = q.scheme_for(module, kind)
-        if scheme is not None and q.method == "mlx" and scheme.group_size and slot.shape[1] % scheme.group_size:
-            scheme = None  # mlx-lm skips modules whose input width does not divide by the group
+        scheme = scheme_of(q, slot, kind)
         if scheme is None:
             out.append((slot, None))
             continue
@@ -814,8 +837,9 @@ SCHEME_NAMES: tuple[str, ...] = tuple(SCHEMES)
 _FULL_BYTES = {"fp32": 4, "bf16": 2, "fp16": 2}
 
 
+@functools.cache
 def scheme_config(name: str) -> QuantConfig | None:
-    """The QuantConfig of a preset (None for the unquantized dtypes)."""
+    """The QuantConfig of a preset (None for the unquantized dtypes); shared, do not modify it."""
     if name not in SCHEMES:
         from ..errors import ModelkinError
 
@@ -826,26 +850,45 @@ def scheme_config(name: str) -> QuantConfig | None:
     return read_quantization({k: v for k, v in preset.items() if k != "hf_quant_config"}, preset.get("hf_quant_config"))
 
 
-def weight_bytes_by_scheme(spec: ArchBase, scheme: str, rest_bytes: int = 2) -> dict[str, int]:
+def weight_bytes_by_scheme(
+    spec: ArchBase, scheme: str, rest_bytes: int = 2, slots: list[TensorSlot] | None = None
+) -> dict[str, int]:
     """Bytes a model's weights take under one of `SCHEME_NAMES`, by role:
     `weights` (the quantized weights), `scales_zeros` (scales, zero points, g_idx and other
     quantization metadata) and `full_precision` (everything left unquantized, at `rest_bytes` per
-    value: 2 for bf16/fp16). Unquantized dtypes put everything in `full_precision`."""
+    value: 2 for bf16/fp16). Unquantized dtypes put everything in `full_precision`. `slots` is
+    `layout(spec)` when the caller already has it."""
     out = {role: 0 for role in ROLES}
     q = scheme_config(scheme)
     if q is None:
-        out["full_precision"] = sum(s.numel for s in layout(spec) if s.is_parameter) * _FULL_BYTES[scheme]
+        slots = slots if slots is not None else layout(spec)
+        out["full_precision"] = sum(s.numel for s in slots if s.is_parameter) * _FULL_BYTES[scheme]
         return out
-    for slot, planned in plan(spec, q):
+    for slot in slots if slots is not None else layout(spec):
         if not slot.is_parameter:
             continue
-        if planned is None or planned.tensors is None:
+        kind = module_kind(slot)
+        scheme = scheme_of(q, slot, kind) if kind is not None else None
+        module_bytes = _module_bytes(scheme, *slot.shape, q.storage) if scheme is not None else None
+        if module_bytes is None:
             out["full_precision"] += slot.numel * rest_bytes
             continue
-        for t in planned.tensors:
-            if not t.optional:
-                out[t.role] += t.nbytes
+        for role, n in module_bytes:
+            out[role] += n
     return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _module_bytes(s: Scheme, out_f: int, in_f: int, storage: str) -> tuple[tuple[str, int], ...] | None:
+    """(role, bytes) of the tensors one module stores, optional ones left out; None for an unknown layout."""
+    tensors = _linear_tensors(s, out_f, in_f, storage)
+    if tensors is None:
+        return None
+    by: dict[str, int] = {}
+    for t in tensors:
+        if not t.optional:
+            by[t.role] = by.get(t.role, 0) + t.nbytes
+    return tuple(by.items())
 
 
 def scheme_table(spec: ArchBase) -> list[dict[str, Any]]:
@@ -853,9 +896,10 @@ def scheme_table(spec: ArchBase) -> list[dict[str, Any]]:
     from .accounting import params_total
 
     params = params_total(spec)
+    slots = layout(spec)
     rows = []
     for name in SCHEME_NAMES:
-        by = weight_bytes_by_scheme(spec, name)
+        by = weight_bytes_by_scheme(spec, name, slots=slots)
         total = sum(by.values())
         q = scheme_config(name)
         rows.append(
