@@ -208,9 +208,10 @@ def test_compressed_tensors_checkpoint_made_by_the_library(base, tmp_path, prese
     q = report["quantization"]
     assert q["method"] == "compressed-tensors" and q["not_converted"] == ["lm_head"]
     assert q["quantized_modules"] == LAYERS * 7
-    if preset == "W4A16":  # the w4a16 preset is this scheme: the memory model predicts the file
+    memory_preset = {"W4A16": "w4a16", "MXFP4": "mxfp4"}.get(preset)
+    if memory_preset:  # the memory model's preset is this scheme: it predicts the file byte for byte
         spec = read_hf_config(json.loads((tmp_path / preset / "config.json").read_text())).spec
-        assert weight_bytes_by_scheme(spec, "w4a16") == q["bytes_by_role"]
+        assert weight_bytes_by_scheme(spec, memory_preset) == q["bytes_by_role"]
 
 
 def test_compressed_tensors_ignore_patterns_match_as_the_library_does(base, tmp_path):
@@ -393,6 +394,11 @@ def test_formats_written_from_their_specification(base, tmp_path, kind):
     assert report["quantization"]["quantized_modules"] == LAYERS * 7 + (2 if kind == "mlx" else 0)
     if kind == "modelopt-fp8":
         assert report["quantization"]["kv_cache"] == "fp8"
+    # The memory model's preset of the same scheme predicts these files byte for byte.
+    preset = {"gptq": "gptq-4bit", "awq": "awq-4bit", "fp8": "fp8", "modelopt-nvfp4": "nvfp4", "mlx": "mlx-4bit"}
+    if kind in preset:
+        spec = read_hf_config(json.loads((tmp_path / kind / "config.json").read_text())).spec
+        assert weight_bytes_by_scheme(spec, preset[kind]) == report["quantization"]["bytes_by_role"]
 
 
 # --- broken copies ---------------------------------------------------------------------------
@@ -732,3 +738,22 @@ def test_a_hub_modelopt_checkpoint_brings_its_hf_quant_config(base, tmp_path, mo
     assert code == 0, err
     assert report["source"] == "hub" and report["params_checkpoint"] == params
     assert report["quantization"]["method"] == "modelopt" and report["quantization"]["layout"] == "modelopt-nvfp4"
+
+
+def test_memory_model_contract():
+    """What `fit` (issue 15) relies on: every scheme name gives bytes for the three roles, the
+    unquantized ones in full precision only."""
+    from modelkin.configs import get
+    from modelkin.families.accounting import params_total
+
+    spec = get("llama-3.1-8b").spec
+    for name in SCHEME_NAMES:
+        by = weight_bytes_by_scheme(spec, name)
+        assert set(by) == {"weights", "scales_zeros", "full_precision"} and all(v >= 0 for v in by.values())
+    assert weight_bytes_by_scheme(spec, "bf16") == {
+        "weights": 0,
+        "scales_zeros": 0,
+        "full_precision": 2 * params_total(spec),
+    }
+    nf4 = weight_bytes_by_scheme(spec, "bnb-nf4")
+    assert nf4["full_precision"] == 2 * 2 * 128_256 * 4096 + 2 * (65 * 4096)  # embedding, head, norms stay bf16

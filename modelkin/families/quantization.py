@@ -668,13 +668,13 @@ def _tensors_of(s: Scheme, out_f: int, in_f: int, storage: str) -> list[QTensor]
                 out.append(QTensor("input_global_scale", (1,), ("F32",), "scales_zeros"))
         if lay == "modelopt-nvfp4":
             out.append(QTensor("weight_scale_2", (), ("F32",), "scales_zeros"))
-            out.append(QTensor("input_scale", (), ("F32",), "scales_zeros", optional=True))
+            out.append(QTensor("input_scale", (), ("F32",), "scales_zeros"))
         return out
     if lay == "modelopt-fp8":
         return [
             QTensor("weight", (out_f, in_f), ("F8_E4M3",), "weights", logical=n),
             QTensor("weight_scale", (), ("F32",), "scales_zeros"),
-            QTensor("input_scale", (), ("F32",), "scales_zeros", optional=True),
+            QTensor("input_scale", (), ("F32",), "scales_zeros"),  # ModelOpt FP8 calibrates activations
         ]
     if lay == "mlx":
         return [
