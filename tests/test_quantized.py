@@ -757,3 +757,35 @@ def test_memory_model_contract():
     }
     nf4 = weight_bytes_by_scheme(spec, "bnb-nf4")
     assert nf4["full_precision"] == 2 * 2 * 128_256 * 4096 + 2 * (65 * 4096)  # embedding, head, norms stay bf16
+
+
+@pytest.mark.parametrize("family", ["qwen2", "glm", "glm4"])
+def test_other_families_quantized_by_bitsandbytes(tmp_path, family):
+    """Qwen2 (q/k/v biases stay beside the packed weights), GLM (fused gate_up_proj) and GLM-4-0414
+    (sandwich norms), made by transformers' own classes and quantized to NF4."""
+    pytest.importorskip("bitsandbytes")
+    common = dict(
+        hidden_size=HIDDEN,
+        intermediate_size=INTER,
+        num_hidden_layers=LAYERS,
+        num_attention_heads=HEADS,
+        num_key_value_heads=KV,
+        vocab_size=VOCAB,
+        max_position_embeddings=256,
+    )
+    config = {
+        "qwen2": lambda: transformers.Qwen2Config(max_window_layers=LAYERS, **common),
+        "glm": lambda: transformers.GlmConfig(head_dim=HEAD_DIM, pad_token_id=0, eos_token_id=1, **common),
+        "glm4": lambda: transformers.Glm4Config(head_dim=HEAD_DIM, pad_token_id=0, eos_token_id=1, **common),
+    }[family]()
+    torch.manual_seed(0)
+    model = transformers.AutoModelForCausalLM.from_config(config)
+    model.save_pretrained(tmp_path / "base")
+    quantized = transformers.AutoModelForCausalLM.from_pretrained(
+        tmp_path / "base",
+        quantization_config=transformers.BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4"),
+        device_map="cpu",
+    )
+    quantized.save_pretrained(tmp_path / "nf4")
+    report = _assert_consistent(tmp_path / "nf4", model.num_parameters())
+    assert report["family"] == ("qwen2" if family == "qwen2" else "glm")
