@@ -439,6 +439,8 @@ def test_broken_gptq_copies_give_precise_findings(base, tmp_path):
         assert target in codes[code] or target in json.dumps(report["missing"]), codes[code]
         assert "inconsistent" in err
     assert "group size of 64" in codes.get("group-size-disagrees", "")
+    _, report, _ = _inspect(tmp_path / "packed")
+    assert any("AWQ's packing direction" in f["message"] for f in report["findings"])
 
 
 def test_unknown_method_is_named_and_the_rest_still_checked(base, tmp_path):

@@ -195,18 +195,27 @@ def _explain_shape(name: str, exp: _Expected, actual: tuple[int, ...], findings:
                 Finding(
                     "error",
                     "group-size-disagrees",
-                    f"{name} holds {groups} groups per row: a group size of {shown} for {exp.in_features} inputs, "
+                    f"{name} holds {groups} groups along the input: a group size of {shown} for {exp.in_features} inputs, "
                     f"the config says {s.group_size}",
                 )
             )
             return
     if t.role == "weights" and s.layout in _PACKING:
+        bits = s.bits or 4
+        other = ""
+        if s.layout in ("gptq", "awq") and exp.shape and len(exp.shape) == 2:
+            # GPTQ packs along the input, AWQ along the output: the commonest mix-up between the two
+            in_f = exp.in_features
+            out_f = exp.shape[1] if s.layout == "gptq" else exp.shape[1] * 32 // bits
+            swapped = (in_f, out_f * bits // 32) if s.layout == "gptq" else (in_f * bits // 32, out_f)
+            if actual == swapped:
+                other = f" ({'AWQ' if s.layout == 'gptq' else 'GPTQ'}'s packing direction)"
         findings.append(
             Finding(
                 "error",
                 "packed-shape",
-                f"{name} has shape {list(actual)}; {s.bits}-bit {s.layout} packs "
-                + _PACKING[s.layout].format(per=32 // (s.bits or 4), bits=s.bits)
+                f"{name} has shape {list(actual)}{other}; {bits}-bit {s.layout} packs "
+                + _PACKING[s.layout].format(per=32 // bits, bits=bits)
                 + f", so {list(exp.shape or ())}",
             )
         )
