@@ -9,7 +9,7 @@ Truth:
   here (llm-compressor is not installed); the layout is the library's.
 - GPTQ, AWQ, transformers' fine-grained FP8, ModelOpt and MLX need a GPU or Apple silicon to produce:
   those checkpoints are written here from each format's public description (shapes computed below,
-  not by modelkin);
+  not by modelkin); for FP8 also from transformers' own FP8Linear modules built on CPU;
 - configs published on the Hugging Face Hub (`tests/published_quantized/`, sources in its SOURCES.md):
   full-size header sets around them hold the published parameter counts (a bnb-4bit Llama-3.1-8B
   has 8,030,261,248 logical parameters, as the bf16 one);
@@ -791,3 +791,25 @@ def test_other_families_quantized_by_bitsandbytes(tmp_path, family):
     quantized.save_pretrained(tmp_path / "nf4")
     report = _assert_consistent(tmp_path / "nf4", model.num_parameters())
     assert report["family"] == ("qwen2" if family == "qwen2" else "glm")
+
+
+@pytest.mark.parametrize("activations", ["dynamic", "static"])
+def test_fp8_laid_out_by_transformers_own_fp8linear(base, tmp_path, activations):
+    """transformers' FP8 quantizer refuses to run without a GPU, but its FP8Linear modules can be built
+    on CPU: `replace_with_fp8_linear` gives the parameters (names, dtypes, block-scale shapes) an FP8
+    checkpoint holds; they are written as zeros with the config transformers writes."""
+    from transformers.integrations.finegrained_fp8 import replace_with_fp8_linear
+
+    folder, params = base
+    model = transformers.LlamaForCausalLM(_config())
+    qc = transformers.FineGrainedFP8Config(activation_scheme=activations)
+    replace_with_fp8_linear(model, modules_to_not_convert=["lm_head"], quantization_config=qc)
+    tensors = {name: torch.zeros(t.shape, dtype=t.dtype) for name, t in model.state_dict().items()}
+    out = tmp_path / f"fp8-{activations}"
+    out.mkdir()
+    save_file(tensors, out / "model.safetensors", metadata={"format": "pt"})
+    config = json.loads((folder / "config.json").read_text())
+    config["quantization_config"] = json.loads(qc.to_json_string())
+    (out / "config.json").write_text(json.dumps(config))
+    report = _assert_consistent(out, params)
+    assert report["quantization"]["block_size"] == [128, 128]
