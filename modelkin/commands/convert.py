@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from ..argtypes import tokens
-from ..families import read_hf_config, spec_to_hf
+from ..errors import ModelkinError
+from ..families import spec_to_hf
 from ..families.accounting import accounting
-from ..jsonfile import read_json
 from .emit import emit_json, emit_table, spec_json
 from .figures import accounting_args, add_figures, describe, weights_json
+from .model_arg import add_refresh, target
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", help="path to a config.json")
+    p.add_argument("config", help="a config.json, checkpoint folder or Hub repo id (edits allowed, see compare)")
+    add_refresh(p)
     add_figures(p)
     p.add_argument(
         "--to", choices=("spec", "llama", "qwen2", "glm", "glm4", "chatglm"), help="print the config in another format"
@@ -26,23 +27,22 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> str:
-    config = read_json(args.config, what="config.json")
-    read = read_hf_config(
-        config, where=args.config, name_hint=args.name or str(Path(args.config).resolve().parent.name)
-    )
+    model = target(args.config, args, name_hint=args.name)
+    if model.read is None:
+        raise ModelkinError(args.config, "is a spec, not a config.json: nothing to convert from")
+    read = model.read
+    spec = model.spec  # with the target's edits, if any
     if args.to:
         if args.to == "spec":
-            return emit_json(spec_json(read.spec))
-        return emit_json(spec_to_hf(read.spec, args.to))
-    acc = accounting(read.spec, tokens=args.tokens, **accounting_args(args))
+            return emit_json(spec_json(spec))
+        return emit_json(spec_to_hf(spec, args.to))
+    acc = accounting(spec, tokens=args.tokens, **accounting_args(args))
     for warning in read.warnings:
         print(f"warning: {args.config}: {warning}", file=sys.stderr)
-    from ..families.quantization import read_quantization
-
-    quant = read_quantization(config)
+    quant = _quantization(model)
     if args.format == "json":
         out = {
-            "spec": spec_json(read.spec),
+            "spec": spec_json(spec),
             "accounting": acc,
             "model_type": read.model_type,
             "warnings": read.warnings,
@@ -52,19 +52,32 @@ def run(args: argparse.Namespace) -> str:
         if quant is not None:
             out["quantization"] = quant.summary()
         if args.weights:
-            out["weights_by_scheme"] = weights_json(read.spec, args.weights)
+            out["weights_by_scheme"] = weights_json(spec, args.weights)
         return emit_json(out)
-    rows = [["file", args.config], ["model_type", read.model_type]] + describe(read.spec, acc, args.format)
+    rows = [["file", args.config], ["model_type", read.model_type]] + describe(spec, acc, args.format)
     if quant is not None:
         rows.append(["quantization", f"{quant.method}: {quant.summary()['description']}"])
     if args.weights:
         from ..families.quantization import weights_rows
 
         names = tuple(n for n in args.weights if n != args.dtype)  # describe() has the --dtype row
-        rows += weights_rows(read.spec, names, plain=args.format == "csv")
+        rows += weights_rows(spec, names, plain=args.format == "csv")
     text = emit_table(["field", "value"], rows, args.format)
     if args.provenance:
         text += "\n\n" + emit_table(
             ["spec field", "where the value came from"], sorted(read.provenance.items()), args.format
         )
     return text
+
+
+def _quantization(model):
+    """The quantization the config (and a ModelOpt hf_quant_config.json beside it) states, if any."""
+    if model.config_path is None:
+        return None
+    from ..families.quantization import read_quantization
+    from ..jsonfile import read_json
+
+    config = read_json(model.config_path, what="config.json")
+    beside = model.config_path.parent / "hf_quant_config.json"
+    modelopt = read_json(beside, what="hf_quant_config.json") if beside.is_file() else None
+    return read_quantization(config, modelopt)
