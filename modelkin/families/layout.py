@@ -110,6 +110,21 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
         if spec.norm.kind == "layernorm":
             slots.append(TensorSlot(name + ".bias", (h,), "norm", i))
 
+    def dense_mlp(i: int) -> None:
+        inter = mlp.intermediate_size
+        if mlp.fused_gate_up:
+            linear("gate_up", 2 * inter, h, mlp.bias, "mlp", i)
+        elif mlp.gated:
+            linear("gate", inter, h, mlp.bias, "mlp", i)
+            linear("up", inter, h, mlp.bias, "mlp", i)
+        else:
+            linear("up", inter, h, mlp.bias, "mlp", i)
+        linear("down", h, inter, mlp.bias, "mlp", i)
+
+    # One entry per `LayerMlpKind`; every attention kind has the same tensors
+    # (they differ in what they attend to, not in what they store).
+    mlp_slots = {"dense": dense_mlp}
+
     for i in range(spec.num_layers):
         prefix = names["layer"].format(i=i)
         norm(prefix + names["attn_norm"], i)
@@ -123,15 +138,7 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
         if spec.norm.placement == "sandwich":
             norm(prefix + names["post_attn_norm"], i)
         norm(prefix + names["mlp_norm"], i)
-        inter = mlp.intermediate_size
-        if mlp.fused_gate_up:
-            linear("gate_up", 2 * inter, h, mlp.bias, "mlp", i)
-        elif mlp.gated:
-            linear("gate", inter, h, mlp.bias, "mlp", i)
-            linear("up", inter, h, mlp.bias, "mlp", i)
-        else:
-            linear("up", inter, h, mlp.bias, "mlp", i)
-        linear("down", h, inter, mlp.bias, "mlp", i)
+        mlp_slots[spec.mlp_kind(i)](i)
         if spec.norm.placement == "sandwich":
             norm(prefix + names["post_mlp_norm"], i)
     if spec.norm.final_norm:

@@ -161,7 +161,7 @@ class Attention(nn.Module):
         self.rotary_dim = spec.rotary_dim
         self.dual_chunk = spec.long_context.dual_chunk
         window = spec.long_context.sliding_window
-        self.window = window.window if layer in spec.windowed_layers() and window else None
+        self.window = window.window if spec.attention_kind(layer) == "sliding" and window else None
 
     def forward(self, x: Tensor, ctx: AttentionContext, cache: KVCache | None) -> Tensor:
         b, t, _ = x.shape
