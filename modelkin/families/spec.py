@@ -6,16 +6,18 @@ this object. Each architectural choice is its own small model; values that
 follow from others (head group size, rotary dims, effective RoPE base) are
 properties computed here and nowhere else.
 
-The family-specific subclasses (`LlamaArch`, `Qwen2Arch`, `GlmArch`) live in
-`llama.py`, `qwen2.py` and `glm.py`; they narrow `family` and `generation`
-and add the checks that only make sense for that family.
+Families and generations are names from the registry (`registry.py`); what a
+generation allows is what one of its config formats can express, checked here
+once (`registry.check_generation`) rather than restated per family.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationInfo, model_validator
+
+from . import registry
 
 
 class Strict(BaseModel):
@@ -60,6 +62,9 @@ class Attention(Strict):
     head_dim: PositiveInt = Field(le=65_536)
     qkv_bias: bool = False
     out_bias: bool = False
+    qk_norm: bool = Field(
+        default=False, description="RMSNorm over head_dim on each query and key head before RoPE (Qwen3)"
+    )
 
     @model_validator(mode="after")
     def _heads_divide(self) -> Attention:
@@ -297,26 +302,12 @@ class Layers(Strict):
 
 # --- the architecture ------------------------------------------------------------
 
-Family = Literal["llama", "qwen2", "glm"]
-Generation = Literal[
-    "llama-1",
-    "llama-2",
-    "llama-3",
-    "llama-3.1",
-    "llama-3.2",
-    "qwen2",
-    "qwen2.5",
-    "chatglm2",
-    "chatglm3",
-    "glm-4",
-    "glm-4-0414",
-]
+Family = Literal[registry.FAMILY_NAMES]
+Generation = Literal[registry.GENERATION_NAMES]
 
 
 class ArchBase(Strict):
-    """Fields shared by every family. Use `ArchSpec` (the discriminated union) to
-    validate a dict; the subclasses in the family modules narrow `family` and
-    `generation`."""
+    """One architecture (exported as `ArchSpec`); `validate_spec` builds it from a dict."""
 
     family: Family
     generation: Generation
@@ -341,7 +332,7 @@ class ArchBase(Strict):
     layers: Layers = Layers()
 
     @model_validator(mode="after")
-    def _consistent(self) -> ArchBase:
+    def _consistent(self, info: ValidationInfo) -> ArchBase:
         rotary = self.attention.head_dim * self.positions.rotary_fraction
         if rotary != int(rotary) or int(rotary) % 2:
             raise ValueError(
@@ -360,6 +351,11 @@ class ArchBase(Strict):
                 f"tokenizer.vocab_size ({tok.vocab_size}) exceeds the embedding's vocab_size ({self.vocab_size})"
             )
         self._check_layers()
+        # Context {"family_rules": False} builds choices no generation has (the reference
+        # model can still run them); everything else is checked regardless.
+        problem = registry.check_generation(self) if (info.context or {}).get("family_rules", True) else None
+        if problem:
+            raise ValueError(problem)
         if (
             self.long_context.dual_chunk
             and self.long_context.sliding_window

@@ -68,6 +68,7 @@ FEATURES: list[tuple[str, Callable[[ArchBase], Any]]] = [
     ("head dim", lambda s: s.attention.head_dim),
     ("QKV bias", lambda s: yes(s.attention.qkv_bias)),
     ("output bias", lambda s: yes(s.attention.out_bias)),
+    ("QK-norm", lambda s: yes(s.attention.qk_norm)),
     (
         "RoPE base",
         lambda s: (
