@@ -167,7 +167,11 @@ class Attention(nn.Module):
         self.rotary_dim = spec.rotary_dim
         self.dual_chunk = spec.long_context.dual_chunk
         window = spec.long_context.sliding_window
-        self.window = window.window if spec.attention_kind(layer) == "sliding" and window else None
+        kind = spec.attention_kind(layer)
+        if kind == "chunked":
+            raise NotImplementedError("the reference model has no chunked attention yet")
+        self.window = window.window if kind == "sliding" and window else None
+        self.rotates = kind != "nope"  # NoPE: full attention without RoPE
 
     def forward(self, x: Tensor, ctx: AttentionContext, cache: KVCache | None) -> Tensor:
         b, t, _ = x.shape
@@ -179,8 +183,9 @@ class Attention(nn.Module):
         if self.dual_chunk is not None:
             out = self._dual_chunk(q, k, v, ctx, cache)
         else:
-            q = apply_rope(q, ctx.cos, ctx.sin, self.pair_layout, self.rotary_dim)
-            k = apply_rope(k, ctx.cos, ctx.sin, self.pair_layout, self.rotary_dim)
+            if self.rotates:
+                q = apply_rope(q, ctx.cos, ctx.sin, self.pair_layout, self.rotary_dim)
+                k = apply_rope(k, ctx.cos, ctx.sin, self.pair_layout, self.rotary_dim)
             if cache is not None:
                 k, v = cache.update(self.layer, k, v)
             mask = ctx.masks[self.window]
