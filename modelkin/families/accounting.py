@@ -40,6 +40,11 @@ def params_total(spec: ArchBase) -> int:
     return sum(params_by_component(spec).values())
 
 
+def qkv_bias_params(spec: ArchBase) -> int:
+    """Values in the query, key and value projections' biases."""
+    return sum(s.numel for s in layout(spec) if s.role in ("q", "k", "v", "qkv") and s.name.endswith(".bias"))
+
+
 def matmul_params(spec: ArchBase) -> int:
     """Weights that multiply activations once per token (all linear layers and the head)."""
     by = params_by_component(spec)

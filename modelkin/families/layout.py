@@ -33,6 +33,7 @@ class TensorSlot:
     shape: tuple[int, ...]
     component: Component
     layer: int | None = None
+    role: str | None = None  # the naming table's role ("q", "gate_up", "mlp_norm" …)
 
     @property
     def numel(self) -> int:
@@ -105,9 +106,9 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
 
     def linear(role: str, out_dim: int, in_dim: int, bias: bool, component: Component, i: int) -> None:
         base = names["layer"].format(i=i) + names[role]
-        slots.append(TensorSlot(base + ".weight", (out_dim, in_dim), component, i))
+        slots.append(TensorSlot(base + ".weight", (out_dim, in_dim), component, i, role))
         if bias:
-            slots.append(TensorSlot(base + ".bias", (out_dim,), component, i))
+            slots.append(TensorSlot(base + ".bias", (out_dim,), component, i, role))
 
     def norm(name: str, i: int | None, width: int = h) -> None:
         slots.append(TensorSlot(name + ".weight", (width,), "norm", i))

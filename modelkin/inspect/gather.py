@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UnreadableInput
 from ..jsonfile import read_json
+from ..pickles import PICKLE_SUFFIXES
 from .findings import Finding
 from .index_file import INDEX_NAME, Index, parse_index
 from .safetensors_header import Header, read_header
@@ -22,7 +23,6 @@ from .safetensors_header import Header, read_header
 if TYPE_CHECKING:  # imported when a folder has tokenizer files: most checkpoints' shards come without
     from .tokenizer_files import TokenizerInfo
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
