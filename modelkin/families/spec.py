@@ -17,7 +17,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationInfo, model_validator
 
-from . import registry
+from .registry import FAMILY_NAMES, GENERATION_NAMES, check_generation
 
 
 class Strict(BaseModel):
@@ -302,8 +302,8 @@ class Layers(Strict):
 
 # --- the architecture ------------------------------------------------------------
 
-Family = Literal[registry.FAMILY_NAMES]
-Generation = Literal[registry.GENERATION_NAMES]
+Family = Literal[FAMILY_NAMES]
+Generation = Literal[GENERATION_NAMES]
 
 
 class ArchBase(Strict):
@@ -353,7 +353,7 @@ class ArchBase(Strict):
         self._check_layers()
         # Context {"family_rules": False} builds choices no generation has (the reference
         # model can still run them); everything else is checked regardless.
-        problem = registry.check_generation(self) if (info.context or {}).get("family_rules", True) else None
+        problem = check_generation(self) if (info.context or {}).get("family_rules", True) else None
         if problem:
             raise ValueError(problem)
         if (
