@@ -23,6 +23,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     p.add_argument("--all", action="store_true", help="one row per rotating pair (with csv: only that table)")
     p.add_argument("--tiny", action="store_true", help="the tiny variant's RoPE instead")
+    from .commands.helptext import examples
+
+    examples(p, "modelkin rope glm-4-9b-chat", "modelkin rope llama-3.1-8b --all --format csv > pairs.csv")
 
 
 def _scaling_fields(spec: ArchBase) -> dict[str, Any]:

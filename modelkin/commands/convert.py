@@ -7,25 +7,44 @@ import sys
 from pathlib import Path
 
 from ..argtypes import tokens
+from ..errors import ModelkinError
 from ..families import read_hf_config, spec_to_hf
 from ..families.accounting import accounting
 from ..jsonfile import read_json
 from .emit import emit_json, emit_table, spec_json
 from .figures import accounting_args, add_figures, describe
+from .helptext import examples
+
+TARGETS = ("spec", "llama", "qwen2", "glm", "glm4", "chatglm")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Read any supported config.json (llama, qwen2, glm, glm4, THUDM's chatglm) and print its architecture "
+        "and costs, or (--to) the same architecture as another format's config."
+    )
     p.add_argument("config", help="path to a config.json")
     add_figures(p)
-    p.add_argument(
-        "--to", choices=("spec", "llama", "qwen2", "glm", "glm4", "chatglm"), help="print the config in another format"
-    )
+    p.add_argument("--to", choices=TARGETS, help="print the config in another format (JSON) instead of the figures")
     p.add_argument("--name", help="model name hint for the generation (default: the folder name)")
-    p.add_argument("--tokens", type=tokens)
-    p.add_argument("--provenance", action="store_true")
+    p.add_argument("--tokens", type=tokens, help="training tokens, for tokens per parameter and training compute")
+    p.add_argument(
+        "--provenance", action="store_true", help="say where every value came from (key, default, rule, guess)"
+    )
+    examples(
+        p,
+        "modelkin convert path/to/config.json",
+        "modelkin convert path/to/config.json --provenance --tokens 15T",
+        "modelkin convert chatglm2-6b/config.json --to glm   # THUDM's remote-code config as transformers' glm",
+    )
 
 
 def run(args: argparse.Namespace) -> str:
+    if args.to:
+        # --to prints a config; the figure flags would be silently ignored.
+        ignored = [flag for flag, given in _figure_flags(args) if given]
+        if ignored:
+            raise ModelkinError("--to", f"prints a config, not figures; drop {', '.join(ignored)}")
     config = read_json(args.config, what="config.json")
     read = read_hf_config(
         config, where=args.config, name_hint=args.name or str(Path(args.config).resolve().parent.name)
@@ -57,3 +76,14 @@ def run(args: argparse.Namespace) -> str:
             ["spec field", "where the value came from"], sorted(read.provenance.items()), args.format
         )
     return text
+
+
+def _figure_flags(args: argparse.Namespace) -> list[tuple[str, bool]]:
+    return [
+        ("--format", args.format != "table"),
+        ("--context", args.context is not None),
+        ("--batch", args.batch != 1),
+        ("--dtype", args.dtype != "bf16"),
+        ("--tokens", args.tokens is not None),
+        ("--provenance", args.provenance),
+    ]

@@ -11,16 +11,37 @@ from ..inspect.checks import inspect_gathered, verdict
 from ..inspect.gather import gather, gather_local
 from ..inspect.render import cache_row, render_text
 from .emit import emit_json, emit_table
+from .helptext import examples
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Check a checkpoint against its config by reading config.json, tokenizer files, the index and the "
+        "header of every shard: never weight data, never a pickle. Exit 1 when it is inconsistent."
+    )
     p.add_argument("target", nargs="?", help="checkpoint folder, .safetensors file, or Hub id org/name[@revision]")
-    p.add_argument("--cache", action="store_true", help="every model in the local Hugging Face cache, one row each")
-    p.add_argument("--format", choices=("table", "markdown", "json", "html"), default="table")
+    p.add_argument(
+        "--cache", action="store_true", help="every model in the local Hugging Face cache, one row each (no TARGET)"
+    )
+    p.add_argument(
+        "--format",
+        choices=("table", "markdown", "json", "html"),
+        default="table",
+        help="output format (default: table); no csv: a checkpoint report is several tables, use json",
+    )
     p.add_argument("--tokens", type=tokens, help="training tokens (default: the catalog's published figure)")
+    examples(
+        p,
+        "modelkin inspect qwen-tiny",
+        "modelkin inspect Qwen/Qwen2.5-7B@main        # headers over HTTP ranges, a few MB",
+        "modelkin inspect model.safetensors --format json",
+        "modelkin inspect --cache",
+    )
 
 
 def run(args: argparse.Namespace) -> tuple[int, str]:
+    if args.cache and args.target:
+        raise ModelkinError("inspect", f"give either {args.target!r} or --cache, not both")
     if args.cache:
         from ..inspect.hub import scan_cache
 

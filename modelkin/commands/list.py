@@ -8,11 +8,14 @@ from ..configs import entries
 from ..families.accounting import params_total
 from ..reports.features import count
 from .emit import FORMATS, emit_json, emit_table
+from .helptext import examples
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=FORMATS, default="table")
-    p.add_argument("--family", choices=("llama", "qwen2", "glm"))
+    p.description = "The published models modelkin knows, one row each, with the source of every config."
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    p.add_argument("--family", choices=("llama", "qwen2", "glm"), help="only the models of this family")
+    examples(p, "modelkin list", "modelkin list --family glm", "modelkin list --format csv > catalog.csv")
 
 
 def run(args: argparse.Namespace) -> str:

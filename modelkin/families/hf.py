@@ -73,6 +73,16 @@ def describe_validation_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     path = ".".join(str(p) for p in first["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
     message = first["msg"].removeprefix("Value error, ")
+    # pydantic's words for a missing or unknown union tag mean nothing to a reader of a spec file.
+    if first["type"] == "union_tag_not_found":
+        tag = first.get("ctx", {}).get("discriminator", "").strip("'")
+        message = f'no "{tag}" key: not a modelkin spec' if tag else message
+    elif first["type"] == "union_tag_invalid":
+        ctx = first.get("ctx", {})
+        tag = ctx.get("discriminator", "").strip("'")
+        message = f"{tag} {ctx.get('tag')!r} is not one of {ctx.get('expected_tags')}"
+    elif first["type"] == "missing":
+        message = "missing"
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{path}: {message}{more}" if path else message + more
 
@@ -114,6 +124,7 @@ def read_hf_config(
         generation, how = _generation(fields, model_type, config, name_hint)
     fields["generation"] = generation
     reader.note("generation", how)
+    _tokenizer_kind_of_generation(fields, reader)
     _drop_ids_outside_vocab(fields, reader)
     reader.note("family", f"model_type {model_type!r}")
     for key in reader.unknown_keys():
@@ -205,6 +216,32 @@ _FAMILY_OF = {
     "glm-4": "glm",
     "glm-4-0414": "glm",
 }
+
+
+# The kind of tokenizer each generation published. A config does not say; the format readers
+# guess it from the embedding rows, which a tiny or resized model (vocab 1024) does not keep.
+_TOKENIZER_OF = {
+    "llama-1": "sentencepiece-bpe",
+    "llama-2": "sentencepiece-bpe",
+    "llama-3": "tiktoken-bpe",
+    "llama-3.1": "tiktoken-bpe",
+    "llama-3.2": "tiktoken-bpe",
+    "qwen2": "byte-level-bpe",
+    "qwen2.5": "byte-level-bpe",
+    "chatglm2": "sentencepiece-bpe",
+    "chatglm3": "sentencepiece-bpe",
+    "glm-4": "tiktoken-bpe",
+    "glm-4-0414": "tiktoken-bpe",
+}
+
+
+def _tokenizer_kind_of_generation(fields: dict[str, Any], reader: ConfigReader) -> None:
+    kind = _TOKENIZER_OF.get(fields["generation"])
+    if kind is None or not str(reader.provenance.get("tokenizer.kind", "")).startswith("inferred"):
+        return
+    if fields["tokenizer"].get("kind") != kind:
+        fields["tokenizer"]["kind"] = kind
+        reader.note("tokenizer.kind", f"generation {fields['generation']}: its published tokenizer")
 
 
 def generation_from_name(name: str) -> str | None:

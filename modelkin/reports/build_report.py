@@ -56,6 +56,7 @@ from ..families.accounting import (
     kv_cache_bytes,
 )
 from ..units import count, flops, nbytes
+from ..version import version as _version
 from . import explain
 from .features import feature_rows, feature_values
 from .lineage import (
@@ -766,12 +767,3 @@ def _json(
         "plots": [{"name": f.name, "title": f.title, "png": f"plots/{f.name}.png"} for f, _ in data.figures],
         "explanations": [{"title": title, "markdown": text.strip()} for title, text in texts],
     }
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("modelkin")
-    except PackageNotFoundError:
-        return "(source tree)"
