@@ -98,8 +98,13 @@ def stacked_bars(
                 linewidth=0.5,
             )
             lefts = [b + float(v) for b, v in zip(lefts, values)]
+        # Each total at its bar's end: a 1 B bar beside a 405 B one is otherwise a sliver.
+        for position, total in zip(positions, lefts):
+            ax.text(total, position, f" {compact_number(total)}", va="center", fontsize=LABEL_FONT, color="#333333")
         if log:
             ax.set_xscale("log")
+        else:
+            ax.set_xlim(0, max(lefts, default=1.0) * 1.12)
         ax.set_yticks(positions, labels)
         ax.set_ylim(len(labels) - 0.5, -0.5)  # first label on top
         ax.grid(axis="y", visible=False)
