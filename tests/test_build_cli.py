@@ -216,3 +216,11 @@ def test_llama_with_qkv_bias_only_is_built_in_qwen2_format(build, tmp_path):
     attention = model.model.layers[0].self_attn
     assert attention.q_proj.bias is not None and attention.o_proj.bias is None
     assert model.config.rope_parameters["rope_type"] == "llama3"
+
+
+def test_readme_glm_ablation_drops_the_qkv_bias(build, tmp_path):
+    out = tmp_path / "glm-nobias"
+    code, _, stderr = build("glm-4-9b", "--tiny", "--set", "attention.qkv_bias=false", "--out", str(out))
+    assert code == 0, stderr
+    attention = load_hf(out).model.layers[0].self_attn
+    assert attention.q_proj.bias is None and attention.k_proj.bias is None

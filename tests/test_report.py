@@ -409,8 +409,9 @@ def _check_figures(measured: dict, ids: list[str]) -> None:
 
 @needs_chromium
 def test_four_models_fit_at_1400px_and_every_plot_names_them(tmp_path):
-    # The widest values in the catalog: llama3 scaling, DCA plus a sliding window, rope_ratio.
-    ids = select_ids(["llama-2-7b", "llama-3.1-8b", "qwen2.5-7b-instruct-1m", "glm-4-9b-chat-1m"])
+    # The widest content in the catalog: twelve-digit counts and llama3 scaling (405B), the longest
+    # id with DCA plus a sliding window, rope_ratio 10000, YaRN.
+    ids = select_ids(["llama-3.1-405b", "qwen2.5-14b-instruct-1m", "glm-4-9b-chat-1m", "qwen2-7b-instruct"])
     out = write_report(build_report(ids, CONTEXT), tmp_path / "four")
     measured = _seen(out, tmp_path)
     overflowing = [t for t in measured["tables"] if t["scroll"] > t["client"]]

@@ -102,7 +102,12 @@ def run(args: argparse.Namespace) -> str | tuple[int, str]:
     if not args.out:
         ignored = [
             flag
-            for flag, given in (("--check", args.check), ("--force", args.force), ("--layout", args.extra_format))
+            for flag, given in (
+                ("--check", args.check),
+                ("--force", args.force),
+                ("--layout", args.extra_format),
+                ("--seed", args.seed != 0),
+            )
             if given
         ]
         if ignored:

@@ -370,9 +370,9 @@ def _accounting_tables(models: Sequence[ModelFacts], context: int) -> tuple[Tabl
         )
     params = Table(
         "Parameters by component",
-        ["model", "total", *COMPONENTS, "non-embedding share", "published"],
+        ["model", "total", *COMPONENTS, "share outside embedding", "published"],
         param_rows,
-        caption="Exact counts. Non-embedding share excludes the embedding and the output head. "
+        caption="Exact counts. Share outside embedding: the parameters that are neither the embedding nor the output head. "
         "'published' is the figure a model card or paper states, where one was read (often rounded; "
         "'= total' when it equals the count here).",
         id="params",

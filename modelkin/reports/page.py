@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 HIGHLIGHT_LEGEND = "differs from the previous generation"
+LONG_WORD = 24  # characters; a cell with a longer unbroken word may break inside it (hashes, paths)
 
 # --- blocks ----------------------------------------------------------------------------------
 
@@ -272,11 +273,17 @@ class _HtmlRenderer:
                 scope = ' scope="row"' if col == 0 else ""
                 # Alignment follows the column, so a missing value's dash lines up with the numbers.
                 aligned_right = numeric[col] or is_number(cell.value)
-                classes = ["num" if aligned_right else None, "changed" if cell.highlight else None]
+                shown = display_text(cell)
+                long_word = not aligned_right and any(len(word) > LONG_WORD for word in shown.split())
+                classes = [
+                    "num" if aligned_right else None,
+                    "changed" if cell.highlight else None,
+                    "long" if long_word else None,
+                ]
                 attrs = _class(*classes) + scope + _sort_attr(cell)
                 if cell.title:
                     attrs += f' title="{escape(cell.title)}"'
-                tds.append(f"<{tag}{attrs}>{escape(display_text(cell))}</{tag}>")
+                tds.append(f"<{tag}{attrs}>{escape(shown)}</{tag}>")
             body_rows.append(f"<tr>{''.join(tds)}</tr>")
         has_highlight = any(cell.highlight for row in cells for cell in row)
         legend = (
@@ -386,8 +393,8 @@ code { font: 0.9em ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mo
 .page-header { max-width: 90rem; margin: 0 auto; padding: 2rem 1.5rem 0.5rem; }
 h1 { font-size: 1.9rem; line-height: 1.2; margin: 0 0 0.3rem; }
 .subtitle { color: var(--muted); margin: 0; font-size: 1.05rem; }
-.layout { max-width: 90rem; margin: 0 auto; padding: 0 1.5rem;
-  display: grid; grid-template-columns: 13rem minmax(0, 1fr); gap: 2rem; }
+.layout { max-width: 90rem; margin: 0 auto; padding: 0 1.25rem;
+  display: grid; grid-template-columns: 12rem minmax(0, 1fr); gap: 1.75rem; }
 .toc { position: sticky; top: 1rem; align-self: start; max-height: calc(100vh - 2rem); overflow: auto;
   font-size: 0.9rem; padding-top: 1.5rem; }
 .toc h2 { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.06em; color: var(--muted); margin: 0 0 0.5rem; }
@@ -413,10 +420,12 @@ table { border-collapse: separate; border-spacing: 0; font-size: 0.875rem;
   font-variant-numeric: tabular-nums; }
 /* Headers and long text values wrap so that a table fits the column before it scrolls;
    numbers and the row names (model ids) stay on one line. */
-th, td { padding: 0.35rem 0.5rem; text-align: left; border-bottom: 1px solid var(--border);
+th, td { padding: 0.35rem 0.4rem; text-align: left; border-bottom: 1px solid var(--border);
   white-space: normal; overflow-wrap: normal; vertical-align: top; }
-td { min-width: 4rem; max-width: 16rem; overflow-wrap: anywhere; }
-td.num, tbody th { white-space: nowrap; }
+td { min-width: 4rem; }
+/* Only cells holding a long unbreakable token (a commit hash, a path) may break inside it;
+   elsewhere a line breaks at spaces, so short values never split mid-word. */
+td.long { min-width: 12rem; overflow-wrap: anywhere; }
 thead th { position: sticky; top: 0; z-index: 2; background: var(--head); font-weight: 600;
   vertical-align: bottom; user-select: none; min-width: 4rem; }
 tbody th { font-weight: 600; position: sticky; left: 0; z-index: 1; background: var(--bg); }
