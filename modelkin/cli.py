@@ -58,6 +58,17 @@ examples:
 `modelkin COMMAND --help` describes one command, with examples."""
 
 
+class _VersionAction(argparse.Action):
+    """--version, looked up only when asked for (reading package metadata costs start-up time)."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[no-untyped-def]
+        print(f"modelkin {version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="modelkin",
@@ -65,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"modelkin {version()}")
+    parser.add_argument("--version", action=_VersionAction)
     sub = parser.add_subparsers(dest="command", parser_class=_CommandParser)
     for name, command in COMMANDS.items():
         sub.add_parser(

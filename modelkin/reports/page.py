@@ -390,7 +390,7 @@ body {
 a { color: var(--accent); }
 code { font: 0.9em ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
   background: var(--code-bg); padding: 0.1em 0.3em; border-radius: 3px; }
-.page-header { max-width: 90rem; margin: 0 auto; padding: 2rem 1.5rem 0.5rem; }
+.page-header { max-width: 90rem; margin: 0 auto; padding: 2rem 1.25rem 0.5rem; }
 h1 { font-size: 1.9rem; line-height: 1.2; margin: 0 0 0.3rem; }
 .subtitle { color: var(--muted); margin: 0; font-size: 1.05rem; }
 .layout { max-width: 90rem; margin: 0 auto; padding: 0 1.25rem;
@@ -452,7 +452,7 @@ figure { margin: 1.6rem 0; }
 .figure-card svg { display: block; width: 100%; height: auto; }
 figcaption { margin-top: 0.4rem; font-size: 0.92rem; color: var(--muted); max-width: 48rem; }
 figcaption strong { color: var(--fg); font-weight: 600; }
-footer { max-width: 90rem; margin: 0 auto; padding: 1rem 1.5rem 2rem; color: var(--muted); font-size: 0.85rem;
+footer { max-width: 90rem; margin: 0 auto; padding: 1rem 1.25rem 2rem; color: var(--muted); font-size: 0.85rem;
   border-top: 1px solid var(--border); }
 @media (max-width: 900px) {
   .layout { display: block; }
