@@ -133,8 +133,19 @@ def test_build_format_is_now_layout(cli, tmp_path):
 # --- ignored arguments are refused ----------------------------------------------------------------
 
 
-def test_ignored_arguments_are_refused(cli, tmp_path):
-    assert "give either 'myorg/x' or --cache, not both" in one_line_error(cli("inspect", "--cache", "myorg/x"))
+def test_ignored_arguments_are_refused_or_honoured(cli, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    # inspect --cache TARGET is honoured: only TARGET's cached revisions (an empty cache has none).
+    hub = tmp_path / "hf" / "hub"
+    hub.mkdir(parents=True)
+    env = {**os.environ, "HF_HOME": str(tmp_path / "hf"), "HF_HUB_CACHE": str(hub), "HF_HUB_OFFLINE": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "modelkin", "inspect", "--cache", "myorg/x"], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 2 and done.stderr.startswith("modelkin: myorg/x: ") and done.stdout == ""
     assert "drop --family" in one_line_error(cli("report", "--family", "glm", "--all", "--out", str(tmp_path / "r")))
     assert "drop the IDs" in one_line_error(cli("report", "llama-3-8b", "--all", "--out", str(tmp_path / "r")))
     config = tmp_path / "config.json"
@@ -162,7 +173,7 @@ def test_every_help_has_examples(cli, command):
 def test_options_have_help_and_no_help_names_another_command(cli):
     listing = _help(cli, "list")
     assert "only the models of this family" in listing and "output format" in listing
-    assert "two or more catalog IDs" in _help(cli, "compare")
+    assert "two or more models: catalog id" in _help(cli, "compare")
     convert = _help(cli, "convert")
     assert "training tokens" in convert and "where every value came from" in convert
     for command in ("compare", "convert"):
