@@ -205,7 +205,10 @@ def export(
     except OSError as exc:
         raise ModelkinError(str(out), f"cannot be created ({exc.strerror or exc})") from None
     try:
-        saved = save_hf_folder(spec, tmp, seed=seed, fmt=fmt, name=name)
+        # A tiny model must not carry the full model's name: `inspect` would read it as a claim
+        # to be that model (and find 1 M parameters where 7 B were promised).
+        stored_name = f"{name}-tiny" if tiny and name else name
+        saved = save_hf_folder(spec, tmp, seed=seed, fmt=fmt, name=stored_name)
         s = saved.spec
         lines = [
             f"wrote {out}: {name or s.generation}{' tiny' if tiny else ''} ({params_total(s):,} parameters, "
