@@ -20,7 +20,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "Check a checkpoint against its config by reading config.json, tokenizer files, the index and the "
         "header of every shard: never weight data, never a pickle. Exit 1 when it is inconsistent."
     )
-    p.add_argument("target", nargs="?", help="checkpoint folder, .safetensors file, or Hub id org/name[@revision]")
+    p.add_argument(
+        "target", nargs="?", help="checkpoint folder, .safetensors or .gguf file, or Hub id org/name[@revision]"
+    )
     p.add_argument(
         "--cache",
         action="store_true",
@@ -34,11 +36,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="output format (default: table); no csv: a checkpoint report is several tables, use json",
     )
     p.add_argument("--tokens", type=tokens, help="training tokens (default: the catalog's published figure)")
+    p.add_argument(
+        "--against",
+        metavar="REF",
+        help="GGUF: compare the metadata's spec with a catalog id, a config.json (or its folder) or a Hub id",
+    )
+    p.add_argument("--file", metavar="NAME", help="GGUF: which model of a folder or repository holding several")
     examples(
         p,
         "modelkin inspect qwen-tiny",
         "modelkin inspect Qwen/Qwen2.5-7B@main        # headers over HTTP ranges, a few MB",
         "modelkin inspect model.safetensors --format json",
+        "modelkin inspect model.Q4_K_M.gguf --against llama-3.1-8b",
         "modelkin inspect --cache",
         "modelkin inspect --cache Qwen/Qwen2.5-7B           # only that repo's cached revisions",
     )
@@ -63,7 +72,7 @@ def run(args: argparse.Namespace) -> tuple[int, str]:
         from huggingface_hub.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
-    report = inspect_gathered(gather(args.target, refresh=args.refresh), args.tokens)
+    report = inspect_gathered(gather(args.target, args.file, refresh=args.refresh), args.tokens, args.against)
     code = EXIT_INCONSISTENT if verdict(report) == "inconsistent" else EXIT_OK
     if code == EXIT_INCONSISTENT:
         # Exit 1 also gets its one stderr line (issue 7), so scripts see why without parsing stdout.

@@ -20,16 +20,27 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
         ["verdict", verdict(report)],
         [
             "family / generation",
-            f"{report['family']} / {report['generation']}" if report["family"] else "unknown (no config.json)",
+            f"{report['family']} / {report['generation']}"
+            if report["family"]
+            else "unknown (no config.json)"
+            if not report.get("gguf")
+            else "unknown",
         ],
     ]
     if report.get("generation_how"):
         rows.append(["generation from", report["generation_how"]])
     if report["model_type"]:
         rows.append(["model_type", report["model_type"]])
-    rows.append(["params in headers", f"{report['params_checkpoint']:,} ({count(report['params_checkpoint'])})"])
+    quant = report.get("quantization")
+    rows.append(
+        [
+            "params in headers (logical)" if quant else "params in headers",
+            f"{report['params_checkpoint']:,} ({count(report['params_checkpoint'])})",
+        ]
+    )
     if report["params_expected"] is not None:
-        rows.append(["params the config implies", f"{report['params_expected']:,}"])
+        source = "metadata" if report.get("gguf") else "config"
+        rows.append([f"params the {source} implies", f"{report['params_expected']:,}"])
     rows.append(["dtypes", ", ".join(f"{d} {count(n)}" for d, n in report["dtypes"].items()) or "-"])
     rows.append(["shards", f"{len(report['shards'])} ({nbytes(report['size_on_disk'])} on disk)"])
     if "bytes_fetched" in report:
@@ -44,6 +55,12 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
         )
     lines += [tabulate(rows, tablefmt=fmt, disable_numparse=True), ""]
 
+    if quant:
+        from .quantized import render_rows
+
+        lines.append(h("Quantization"))
+        lines += [tabulate(render_rows(quant), tablefmt=fmt, disable_numparse=True), ""]
+
     if report["missing"] or report["unexpected"] or report["shape_mismatches"]:
         lines.append(h("Tensors"))
         for name in report["missing"][:20]:
@@ -57,6 +74,10 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
             lines.append("- … and more (see --format json)")
         lines.append("")
 
+    if report.get("gguf"):
+        from .render_gguf import gguf_sections
+
+        lines += gguf_sections(report["gguf"], fmt, h)
     tok = report["tokenizer"]
     if tok:
         lines.append(h("Tokenizer"))

@@ -180,7 +180,10 @@ def build_report(ids: Sequence[str | CatalogEntry], context: int) -> ReportData:
     params_table, memory_table, compute_table = _accounting_tables(models, context)
     scaling_table, scaling_json = _token_scaling(models)
     models_table = _models_table(models)
-    tables = [models_table, *feature_tables, params_table, memory_table, compute_table] + (
+    from .quantization_table import quantization_table
+
+    quant_table = quantization_table(models)
+    tables = [models_table, *feature_tables, params_table, memory_table, compute_table, quant_table] + (
         [scaling_table] if scaling_table else []
     )
 
@@ -227,6 +230,7 @@ def build_report(ids: Sequence[str | CatalogEntry], context: int) -> ReportData:
             memory_table,
             figure_by_name["kv-cache"][0],
             compute_table,
+            quant_table,
         ],
     )
     scaling_blocks: list[Any] = [Prose(_scaling_text(models))]
