@@ -11,10 +11,15 @@ from ..inspect.checks import inspect_gathered, verdict
 from ..inspect.gather import gather
 from ..inspect.render import render_text
 from .emit import emit_json
+from .helptext import examples
 from .model_arg import add_refresh
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Check a checkpoint against its config by reading config.json, tokenizer files, the index and the "
+        "header of every shard: never weight data, never a pickle. Exit 1 when it is inconsistent."
+    )
     p.add_argument(
         "target", nargs="?", help="checkpoint folder, .safetensors or .gguf file, or Hub id org/name[@revision]"
     )
@@ -24,7 +29,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="every model in the local Hugging Face cache, one row per revision (or only TARGET's)",
     )
     add_refresh(p)
-    p.add_argument("--format", choices=("table", "markdown", "json", "html"), default="table")
+    p.add_argument(
+        "--format",
+        choices=("table", "markdown", "json", "html"),
+        default="table",
+        help="output format (default: table); no csv: a checkpoint report is several tables, use json",
+    )
     p.add_argument("--tokens", type=tokens, help="training tokens (default: the catalog's published figure)")
     p.add_argument(
         "--against",
@@ -32,6 +42,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="GGUF: compare the metadata's spec with a catalog id, a config.json (or its folder) or a Hub id",
     )
     p.add_argument("--file", metavar="NAME", help="GGUF: which model of a folder or repository holding several")
+    examples(
+        p,
+        "modelkin inspect qwen-tiny",
+        "modelkin inspect Qwen/Qwen2.5-7B@main        # headers over HTTP ranges, a few MB",
+        "modelkin inspect model.safetensors --format json",
+        "modelkin inspect model.Q4_K_M.gguf --against llama-3.1-8b",
+        "modelkin inspect --cache",
+        "modelkin inspect --cache Qwen/Qwen2.5-7B           # only that repo's cached revisions",
+    )
 
 
 def run(args: argparse.Namespace) -> tuple[int, str]:

@@ -294,7 +294,9 @@ def _tokenizer(g: Gathered, spec, findings: list[Finding]) -> dict[str, Any] | N
     ):
         findings.append(
             Finding(
-                "warning", "tokenizer-kind", f"tokenizer files are {tok.kind}, the family uses {spec.tokenizer.kind}"
+                "warning",
+                "tokenizer-kind",
+                f"tokenizer files are {tok.kind}, {spec.generation} publishes {spec.tokenizer.kind}",
             )
         )
     if tok.eos_id is not None and spec.tokenizer.eos_token_ids and tok.eos_id not in spec.tokenizer.eos_token_ids:
