@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -42,6 +43,7 @@ _SIGNATURE_KEYS = {
 }
 
 
+@cache  # building the adapter compiles a validator for every family: once per process
 def _adapter() -> TypeAdapter:
     from . import ArchSpec  # the discriminated union, defined after the family modules
 

@@ -216,9 +216,9 @@ def build_report(ids: Sequence[str], context: int) -> ReportData:
                 "of context (2 FLOPs per multiply-add; training ≈ 3× forward)."
             ),
             params_table,
-            figure_by_name["params"][0],
+            *[figure_by_name[name][0] for name in ("params",) if name in figure_by_name],
             memory_table,
-            figure_by_name["kv-cache"][0],
+            *[figure_by_name[name][0] for name in ("kv-cache",) if name in figure_by_name],
         ],
     )
     scaling_blocks: list[Any] = [Prose(_scaling_text(models))]
@@ -551,6 +551,10 @@ def _representatives(models: Sequence[ModelFacts]) -> list[ModelFacts]:
 
 
 def _figures(models: Sequence[ModelFacts], context: int) -> list[tuple[Figure, bytes]]:
+    from ..extras import missing
+
+    if missing("plots"):  # a light install: the report without its plots (`modelkin[plots]` adds them)
+        return []
     reps = _representatives(models)
     subset_note = (
         ""
