@@ -86,7 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> Any:
-    return importlib.import_module(COMMANDS[args.command].module).run(args)
+    command = COMMANDS[args.command]
+    if command.extra is not None:
+        from .extras import require
+
+        require(command.extra, f"modelkin {args.command}")
+    return importlib.import_module(command.module).run(args)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..argtypes import tokens
@@ -65,13 +66,14 @@ def run(args: argparse.Namespace) -> tuple[int, str]:
         return exit_code(rows), render_cache(rows, markdown=args.format == "markdown")
     if not args.target:
         raise ModelkinError("inspect", "give a folder, a .safetensors file, a Hub id (org/name[@rev]) or --cache")
-    from ..inspect.hub import looks_like_hub_id
+    if not os.path.exists(args.target):  # a path is never a Hub id: spare it the Hub module's imports
+        from ..inspect.hub import looks_like_hub_id
 
-    if looks_like_hub_id(args.target):
-        # huggingface_hub logs every retry to stderr; the error that ends the retries is our one line.
-        from huggingface_hub.utils import logging as hf_logging
+        if looks_like_hub_id(args.target):
+            # huggingface_hub logs every retry to stderr; the error that ends the retries is our one line.
+            from huggingface_hub.utils import logging as hf_logging
 
-        hf_logging.set_verbosity_error()
+            hf_logging.set_verbosity_error()
     report = inspect_gathered(gather(args.target, args.file, refresh=args.refresh), args.tokens, args.against)
     code = EXIT_INCONSISTENT if verdict(report) == "inconsistent" else EXIT_OK
     if code == EXIT_INCONSISTENT:

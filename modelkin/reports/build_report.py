@@ -209,9 +209,9 @@ def build_report(ids: Sequence[str | CatalogEntry], context: int) -> ReportData:
                 "of context (2 FLOPs per multiply-add; training ≈ 3× forward)."
             ),
             params_table,
-            figure_by_name["params"][0],
+            *[figure_by_name[name][0] for name in ("params",) if name in figure_by_name],
             memory_table,
-            figure_by_name["kv-cache"][0],
+            *[figure_by_name[name][0] for name in ("kv-cache",) if name in figure_by_name],
             compute_table,
             quant_table,
         ],
@@ -553,6 +553,10 @@ def _figures(models: Sequence[ModelFacts], context: int) -> list[tuple[Figure, b
     """Every plot names every selected model: models that would draw the same line or point share
     it and its label, and a model a plot cannot show (no published token count) is named in the
     caption instead."""
+    from ..extras import missing
+
+    if missing("plots"):  # a light install: the report without its plots (`modelkin[plots]` adds them)
+        return []
     # (plots function, args, kwargs, figure name, figure title, caption); drawn together below.
     jobs: list[tuple[str, tuple[Any, ...], dict[str, Any], str, str, str]] = []
 

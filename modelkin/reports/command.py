@@ -52,4 +52,6 @@ def run(args: argparse.Namespace) -> str:
     data = build_report(ids, args.context)
     out = write_report(data, args.out, force=args.force)
     files = ["report.html", "report.md", "report.json", f"{len(data.tables)} CSV", f"{len(data.figures)} plots"]
+    if not data.figures:
+        files[-1] += " (plots need matplotlib: pip install 'modelkin[plots]')"
     return f"wrote a report on {len(ids)} model{'s' if len(ids) != 1 else ''} to {out}/ ({', '.join(files)})"
