@@ -398,6 +398,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], str | int | None]] = {
     "build": lambda args: _lazy("modelkin.reference.builder", "cmd_build")(args),
     "rope": lambda args: _lazy("modelkin.rope_view", "cmd_rope")(args),
     "report": lambda args: _lazy("modelkin.reports.command", "cmd_report")(args),
+    "fit": lambda args: _lazy("modelkin.reports.fit_view", "cmd_fit")(args),
 }
 
 
@@ -464,11 +465,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .reference.builder import add_build_parser
     from .reports.command import add_report_parser
+    from .reports.fit_view import add_fit_parser
     from .rope_view import add_rope_parser
 
     add_report_parser(sub)
     add_rope_parser(sub)
     add_build_parser(sub)
+    add_fit_parser(sub)
     return parser
 
 

@@ -277,3 +277,27 @@ def _check_lengths(series: Mapping[str, Sequence[float]], expected: int, against
     for name, values in series.items():
         if len(values) != expected:
             raise ValueError(f"series {name!r} has {len(values)} values but {against} has {expected}")
+
+
+def memory_vs_context(
+    x: Sequence[float],
+    stacks: Mapping[str, Sequence[float]],
+    budget: float,
+    budget_label: str,
+    stop: float | None,
+    title: str,
+) -> PlotOutput:
+    """Memory per GPU (stacked components, bytes) against context (log x), the memory budget as a
+    dashed line and, where it stops fitting, a dotted vertical line at that context."""
+    _check_lengths(stacks, len(x), "x")
+    with _figure() as fig:
+        ax = fig.add_subplot()
+        ax.stackplot(x, *stacks.values(), labels=list(stacks), colors=[_colour(i) for i in range(len(stacks))])
+        ax.axhline(budget, color="#666666", linestyle="--", linewidth=1.2, label=budget_label)
+        if stop is not None and stop <= max(x):
+            ax.axvline(stop, color="#D55E00", linestyle=":", linewidth=1.5, label=f"stops fitting: {stop:,.0f} tokens")
+        ax.set_xscale("log", base=2)
+        top = max(sum(values) for values in zip(*stacks.values()))
+        ax.set_ylim(0, max(top, budget) * 1.08)
+        _finish(ax, title, "context length (tokens)", "bytes per GPU", legend_outside=True, legend_reversed=True)
+        return _render(fig)
