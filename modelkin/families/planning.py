@@ -732,7 +732,7 @@ def activation_terms(
     """
     h, a, d = shape.hidden, shape.heads, shape.head_dim
     kv_per_gpu = max(1, shape.kv_heads // tp)  # one KV head per GPU once tp exceeds the KV heads
-    rep = 1 if sequence_parallel else tp  # replicated terms are divided by tp only with SP
+    rep = tp if sequence_parallel else 1  # replicated terms are divided by tp only with SP
     if recompute == "full":
         return {"layer input": 2 * h / (tp if sequence_parallel else 1)}
     masks = 2 * h if shape.dropout else 0
@@ -847,6 +847,13 @@ def plan_finetune(spec: ArchBase, hw: Hardware, par: Parallel, req: FinetuneRequ
             f"{_g(states_total)} + {_g(acts)} + {_g(CUDA_CONTEXT)} = {_g(total)}",
         ),
         "budget_bytes": Term("budget_bytes", "GPU memory", budget, "the GPU's memory", _g(budget)),
+        "kv_bytes_per_token": Term(
+            "kv_bytes_per_token",
+            "KV cache per token when generating (bf16; not part of training)",
+            kv_bytes_per_token(spec, "bf16") * stage.kv_fraction,
+            "2 (K,V) × layers_on_gpu × kv_heads_per_gpu × head_dim × 2 B",
+            f"{_n(kv_bytes_per_token(spec, 'bf16') * stage.kv_fraction)} B",
+        ),
     }
     room = budget - states_total - CUDA_CONTEXT
 
@@ -917,16 +924,25 @@ def finetune_activations(
         scores_stored=req.attention == "eager",
     )
     per_token_layer = sum(terms.values())
-    if req.method != "full" and req.recompute_mode != "full":
-        # Each adapter keeps A·x (r values, 2 B each) for B's backward.
-        per_token_layer += 2 * req.lora_rank * len(req.lora_modules) / par.tp
+    lora = 2 * req.lora_rank * len(req.lora_modules) / par.tp if req.method != "full" else 0
+    if req.recompute_mode != "full":
+        # Each adapter also keeps A·x (r values, 2 B each) for B's backward.
+        per_token_layer += lora
+        in_flight = 0.0
+    else:
+        # Backward recomputes one layer at a time: its full set is alive next to the checkpoints.
+        full = activation_terms(
+            shape, context, par.tp, req.sequence_parallel, "none", scores_stored=req.attention == "eager"
+        )
+        in_flight = sum(full.values()) + lora
     # Under 1F1B the first stage holds pp micro-batches of its L/pp layers: L layers' worth (their §4.2.3).
     layers_held = spec.num_layers if par.pp > 1 else layers
     logits = 6 * spec.vocab_size / par.tp  # bf16 logits + the fp32 copy transformers' loss makes
-    total = (layers_held * per_token_layer + logits) * context * batch
+    total = (layers_held * per_token_layer + in_flight + logits) * context * batch
+    recomputed = f" + {_n(in_flight)} B [the layer being recomputed]" if in_flight else ""
     subst = (
-        f"({layers_held} × {_n(per_token_layer)} B + 6 × {spec.vocab_size}/{par.tp} B) × {context:,} × {batch} "
-        f"= {_g(total)}"
+        f"({layers_held} × {_n(per_token_layer)} B{recomputed} + 6 × {spec.vocab_size}/{par.tp} B [logits]) "
+        f"× {context:,} × {batch} = {_g(total)}"
     )
     return total, subst
 
