@@ -410,12 +410,8 @@ def plan_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest)
     overhead_bytes = sum(t.value for t in overhead.values())
     stages = split_model(spec, par)
 
-    def kv_room(stage: Stage) -> float:
-        return budget - sum(stage_weight_bytes(stage, scheme).values()) - overhead_bytes
-
-    # The binding stage: least room per KV byte it must hold.
-    stage = min(stages, key=lambda s: kv_room(s) / s.kv_fraction)
-    room = kv_room(stage)
+    stage = _binding_stage(stages, scheme, budget - overhead_bytes)
+    room = budget - sum(stage_weight_bytes(stage, scheme).values()) - overhead_bytes
     weights = _weights_terms(spec, stage, scheme, par)
     per_token_all = kv_bytes_per_token(spec, req.kv_dtype)
     per_token = per_token_all * stage.kv_fraction
@@ -547,28 +543,26 @@ def _candidate_layouts(spec: ArchBase, par: Parallel) -> list[Parallel]:
     return valid
 
 
-def gpus_needed_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest) -> Term | None:
-    scheme = weight_scheme(req.weights)
-    budget = req.utilization * hw.memory_bytes
+def fewest_gpus_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest) -> Parallel | None:
+    """The smallest layout (tp ≤ 8 within a node, then pipeline stages of 8) where every GPU fits."""
     for cand in _candidate_layouts(spec, par):
-        overhead = sum(t.value for t in serving_overhead(spec, hw, cand, req).values())
-        ok = all(
-            sum(stage_weight_bytes(s, scheme).values())
-            + _kv_for(spec, s, req.context, req.batch, req.kv_dtype)
-            + overhead
-            <= budget
-            for s in split_model(spec, cand)
-        )
-        if ok:
-            return Term(
-                "gpus_needed",
-                f"fewest {hw.name} GPUs for {req.context:,} × {req.batch}",
-                cand.gpus,
-                "smallest tp·pp (tp ≤ 8 within a node, then pipeline stages of 8) where every GPU fits",
-                f"tp={cand.tp}, pp={cand.pp} → {cand.gpus} GPU{'s' if cand.gpus > 1 else ''}",
-                "count",
-            )
+        if plan_fits_serving(spec, hw, cand, req):
+            return cand
     return None
+
+
+def gpus_needed_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest) -> Term | None:
+    cand = fewest_gpus_serving(spec, hw, par, req)
+    if cand is None:
+        return None
+    return Term(
+        "gpus_needed",
+        f"fewest {hw.name} GPUs for {req.context:,} × {req.batch}",
+        cand.gpus,
+        "smallest tp·pp (tp ≤ 8 within a node, then pipeline stages of 8) where every GPU fits",
+        f"tp={cand.tp}, pp={cand.pp} → {cand.gpus} GPU{'s' if cand.gpus > 1 else ''}",
+        "count",
+    )
 
 
 def _serving_assumptions(hw: Hardware, req: ServeRequest) -> list[str]:
@@ -627,25 +621,33 @@ def plan_fits_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeReq
 
 
 def memory_vs_context(
-    spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest, points: int = 24
+    spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest, contexts: list[int] | None = None
 ) -> dict[str, Any]:
-    """Per-GPU memory of the binding stage for contexts from 1k to the model's limit (for the plot)."""
+    """Per-GPU memory of the binding stage against context (the plot): weights, overhead, KV, total.
+
+    Contexts default to 24 points from 1k to the model's limit, evenly spaced on a log scale."""
     scheme = weight_scheme(req.weights)
-    stages = split_model(spec, par)
+    budget = req.utilization * hw.memory_bytes
     overhead = sum(t.value for t in serving_overhead(spec, hw, par, req).values())
-    top = max(spec.max_position_embeddings, req.context)
-    lo = 1024
-    xs = sorted({int(round(lo * (top / lo) ** (k / (points - 1)))) for k in range(points)})
-    weights = max(sum(stage_weight_bytes(s, scheme).values()) for s in stages)
-    stage = max(stages, key=lambda s: sum(stage_weight_bytes(s, scheme).values()) + s.kv_fraction)
-    kv = [_kv_for(spec, stage, x, req.batch, req.kv_dtype) for x in xs]
+    stage = _binding_stage(split_model(spec, par), scheme, budget - overhead)
+    if contexts is None:
+        top, points = max(spec.max_position_embeddings, req.context), 24
+        contexts = sorted({round(1024 * (top / 1024) ** (k / (points - 1))) for k in range(points)})
+    weights = sum(stage_weight_bytes(stage, scheme).values())
+    kv = [_kv_for(spec, stage, x, req.batch, req.kv_dtype) for x in contexts]
     return {
-        "context": xs,
-        "weights": [weights] * len(xs),
-        "overhead": [overhead] * len(xs),
+        "context": contexts,
+        "weights": [weights] * len(contexts),
+        "overhead": [overhead] * len(contexts),
         "kv": kv,
-        "budget": req.utilization * hw.memory_bytes,
+        "total": [weights + overhead + k for k in kv],
+        "budget": budget,
     }
+
+
+def _binding_stage(stages: list[Stage], scheme: WeightScheme, room: float) -> Stage:
+    """The pipeline stage with the least KV room per byte of KV it must hold (all stages alike when pp = 1)."""
+    return min(stages, key=lambda s: (room - sum(stage_weight_bytes(s, scheme).values())) / s.kv_fraction)
 
 
 # --- fine-tuning -------------------------------------------------------------------------

@@ -80,6 +80,7 @@ SCHEMA = "modelkin-report/1"
 PLOT_ALL_UP_TO = 12
 REFERENCE_SIZE = 8e9  # "nearest to 8 B": the size every family publishes
 MAX_SERIES = 8  # the plot palette's colours
+DEFAULT_FIT_GPU = "L4"  # the GPU of the report's "will it fit" plot (report --gpu)
 # The feature matrix is split into tables a reader can take in; rows of `feature_rows` not
 # named here land in the last table, so a newly added choice is never lost.
 FEATURE_GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
@@ -165,14 +166,14 @@ def accounting_params(entry: CatalogEntry) -> int:
 # --- the report ------------------------------------------------------------------------------
 
 
-def build_report(ids: Sequence[str], context: int) -> ReportData:
+def build_report(ids: Sequence[str], context: int, fit_gpu: str = DEFAULT_FIT_GPU) -> ReportData:
     catalog = entries()
     selected = [get(i) for i in ids]
     if not selected:
         raise ModelkinError("report", "no models selected")
     models = [_facts(e, catalog, context) for e in selected]
     steps = lineage(selected, catalog)
-    figures = _figures(models, context)
+    figures = _figures(models, context, fit_gpu)
     figure_by_name = {f.name: (f, png) for f, png in figures}
 
     feature_tables = _feature_tables(models)
@@ -219,6 +220,7 @@ def build_report(ids: Sequence[str], context: int) -> ReportData:
             figure_by_name["params"][0],
             memory_table,
             figure_by_name["kv-cache"][0],
+            figure_by_name["fit"][0],
         ],
     )
     scaling_blocks: list[Any] = [Prose(_scaling_text(models))]
@@ -550,7 +552,51 @@ def _representatives(models: Sequence[ModelFacts]) -> list[ModelFacts]:
     return [m for m in models if best.get(m.spec.generation) is m]
 
 
-def _figures(models: Sequence[ModelFacts], context: int) -> list[tuple[Figure, bytes]]:
+def _fit_job(reps: Sequence[ModelFacts], gpu_name: str, subset_note: str) -> tuple[Any, ...]:
+    """Memory per GPU against context when serving each model on `gpu_name` (the `modelkin fit`
+    arithmetic): bf16 weights and KV cache, batch 1, the fewest GPUs that hold 4k tokens."""
+    from ..configs.gpus import get_gpu
+    from ..families import planning
+
+    gpu = get_gpu(gpu_name)
+    hw = planning.Hardware(gpu.name, gpu.memory_bytes, gpu.source)
+    top = min(max(m.spec.max_position_embeddings for m in reps), 2**20)
+    xs = [2**k for k in range(10, max(11, math.ceil(math.log2(top))) + 1)]
+    # Models with the same curve (same weights, cache and layout) share a line, as in the KV plot;
+    # a line ends at its model's context limit (NaN breaks it).
+    curves: dict[tuple[Any, ...], tuple[list[str], list[float], float | None, str]] = {}
+    for m in reps:
+        req = planning.ServeRequest(context=4096)
+        par = planning.fewest_gpus_serving(m.spec, hw, planning.Parallel(), req)
+        if par is None:
+            continue
+        layout = (f" (tp={par.tp})" if par.tp > 1 else "") + (f" (pp={par.pp})" if par.pp > 1 else "")
+        limit = m.spec.max_position_embeddings
+        total = planning.memory_vs_context(m.spec, hw, par, req, xs)["total"]
+        total = [t if x <= limit else math.nan for x, t in zip(xs, total)]
+        capacity = planning.plan_serving(m.spec, hw, par, req).answers["kv_capacity_tokens"]
+        stop = capacity.value if capacity is not None and capacity.value < min(limit, xs[-1]) else None
+        key = (tuple(round(t) if t == t else -1 for t in total), layout)
+        ids, _, _, _ = curves.setdefault(key, ([], total, stop, layout))
+        ids.append(m.id)
+    ordered = sorted(curves.values(), key=lambda c: -max(t for t in c[1] if t == t))[:MAX_SERIES]
+    series = {_merged_label(ids) + layout: total for ids, total, _, layout in ordered}
+    stops = {_merged_label(ids) + layout: stop for ids, _, stop, layout in ordered}
+    budget = planning.DEFAULT_UTILIZATION * hw.memory_bytes
+    return (
+        "memory_vs_context",
+        (xs, series, budget, f"budget: {planning.DEFAULT_UTILIZATION:g} × {gpu.name}", stops),
+        {"title": f"Serving memory per GPU on {gpu.name}"},
+        "fit",
+        f"Will it fit on {gpu.name}?",
+        f"Memory per GPU when serving one sequence with vLLM (bf16 weights and KV cache, gpu_memory_utilization "
+        f"{planning.DEFAULT_UTILIZATION:g}, the fewest GPUs that hold 4,096 tokens, as `modelkin fit` plans it). "
+        "A dotted line marks the context where a model's KV cache no longer fits beside its weights; "
+        "`modelkin fit ID --gpu NAME --explain` shows every term." + subset_note,
+    )
+
+
+def _figures(models: Sequence[ModelFacts], context: int, fit_gpu: str = DEFAULT_FIT_GPU) -> list[tuple[Figure, bytes]]:
     reps = _representatives(models)
     subset_note = (
         ""
@@ -627,6 +673,8 @@ def _figures(models: Sequence[ModelFacts], context: int) -> list[tuple[Figure, b
                 "variants share their base model's point.",
             )
         )
+
+    jobs.append(_fit_job(reps, fit_gpu, subset_note))
 
     rope_series, left_out = _rope_series(models)
     note = f" Not drawn (palette full): {', '.join(left_out)}." if left_out else ""

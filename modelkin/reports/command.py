@@ -28,6 +28,9 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
         default=DEFAULT_CONTEXT,
         help=f"context length for KV-cache and FLOP figures (default {DEFAULT_CONTEXT})",
     )
+    p.add_argument(
+        "--gpu", default="L4", help="the GPU of the 'will it fit' plot (default L4; see `modelkin fit --gpu`)"
+    )
     p.add_argument("--force", action="store_true", help="replace an existing report (or non-empty folder) at DIR")
     p.set_defaults(func=cmd_report)
     return p
@@ -38,7 +41,7 @@ def cmd_report(args: argparse.Namespace) -> str:
     from .write import write_report
 
     ids = select_ids(args.ids, all_models=args.all, family=args.family)
-    data = build_report(ids, args.context)
+    data = build_report(ids, args.context, args.gpu)
     out = write_report(data, args.out, force=args.force)
     files = ["report.html", "report.md", "report.json", f"{len(data.tables)} CSV", f"{len(data.figures)} plots"]
     return f"wrote a report on {len(ids)} model{'s' if len(ids) != 1 else ''} to {out}/ ({', '.join(files)})"

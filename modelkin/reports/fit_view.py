@@ -283,8 +283,9 @@ def fit_plot(spec, plan, req, hw, par, path: str) -> None:
         {"weights": curve["weights"], "runtime overhead": curve["overhead"], f"KV cache ({req.kv_dtype})": curve["kv"]},
         budget=curve["budget"],
         budget_label=f"budget: {req.utilization:g} × {nbytes(hw.memory_bytes)}",
-        stop=capacity.value / req.batch if capacity is not None and capacity.value else None,
+        stops={"it": capacity.value / req.batch if capacity is not None and capacity.value else None},
         title=f"Memory per GPU vs context on {hw.name} (batch {req.batch}, tp={par.tp})",
+        stacked=True,
     )
     Path(path).write_text(output.svg, encoding="utf-8")
 

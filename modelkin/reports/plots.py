@@ -281,23 +281,36 @@ def _check_lengths(series: Mapping[str, Sequence[float]], expected: int, against
 
 def memory_vs_context(
     x: Sequence[float],
-    stacks: Mapping[str, Sequence[float]],
+    series: Mapping[str, Sequence[float]],
     budget: float,
     budget_label: str,
-    stop: float | None,
+    stops: Mapping[str, float | None],
     title: str,
+    stacked: bool = False,
 ) -> PlotOutput:
-    """Memory per GPU (stacked components, bytes) against context (log x), the memory budget as a
-    dashed line and, where it stops fitting, a dotted vertical line at that context."""
-    _check_lengths(stacks, len(x), "x")
+    """Memory per GPU (bytes) against context (log x): stacked components of one model, or one total
+    line per model; the memory budget as a dashed line and, where a series stops fitting, a dotted
+    vertical line at that context in its colour."""
+    _check_lengths(series, len(x), "x")
+    gib = float(2**30)  # bytes in, GiB on the axis ("50B" would read as billions)
+    series = {name: [v / gib for v in values] for name, values in series.items()}
+    budget = budget / gib
     with _figure() as fig:
         ax = fig.add_subplot()
-        ax.stackplot(x, *stacks.values(), labels=list(stacks), colors=[_colour(i) for i in range(len(stacks))])
+        if stacked:
+            ax.stackplot(x, *series.values(), labels=list(series), colors=[_colour(i) for i in range(len(series))])
+            top = max(sum(values) for values in zip(*series.values()))
+        else:
+            for index, (name, values) in enumerate(series.items()):
+                ax.plot(x, values, label=name, color=_colour(index), marker="o", markersize=2.5)
+            top = max(max(values) for values in series.values())
         ax.axhline(budget, color="#666666", linestyle="--", linewidth=1.2, label=budget_label)
-        if stop is not None and stop <= max(x):
-            ax.axvline(stop, color="#D55E00", linestyle=":", linewidth=1.5, label=f"stops fitting: {stop:,.0f} tokens")
+        for index, (name, stop) in enumerate(stops.items()):
+            if stop is not None and min(x) <= stop <= max(x):
+                colour = "#D55E00" if stacked else _colour(index)
+                label = f"stops fitting: {stop:,.0f}" if stacked else f"{name} stops fitting: {stop:,.0f}"
+                ax.axvline(stop, color=colour, linestyle=":", linewidth=1.5, label=label)
         ax.set_xscale("log", base=2)
-        top = max(sum(values) for values in zip(*stacks.values()))
-        ax.set_ylim(0, max(top, budget) * 1.08)
-        _finish(ax, title, "context length (tokens)", "bytes per GPU", legend_outside=True, legend_reversed=True)
+        ax.set_ylim(0, min(max(top, budget) * 1.08, budget * 2.5))
+        _finish(ax, title, "context length (tokens)", "GiB per GPU", legend_outside=True, legend_reversed=stacked)
         return _render(fig)
