@@ -220,8 +220,23 @@ def pp_partition(num_layers: int, pp: int) -> list[int]:
     return parts
 
 
+_PER_LAYER: dict[str, tuple[list[Counter[str]], Counter[str]]] = {}
+
+
 def _per_layer_params(spec: ArchBase) -> tuple[list[Counter[str]], Counter[str]]:
-    """Parameters per layer and component, and those outside the layers, from the layout."""
+    """Parameters per layer and component, and those outside the layers, from the layout.
+
+    Remembered per spec (its JSON is the key: specs hold lists, so they do not hash): the
+    'fewest GPUs' search splits the same model many times."""
+    key = spec.model_dump_json()
+    if key not in _PER_LAYER:
+        if len(_PER_LAYER) > 64:
+            _PER_LAYER.clear()
+        _PER_LAYER[key] = _count_per_layer(spec)
+    return _PER_LAYER[key]
+
+
+def _count_per_layer(spec: ArchBase) -> tuple[list[Counter[str]], Counter[str]]:
     per_layer: list[Counter[str]] = [Counter() for _ in range(spec.num_layers)]
     outside: Counter[str] = Counter()
     for slot in layout(spec):
@@ -510,8 +525,8 @@ def _serving_answers(
             f"longest context at batch {req.batch}",
             max_context,
             "largest c with batch × KV(c) ≤ KV room, at most max_position_embeddings",
-            f"memory allows {memory_context:,}, the model {limit:,} → {max_context:,}"
-            + (" (limited by memory)" if memory_context < limit else " (limited by the model)"),
+            f"memory allows {memory_context:,}, the model {limit:,}: "
+            + ("limited by memory" if memory_context < limit else "limited by the model"),
             "tokens",
         ),
         "max_batch": Term(

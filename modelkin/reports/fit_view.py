@@ -232,7 +232,7 @@ def _answer_rows(plan) -> list[list[str]]:
         elif term.key == "gpus_needed":
             rows.append([term.label, f"{term.value:,.0f} ({term.substituted})"])
         elif term.key == "max_context" and plan.mode == "serve":
-            rows.append([term.label, f"{term.value:,.0f} — {term.substituted}"])
+            rows.append([term.label, f"{term.value:,.0f} tokens ({term.substituted})"])
         else:
             unit = " tokens" if term.unit == "tokens" else ""
             rows.append([term.label, f"{term.value:,.0f}{unit}"])
