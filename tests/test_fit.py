@@ -356,3 +356,30 @@ def test_finetune_zero_needs_more_gpus_not_less():
     assert needed is None  # ZeRO-0 replicates everything: more GPUs do not help
     z3 = plan_finetune(spec, hw, Parallel(), FinetuneRequest(method="full", zero=3))
     assert z3.answers["gpus_needed"].value == 2
+
+
+# --- hf-mem, side by side -------------------------------------------------------------------
+
+
+def test_hf_mem_kv_cache_side_by_side():
+    """hf-mem's KV estimate (2 × layers × num_key_value_heads × head_dim × tokens × bytes, read from
+    config.json keys) equals modelkin's on every Llama/Qwen config of the catalog. On THUDM's GLM-4
+    configs it finds no `num_key_value_heads` (they say `multi_query_group_num`) and assumes MHA:
+    heads / KV groups times too much; ChatGLM2/3 configs (`num_layers`) it cannot read at all."""
+    kv_cache = pytest.importorskip("hf_mem.safetensors.kv_cache")
+    from modelkin.configs import entries
+    from modelkin.families.planning import kv_bytes
+
+    for entry in entries():
+        spec = entry.spec
+        for context, ours_dtype, theirs in ((131072, "bf16", "BF16"), (32768, "fp8", "F8_E4M3")):
+            ours = kv_bytes(spec, context, 1, ours_dtype)
+            if "num_hidden_layers" not in entry.config:
+                with pytest.raises(KeyError):
+                    kv_cache.compute_safetensors_kv_cache_size(entry.config, theirs, context)
+                continue
+            hf_mem = kv_cache.compute_safetensors_kv_cache_size(entry.config, theirs, context)
+            if "multi_query_group_num" in entry.config:
+                assert hf_mem == ours * spec.attention.group_size, entry.id
+            else:
+                assert hf_mem == ours, entry.id
