@@ -63,7 +63,8 @@ TP_RULES = (
     f"embedding and LM head: vocab-parallel (vocabulary padded to a multiple of {VOCAB_PADDING}, split over tp)",
     "norms and row-parallel biases (attention output, MLP down): replicated on every GPU",
     "pp: layers split as vLLM's get_pp_indices does; the embedding lives on the first stage, "
-    "the final norm and head on the last; the most loaded stage decides",
+    "the final norm and head on the last; each stage caches its own layers' KV (its share of the layers: "
+    "exact when all layers are alike); the stage with the least room decides",
 )
 
 Mode = Literal["serve", "finetune"]
@@ -496,6 +497,12 @@ def plan_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest)
         assumptions=_serving_assumptions(hw, req),
         binding_stage=stage.index,
     )
+    if req.context > spec.max_position_embeddings:
+        plan.assumptions.insert(
+            0,
+            f"--context {req.context:,} exceeds the model's max_position_embeddings "
+            f"({spec.max_position_embeddings:,}); vLLM refuses it unless told otherwise",
+        )
     if not fits:
         plan.suggestions = _serving_suggestions(spec, hw, par, req, total - budget, answers)
     return plan
@@ -881,7 +888,12 @@ def plan_finetune(spec: ArchBase, hw: Hardware, par: Parallel, req: FinetuneRequ
     max_context = _largest(lambda c: c > 0 and act(c, req.batch) <= room, 1 << 24)
     answers: dict[str, Term | None] = {
         "trainable_params": Term(
-            "trainable_params", "trainable parameters on the GPU", trainable, "", _n(trainable), "params"
+            "trainable_params",
+            "trainable parameters (per tensor-parallel rank)",
+            trainable,
+            "",
+            _n(trainable),
+            "params",
         ),
         "max_context": Term(
             "max_context",
