@@ -31,14 +31,12 @@ def _fraction(text: str) -> float:
     return value
 
 
-def add_fit_parser(subparsers: Any) -> argparse.ArgumentParser:
+def add_arguments(p: argparse.ArgumentParser) -> None:
     from ..families.planning import KV_DTYPES, LORA_MODULES, WEIGHT_SCHEMES
 
-    p = subparsers.add_parser(
-        "fit",
-        help="will it fit? memory per GPU for serving or fine-tuning, with the formulas",
-        description="Memory per GPU for serving (weights, KV cache, runtime overhead; longest context, most "
-        "sequences, fewest GPUs) or fine-tuning (model states under ZeRO, activations, LoRA/QLoRA).",
+    p.description = (
+        "Memory per GPU for serving (weights, KV cache, runtime overhead; longest context, most sequences, "
+        "fewest GPUs) or fine-tuning (model states under ZeRO, activations, LoRA/QLoRA)."
     )
     p.add_argument("target", help="catalog ID, Hugging Face repo id in the catalog, config.json or its folder")
     hw = p.add_argument_group("hardware")
@@ -83,7 +81,6 @@ def add_fit_parser(subparsers: Any) -> argparse.ArgumentParser:
     out.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     out.add_argument("--explain", action="store_true", help="every figure's formula with the numbers substituted")
     out.add_argument("--plot", metavar="FILE.svg", help="write memory per GPU against context as SVG")
-    return p
 
 
 # --- resolution ------------------------------------------------------------------------
@@ -290,7 +287,7 @@ def fit_plot(spec, plan, req, hw, par, path: str) -> None:
     Path(path).write_text(output.svg, encoding="utf-8")
 
 
-def cmd_fit(args: argparse.Namespace) -> str:
+def run(args: argparse.Namespace) -> str:
     from ..families.planning import plan_json
 
     spec, model, hw, par, plan, req = build_plan(args)
