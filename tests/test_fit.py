@@ -383,3 +383,32 @@ def test_hf_mem_kv_cache_side_by_side():
                 assert hf_mem == ours * spec.attention.group_size, entry.id
             else:
                 assert hf_mem == ours, entry.id
+
+
+# --- argument types and the report's plot ----------------------------------------------------------
+
+
+def test_context_and_memory_arguments():
+    from modelkin.argtypes import context_length, memory_size, tokens
+
+    assert context_length("128k") == 131072 == context_length("128K")  # Llama 3.1's "128K" context
+    assert context_length("1M") == 2**20 and context_length("8192") == 8192
+    assert memory_size("24GiB") == 24 * 2**30 and memory_size("80GB") == 80 * 10**9
+    assert tokens("15T") == 15e12  # token counts stay decimal
+
+
+def test_report_fit_plot_marks_where_each_model_stops():
+    from modelkin.reports import build_report as br
+
+    entries = [get(i) for i in ("llama-3.1-8b", "qwen2.5-7b", "llama-2-7b")]
+    models = [br._facts(e, entries, 4096) for e in entries]
+    function, args, _, name, *_ = br._fit_job(models, "L4", "")
+    xs, series, budget, _, stops = args
+    assert (function, name) == ("memory_vs_context", "fit")
+    # Llama-3.1-8B's 128 KiB per token no longer fits beside its 15 GiB of weights on an L4 at 64k.
+    stop = stops["llama-3.1-8b"]
+    assert 32768 < stop < 65536
+    line = series["llama-3.1-8b"]
+    assert line[xs.index(32768)] < budget < line[xs.index(65536)]
+    # Llama 2 ends at its 4096-token limit.
+    assert math.isnan(series["llama-2-7b"][xs.index(8192)])
