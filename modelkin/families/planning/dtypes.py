@@ -1,0 +1,73 @@
+"""Bytes per value: weight schemes (bf16 … int4, NF4) and KV-cache dtypes, over accounting's
+DTYPE_BYTES and KV-cache bytes (each layer kind's span)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ...errors import ModelkinError
+from ..accounting import DTYPE_BYTES, kv_cache_bytes, kv_cache_bytes_per_token
+from ..spec import ArchBase
+
+
+@dataclass(frozen=True)
+class WeightScheme:
+    """Bytes per parameter: `linear` for attention/MLP matrices, `other` for embedding, head, norms.
+
+    Quantised schemes quantise the linear layers only; vLLM and bitsandbytes keep the
+    embedding, the LM head and the norms in 16 bits.
+    """
+
+    name: str
+    linear: float
+    other: float
+    note: str
+
+
+def weight_scheme(name: str) -> WeightScheme:
+    """The plug point for per-scheme byte counts (bf16, fp8, int8, int4 group-wise, NF4)."""
+    if name in ("bf16", "fp16", "fp32"):
+        size = DTYPE_BYTES[name]
+        return WeightScheme(name, size, size, f"every tensor in {name}")
+    if name in ("fp8", "int8"):
+        return WeightScheme(
+            name, 1.0, DTYPE_BYTES["bf16"], f"linear layers in {name} (per-channel scales ignored), the rest bf16"
+        )
+    if name == "int4":
+        # GPTQ/AWQ-style: 4-bit values plus an fp16 scale and a 4-bit zero point per group of 128.
+        return WeightScheme(
+            name,
+            DTYPE_BYTES["int4"] + (2 + 0.5) / 128,
+            DTYPE_BYTES["bf16"],
+            "linear layers 4-bit with an fp16 scale and 4-bit zero per 128 weights, the rest bf16",
+        )
+    if name == "nf4":
+        # QLoRA (Dettmers et al. 2023 §3): NF4 blocks of 64 with double-quantised absmax
+        # constants: 4 + 8/64 + 32/(64·256) = 4.127 bits per parameter.
+        return WeightScheme(
+            name,
+            (4 + 8 / 64 + 32 / (64 * 256)) / 8,
+            DTYPE_BYTES["bf16"],
+            "linear layers NF4 with double quantisation (4.127 bits), the rest bf16",
+        )
+    raise ModelkinError("--weights", f"unknown weight scheme {name!r} (bf16, fp16, fp32, fp8, int8, int4, nf4)")
+
+
+WEIGHT_SCHEMES = ("bf16", "fp16", "fp32", "fp8", "int8", "int4")
+
+KV_DTYPES = ("bf16", "fp16", "fp32", "fp8", "int8", "int4")
+
+KV_WIDTH = {**DTYPE_BYTES, "fp8": 1.0}
+
+
+def kv_bytes(spec: ArchBase, context: int, batch: int, dtype: str) -> float:
+    """accounting's KV-cache bytes (each layer kind's span), for any storage width."""
+    if dtype in DTYPE_BYTES:
+        return kv_cache_bytes(spec, context, batch, dtype)
+    return kv_cache_bytes(spec, context, batch, "bf16") / DTYPE_BYTES["bf16"] * KV_WIDTH[dtype]
+
+
+def kv_bytes_per_token(spec: ArchBase, dtype: str) -> float:
+    if dtype in DTYPE_BYTES:
+        return kv_cache_bytes_per_token(spec, dtype)
+    return kv_cache_bytes_per_token(spec, "bf16") / DTYPE_BYTES["bf16"] * KV_WIDTH[dtype]
