@@ -20,6 +20,9 @@ TP_RULES = (
     "MLP: gate/up split by columns, down by rows over tp",
     f"embedding and LM head: vocab-parallel (vocabulary padded to a multiple of {VOCAB_PADDING}, split over tp)",
     "norms and row-parallel biases (attention output, MLP down): replicated on every GPU",
+    "MoE: routed experts split over ep (whole experts per GPU) or, without ep, each expert over tp; the router "
+    "replicated; the shared expert split like the MLP; multi-token-prediction layers left out (vLLM loads them "
+    "only for speculative decoding)",
     "pp: layers split as vLLM's get_pp_indices does; the embedding lives on the first stage, "
     "the final norm and head on the last; each stage caches its own layers' KV (its share of the layers: "
     "exact when all layers are alike); the stage with the least room decides",
@@ -65,6 +68,8 @@ def check_parallel(spec: ArchBase, par: Parallel) -> None:
         raise ModelkinError("--ep", f"ep={par.ep} exceeds the {experts} experts")
     if experts is not None and experts % par.ep:
         raise ModelkinError("--ep", f"ep={par.ep} does not divide the {experts} experts")
+    if par.ep > par.tp * par.dp:
+        raise ModelkinError("--ep", f"ep={par.ep} exceeds the tp × data-parallel GPUs ({par.tp * par.dp}) it spans")
 
 
 def kv_heads_per_gpu(spec: ArchBase, tp: int) -> int:
@@ -102,7 +107,8 @@ def _count_per_layer(spec: ArchBase) -> tuple[list[Counter[str]], Counter[str]]:
     for slot in layout(spec):
         if not slot.is_parameter:
             continue
-        (per_layer[slot.layer] if slot.layer is not None else outside)[slot.component] += slot.numel
+        inside = slot.layer is not None and slot.layer < spec.num_layers  # MTP layers sit beyond the stack
+        (per_layer[slot.layer] if inside else outside)[slot.component] += slot.numel
     return per_layer, outside
 
 
@@ -136,10 +142,13 @@ def split_model(spec: ArchBase, par: Parallel) -> list[Stage]:
                 out[comp] += (n - kv_proj - o_bias) / tp + kv_proj * kv_share + o_bias
             elif comp == "mlp":
                 out[comp] += (n - down_bias) / tp + down_bias
-            elif comp == "norm":
+            elif comp in ("norm", "router"):
                 out[comp] += n
-            else:  # components other issues add (experts, routers): split like the MLP over tp and ep
-                out[comp] += n / tp / par.ep
+            elif comp == "experts":
+                # Expert parallelism keeps whole experts, E/ep per GPU; without it each expert is TP-sharded.
+                out[comp] += n / (par.ep if par.ep > 1 else tp)
+            else:  # the shared expert, and anything else a layer holds: split like the MLP
+                out[comp] += n / tp
         return out
 
     stages: list[Stage] = []
@@ -154,7 +163,7 @@ def split_model(spec: ArchBase, par: Parallel) -> list[Stage]:
         if index == 0 and outside["embedding"]:
             params["embedding"] += vocab_rows_per_gpu * h
         if index == len(parts) - 1:
-            params["norm"] += outside["norm"]
+            params["norm"] += outside["norm"]  # outside["mtp"] is not loaded (see TP_RULES)
             if outside["head"]:
                 params["head"] += vocab_rows_per_gpu * h
         stages.append(Stage(index, layers, dict(params), kv_share * count / spec.num_layers))
