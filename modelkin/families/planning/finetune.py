@@ -74,10 +74,18 @@ class LayerShape:
 
     @classmethod
     def of(cls, spec: ArchBase) -> LayerShape:
+        """The model's layer; for mixture-of-experts layers the experts a token passes through (its
+        top-k plus the shared expert) store what one gated MLP of their summed width would. With dense
+        and MoE layers mixed, the wider of the two (an upper bound)."""
         att = spec.attention
-        return cls(
-            spec.hidden_size, att.num_heads, att.num_kv_heads, att.head_dim, spec.mlp.intermediate_size, spec.mlp.gated
-        )
+        width, gated = spec.mlp.intermediate_size, spec.mlp.gated
+        moe = getattr(spec, "moe", None)
+        if moe is not None:
+            routed = moe.experts_per_token * moe.intermediate_size
+            routed += moe.shared_expert.intermediate_size if moe.shared_expert is not None else 0
+            dense_layers = "dense" in spec.mlp_kinds() if hasattr(spec, "mlp_kinds") else False
+            width, gated = max(routed, width if dense_layers else 0), True
+        return cls(spec.hidden_size, att.num_heads, att.num_kv_heads, att.head_dim, width, gated)
 
 
 def activation_terms(
