@@ -54,16 +54,19 @@ class ServeRequest:
     max_batched_tokens: int | None = None
 
 
-def _weights_terms(spec: ArchBase, stage: Stage, scheme: WeightScheme, par: Parallel) -> Term:
+def _weights_terms(stage: Stage, scheme: WeightScheme) -> Term:
     by = stage_weight_bytes(stage, scheme)
     total = sum(by.values())
-    formula = "Σ_component params_on_gpu × bytes_per_param"
     parts = " + ".join(
-        f"{fmt_num(stage.params[c])}×{scheme.other if c in ('embedding', 'head', 'norm') else round(scheme.linear, 4)}"
-        for c in by
-        if stage.params[c]
+        f"{c} {fmt_num(stage.params[c])} × {round(by[c] / stage.params[c], 4):g} B" for c in by if stage.params[c]
     )
-    return Term("weights_bytes", f"weights ({scheme.name})", total, formula, f"{parts} = {fmt_gib(total)}")
+    return Term(
+        "weights_bytes",
+        f"weights ({scheme.name})",
+        total,
+        "Σ over components: parameters on this GPU (after the TP/PP rules) × bytes per parameter",
+        f"{parts} = {fmt_gib(total)}",
+    )
 
 
 def serving_overhead(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest) -> dict[str, Term]:
@@ -114,7 +117,7 @@ def plan_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest)
 
     stage = _binding_stage(stages, scheme, budget - overhead_bytes)
     room = budget - sum(stage_weight_bytes(stage, scheme).values()) - overhead_bytes
-    weights = _weights_terms(spec, stage, scheme, par)
+    weights = _weights_terms(stage, scheme)
     per_token_all = kv_bytes_per_token(spec, req.kv_dtype)
     per_token = per_token_all * stage.kv_fraction
     kv_need = _kv_for(spec, stage, req.context, req.batch, req.kv_dtype)
