@@ -22,6 +22,15 @@ class WeightScheme:
     linear: float
     other: float
     note: str
+    # Measured per component (component, bytes per parameter) where a scheme's layout is known;
+    # it overrides `linear`/`other` for those components.
+    by_component: tuple[tuple[str, float], ...] = ()
+
+    def bytes_for(self, component: str) -> float:
+        measured = dict(self.by_component)
+        if component in measured:
+            return measured[component]
+        return self.other if component in ("embedding", "head", "norm") else self.linear
 
 
 def weight_scheme(name: str) -> WeightScheme:

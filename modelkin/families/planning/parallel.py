@@ -171,7 +171,4 @@ def split_model(spec: ArchBase, par: Parallel) -> list[Stage]:
 
 
 def stage_weight_bytes(stage: Stage, scheme: WeightScheme) -> dict[str, float]:
-    return {
-        comp: n * (scheme.linear if comp not in ("embedding", "head", "norm") else scheme.other)
-        for comp, n in stage.params.items()
-    }
+    return {comp: n * scheme.bytes_for(comp) for comp, n in stage.params.items()}
