@@ -412,3 +412,55 @@ def test_report_fit_plot_marks_where_each_model_stops():
     assert line[xs.index(32768)] < budget < line[xs.index(65536)]
     # Llama 2 ends at its 4096-token limit.
     assert math.isnan(series["llama-2-7b"][xs.index(8192)])
+
+
+# --- activations against what autograd keeps in transformers -----------------------------------------
+
+
+def _saved_bytes(attn: str, layers: int, seq: int, checkpointing: bool = False) -> int:
+    """Bytes of the distinct tensors autograd saves for backward (parameters excluded) in one
+    training forward of a tiny transformers Llama in bf16 (GQA, SwiGLU)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        hidden_size=128,
+        num_attention_heads=8,
+        num_key_value_heads=2,
+        head_dim=16,
+        intermediate_size=352,
+        num_hidden_layers=layers,
+        vocab_size=512,
+        max_position_embeddings=4096,
+        attn_implementation=attn,
+    )
+    model = LlamaForCausalLM(config).to(torch.bfloat16).train()
+    if checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    params = {p.data_ptr() for p in model.parameters()}
+    storages: dict[int, int] = {}
+
+    def pack(t):
+        if t.data_ptr() not in params:
+            storages[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    ids = torch.randint(0, 512, (1, seq))
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(input_ids=ids, labels=ids)
+    return sum(storages.values())
+
+
+@pytest.mark.parametrize(
+    ("attn", "recompute", "seq"),
+    [("sdpa", "none", 64), ("eager", "none", 64), ("eager", "none", 128), ("sdpa", "full", 64)],
+)
+def test_activation_bytes_per_layer_equal_what_transformers_saves(attn, recompute, seq):
+    """One more layer adds exactly what `activation_terms` counts per token (GQA K/V, SwiGLU's four
+    i-wide tensors, RMSNorm's fp32 upcast, eager attention's fp32 softmax), to within RoPE's few bytes."""
+    checkpointing = recompute == "full"
+    per_layer = (_saved_bytes(attn, 3, seq, checkpointing) - _saved_bytes(attn, 2, seq, checkpointing)) / seq
+    shape = LayerShape(128, 8, 2, 16, 352, gated=True)
+    ours = sum(activation_terms(shape, seq, recompute=recompute, scores_stored=attn == "eager").values())
+    assert abs(per_layer - ours) <= 16, (per_layer, ours)

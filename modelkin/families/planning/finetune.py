@@ -57,7 +57,15 @@ def zero_model_states(params: float, dp: int, stage: int) -> dict[str, float]:
 
 @dataclass(frozen=True)
 class LayerShape:
-    """What Korthikanti et al.'s activation count needs of a layer."""
+    """What Korthikanti et al.'s activation count needs of a layer, and how the implementation stores it.
+
+    `norm_bytes`: bytes per hidden value a norm keeps for backward — 2 (its bf16 input) in the paper's
+    fused kernels; 6 in transformers, whose RMSNorm upcasts its input to fp32 (4) and keeps the bf16
+    normalised value for the weight's gradient (2). `score_bytes`: bytes per attention score eager
+    attention keeps — 2 in the paper; 6 in transformers (the fp32 softmax output and its bf16 copy).
+    `eager_repeats_kv`: transformers' eager attention expands K and V to every query head before the
+    matmuls keep them, so GQA saves nothing there.
+    """
 
     hidden: int
     heads: int
@@ -66,11 +74,25 @@ class LayerShape:
     intermediate: int
     gated: bool
     dropout: bool = False
+    norm_bytes: int = 6
+    score_bytes: int = 6
+    eager_repeats_kv: bool = True  # transformers' eager attention multiplies K and V by repeat_kv first
 
     @classmethod
     def gpt(cls, hidden: int, heads: int) -> LayerShape:
-        """The paper's transformer: MHA, a 4h GeLU MLP, dropout after attention and MLP."""
-        return cls(hidden, heads, heads, hidden // heads, 4 * hidden, gated=False, dropout=True)
+        """The paper's transformer: MHA, a 4h GeLU MLP, dropout after attention and MLP, 16-bit norms."""
+        return cls(
+            hidden,
+            heads,
+            heads,
+            hidden // heads,
+            4 * hidden,
+            gated=False,
+            dropout=True,
+            norm_bytes=2,
+            score_bytes=2,
+            eager_repeats_kv=False,
+        )
 
     @classmethod
     def of(cls, spec: ArchBase) -> LayerShape:
@@ -101,24 +123,28 @@ def activation_terms(
     Korthikanti et al. 2022 §4.1 count, for their GPT: attention 11sbh + 5as²b, MLP 19sbh, the two
     layer norms 4sbh — 34sbh + 5as²b. Term by term here, with the query/KV widths and the MLP
     width of this model:
-      replicated over tp unless sequence parallel: the two norm inputs (2h each), the QKV input (2h),
+      replicated over tp unless sequence parallel: the two norms (2h each in the paper; see
+        `LayerShape.norm_bytes`), the QKV input (2h),
         the MLP input (2h), the dropout masks after attention and MLP (h each, only with dropout);
       split over tp: Q (2·heads·d), K and V (2·kv_heads·d each), the attention output fed to the
         output projection (2·heads·d); the MLP's non-linearity input and output (2i each), or for a
         gated MLP the gate output, up output, activated gate and their product (2i each);
-      scores (heads·s per token): softmax output 2·a·s, dropout mask a·s and dropout output 2·a·s —
+      scores (heads·s per token): softmax output 2·a·s (`score_bytes`), dropout mask a·s and dropout
+        output 2·a·s —
         none of it when FlashAttention/SDPA recompute the scores (then only its fp32 log-sum-exp, 4·a).
     Selective recomputation (their §4.3) drops the score terms; full recomputation keeps the layer
     input only (2h, split with sequence parallelism).
     """
     h, a, d = shape.hidden, shape.heads, shape.head_dim
     kv_per_gpu = max(1, shape.kv_heads // tp)  # one KV head per GPU once tp exceeds the KV heads
+    if scores_stored and recompute != "selective" and shape.eager_repeats_kv:
+        kv_per_gpu = a // tp  # K and V kept after repeat_kv, one copy per query head
     rep = tp if sequence_parallel else 1  # replicated terms are divided by tp only with SP
     if recompute == "full":
         return {"layer input": 2 * h / (tp if sequence_parallel else 1)}
     masks = 2 * h if shape.dropout else 0
     terms = {
-        "norm inputs": 4 * h / rep,
+        "norm inputs": 2 * shape.norm_bytes * h / rep,
         "QKV input": 2 * h / rep,
         "MLP input": 2 * h / rep,
         "dropout masks": masks / rep,
@@ -129,7 +155,8 @@ def activation_terms(
     if recompute == "selective" or not scores_stored:
         terms["scores"] = 0 if recompute == "selective" else 4 * a / tp
     else:
-        terms["scores"] = (5 if shape.dropout else 2) * a * seq / tp
+        # softmax output, plus the dropout mask (1 B) and dropout output (2 B) with dropout
+        terms["scores"] = (shape.score_bytes + (3 if shape.dropout else 0)) * a * seq / tp
     return terms
 
 
@@ -323,7 +350,8 @@ def finetune_activations(
         in_flight = sum(full.values()) + lora
     # Under 1F1B the first stage holds pp micro-batches of its L/pp layers: L layers' worth (their §4.2.3).
     layers_held = spec.num_layers if par.pp > 1 else layers
-    logits = 6 * spec.vocab_size / par.tp  # bf16 logits + the fp32 copy transformers' loss makes
+    # The bf16 logits the model returns (2 B) and the fp32 log-probabilities the loss keeps (4 B).
+    logits = 6 * spec.vocab_size / par.tp
     total = (layers_held * per_token_layer + in_flight + logits) * context * batch
     recomputed = f" + {fmt_num(in_flight)} B [the layer being recomputed]" if in_flight else ""
     subst = (
@@ -357,14 +385,17 @@ def _finetune_assumptions(req: FinetuneRequest) -> list[str]:
         "AdamW in mixed precision: bf16 weights (2 B) and gradients (2 B), fp32 master weights, "
         "momentum and variance (12 B) per trained parameter (Rajbhandari et al. 2020: K = 12)",
         "activations in bf16 per Korthikanti et al. 2022, adapted: GQA's narrower K/V, a gated MLP's four "
-        "i-wide tensors, no dropout (these families train with attention_dropout 0)",
+        "i-wide tensors, no dropout (these families train with attention_dropout 0), and what transformers "
+        "keeps: 6 B per hidden value per RMSNorm (fp32 upcast + bf16 normalised value) where the paper's "
+        "fused kernels keep 2 — measured on a transformers Llama with autograd's saved-tensor hooks",
         "attention scores: "
         + (
-            "stored (eager attention), a·s per token per layer"
+            "stored (eager attention: the fp32 softmax and its bf16 copy, 6·a·s B per token per layer)"
             if req.attention == "eager"
             else "not stored (FlashAttention/SDPA recompute them; only the fp32 log-sum-exp is kept)"
         ),
-        "logits: bf16 plus the fp32 copy transformers' causal-LM loss makes (6 B per vocabulary entry per token)",
+        "logits: the bf16 logits the model returns plus the fp32 log-probabilities its loss keeps "
+        "(6 B per vocabulary entry per token)",
         "not counted: allocator fragmentation, communication buckets, temporary buffers of the optimizer step",
     ]
     if req.method == "qlora":
