@@ -97,6 +97,8 @@ def resolve_target(target: str) -> tuple[Any, dict[str, Any]]:
         config = read_json(config_path, what="config.json", require_object=True)
         read = read_hf_config(config, where=str(config_path), name_hint=str(config_path.resolve().parent.name))
         return read.spec, {"id": str(path), "source": str(config_path)}
+    if target.endswith(".json") or target.startswith((".", "/", "~")):
+        raise ModelkinError(target, "no such file or folder")
     from ..configs import get
 
     entry = get(target)
