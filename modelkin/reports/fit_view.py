@@ -240,6 +240,29 @@ def _answer_rows(plan) -> list[list[str]]:
     return rows
 
 
+def vllm_command(model: dict[str, Any], plan) -> str | None:
+    """The `vllm serve` line this plan describes (serving plans of models with a repo id)."""
+    if plan.mode != "serve" or not model.get("repo"):
+        return None
+    s, par = plan.settings, plan.parallel
+    words = ["vllm serve", model["repo"], f"--max-model-len {s['context']}"]
+    if par.tp > 1:
+        words.append(f"--tensor-parallel-size {par.tp}")
+    if par.pp > 1:
+        words.append(f"--pipeline-parallel-size {par.pp}")
+    if par.dp > 1:
+        words.append(f"--data-parallel-size {par.dp}")
+    if par.ep > 1:
+        words.append("--enable-expert-parallel")
+    if s["kv_dtype"] == "fp8":
+        words.append("--kv-cache-dtype fp8")
+    if s["weights"] == "fp8":
+        words.append("--quantization fp8")  # int8/int4 need a checkpoint quantised that way
+    if s["utilization"] != 0.9:
+        words.append(f"--gpu-memory-utilization {s['utilization']:g}")
+    return " ".join(words)
+
+
 def render_text(model: dict[str, Any], plan, fmt: str, explain: bool) -> str:
     from tabulate import tabulate
 
@@ -251,6 +274,8 @@ def render_text(model: dict[str, Any], plan, fmt: str, explain: bool) -> str:
     parts.append(tabulate(_answer_rows(plan), headers=["answer", "value"], tablefmt=style, disable_numparse=True))
     if plan.suggestions:
         parts.append("What would fit:\n" + "\n".join(f"  - {s}" for s in plan.suggestions))
+    elif vllm_command(model, plan):
+        parts.append(f"As a vLLM command: {vllm_command(model, plan)}")
     if explain:
         lines = ["Formulas (this model's numbers substituted):"]
         for term in [*plan.per_gpu.values(), *(t for t in plan.answers.values() if t is not None)]:
@@ -298,5 +323,7 @@ def run(args: argparse.Namespace) -> str:
             raise ModelkinError("--plot", "draws serving memory against context; drop --finetune")
         fit_plot(spec, plan, req, hw, par, args.plot)
     if args.format == "json":
-        return json.dumps(plan_json(plan, model), indent=2, ensure_ascii=False)
+        out = plan_json(plan, model)
+        out["vllm_command"] = vllm_command(model, plan)
+        return json.dumps(out, indent=2, ensure_ascii=False)
     return render_text(model, plan, args.format, args.explain)
