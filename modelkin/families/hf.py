@@ -83,7 +83,11 @@ _UNION_TAGS = {"llama", "qwen2", "glm", "none", "linear", "dynamic", "yarn", "ll
 def detect_model_type(config: dict[str, Any], where: str) -> str:
     model_type = config.get("model_type")
     if model_type is None:
-        raise InvalidSpec(where, "required key 'model_type' is missing")
+        from .recognise import implied_model_type
+
+        model_type = implied_model_type(config)  # early ChatGLM2 revisions: architectures / auto_map
+        if model_type is None:
+            raise InvalidSpec(where, "required key 'model_type' is missing")
     if not isinstance(model_type, str):
         raise InvalidSpec(where, f"key 'model_type' must be a string, got {model_type!r}"[:200])
     if model_type not in _READERS:
@@ -94,8 +98,10 @@ def detect_model_type(config: dict[str, Any], where: str) -> str:
             raise InvalidSpec(
                 where, f"model_type is {model_type!r} but keys {', '.join(present)} belong to the {other!r} format"
             )
-    if model_type == "chatglm" and "padded_vocab_size" not in config and "vocab_size" in config:
-        raise InvalidSpec(where, "model_type is 'chatglm' but the config has no padded_vocab_size")
+    if model_type == "chatglm":
+        from .recognise import check_first_chatglm
+
+        check_first_chatglm(config, where)
     return model_type
 
 
@@ -115,6 +121,8 @@ def read_hf_config(
     fields["generation"] = generation
     reader.note("generation", how)
     _drop_ids_outside_vocab(fields, reader)
+    if "model_type" not in config:
+        reader.warnings.append(f"no model_type: read as {model_type!r}, the family its architectures/auto_map name")
     reader.note("family", f"model_type {model_type!r}")
     for key in reader.unknown_keys():
         reader.warnings.append(f"unknown key '{key}' ignored")

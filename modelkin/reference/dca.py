@@ -5,8 +5,9 @@ authors' ChunkLlama code), not the paper's equations where they differ — the
 successive-chunk query position is capped at `chunk_size` (paper: chunk_size − 1) and
 the inter-chunk query position is min(2L − 1, chunk_size) (paper: chunk_size − 1); and
 logits are multiplied by s² with s = max(1, 0.1·ln(n / original) + 1), which is
-not in the paper. See /work/shared/notes/dual-chunk-attention.md and the position
-rule in `families.rope_math.dca_positions`, its pure-Python statement.
+not in the paper (arXiv:2402.17463). See vLLM's vllm/model_executor/layers/rotary_embedding/dual_chunk_rope.py
+and vllm/attention/backends/dual_chunk_flash_attn.py, and the position rule in
+`families.rope_math.dca_positions`, its pure-Python statement.
 
 With L = chunk_size − local_size, key j sits at RoPE position j mod L in every part;
 query i's position depends on how far back the key's chunk is (same chunk, previous

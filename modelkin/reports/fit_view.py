@@ -38,7 +38,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "Memory per GPU for serving (weights, KV cache, runtime overhead; longest context, most sequences, "
         "fewest GPUs) or fine-tuning (model states under ZeRO, activations, LoRA/QLoRA)."
     )
-    p.add_argument("target", help="catalog ID, Hugging Face repo id in the catalog, config.json or its folder")
+    from ..commands.model_arg import TARGET_HELP, add_refresh
+
+    p.add_argument("target", metavar="MODEL", help=TARGET_HELP)
+    add_refresh(p)
     hw = p.add_argument_group("hardware")
     hw.add_argument("--gpu", help=f"accelerator name, e.g. H100, 'RTX 4090', MI300X (default {DEFAULT_GPU})")
     hw.add_argument("--gpu-memory", type=memory_size, help="memory per GPU instead of --gpu, e.g. 24GiB, 80GB")
@@ -86,23 +89,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 # --- resolution ------------------------------------------------------------------------
 
 
-def resolve_target(target: str) -> tuple[Any, dict[str, Any]]:
-    """(spec, model description) for a catalog ID/repo id, a config.json or a folder holding one."""
-    path = Path(target)
-    if path.exists():
-        from ..families import read_hf_config
-        from ..jsonfile import read_json
+def resolve_model(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """(spec, model description) for the model argument, through the resolver every command uses."""
+    from ..commands.model_arg import repo_of, source_of, target
 
-        config_path = path / "config.json" if path.is_dir() else path
-        config = read_json(config_path, what="config.json", require_object=True)
-        read = read_hf_config(config, where=str(config_path), name_hint=str(config_path.resolve().parent.name))
-        return read.spec, {"id": str(path), "source": str(config_path)}
-    if target.endswith(".json") or target.startswith((".", "/", "~")):
-        raise ModelkinError(target, "no such file or folder")
-    from ..configs import get
-
-    entry = get(target)
-    return entry.spec, {"id": entry.id, "repo": entry.repo, "source": entry.config_source.get("url", "")}
+    resolved = target(args.target, args)
+    return resolved.spec, {
+        "id": resolved.label,
+        "repo": repo_of(resolved),
+        "source": source_of(resolved).get("url", ""),
+    }
 
 
 def resolve_hardware(args: argparse.Namespace):
@@ -141,7 +137,7 @@ def _default_weights(spec) -> str:
 def build_plan(args: argparse.Namespace):
     from ..families import planning
 
-    spec, model = resolve_target(args.target)
+    spec, model = resolve_model(args)
     hw = resolve_hardware(args)
     par = resolve_parallel(args, bool(args.finetune))
     if args.finetune:
