@@ -579,6 +579,8 @@ def _fit_job(reps: Sequence[ModelFacts], gpu_name: str, subset_note: str) -> tup
         limit = m.spec.max_position_embeddings
         total = planning.memory_vs_context(m.spec, hw, par, req, xs)["total"]
         total = [t if x <= limit else math.nan for x, t in zip(xs, total)]
+        if limit < xs[0]:
+            continue  # shorter than the plot's first context (a tiny model)
         capacity = planning.plan_serving(m.spec, hw, par, req).answers["kv_capacity_tokens"]
         stop = capacity.value if capacity is not None and capacity.value < min(limit, xs[-1]) else None
         key = (tuple(round(t) if t == t else -1 for t in total), layout)

@@ -303,7 +303,7 @@ def memory_vs_context(
         else:
             for index, (name, values) in enumerate(series.items()):
                 ax.plot(x, values, label=name, color=_colour(index), marker="o", markersize=2.5)
-            top = max(max(values) for values in series.values())
+            top = max((v for values in series.values() for v in values if v == v), default=0.0)  # NaN ends a line
         ax.axhline(budget, color="#666666", linestyle="--", linewidth=1.2, label=budget_label)
         for index, (name, stop) in enumerate(stops.items()):
             if stop is not None and min(x) <= stop <= max(x):
