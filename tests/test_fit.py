@@ -464,3 +464,16 @@ def test_activation_bytes_per_layer_equal_what_transformers_saves(attn, recomput
     shape = LayerShape(128, 8, 2, 16, 352, gated=True)
     ours = sum(activation_terms(shape, seq, recompute=recompute, scores_stored=attn == "eager").values())
     assert abs(per_layer - ours) <= 16, (per_layer, ours)
+
+
+def test_gpu_table_names_its_sources():
+    from modelkin.configs.gpus import get_gpu, gpus
+
+    table = gpus()
+    assert len({g.name for g in table}) == len(table)
+    for gpu in table:
+        assert gpu.source.startswith("https://") and gpu.memory_gib > 0
+        assert get_gpu(gpu.name) is gpu
+        if gpu.reported_gib is not None:  # what the driver reports is a little under the datasheet's figure
+            assert gpu.reported_gib < gpu.memory_gib and gpu.reported_source.startswith("vLLM")
+    assert get_gpu("rtx4090").name == get_gpu("RTX 4090").name == "RTX 4090 24GB"
