@@ -477,3 +477,18 @@ def test_gpu_table_names_its_sources():
         if gpu.reported_gib is not None:  # what the driver reports is a little under the datasheet's figure
             assert gpu.reported_gib < gpu.memory_gib and gpu.reported_source.startswith("vLLM")
     assert get_gpu("rtx4090").name == get_gpu("RTX 4090").name == "RTX 4090 24GB"
+
+
+def test_fit_takes_a_gguf_file(cli, tmp_path):
+    """Any model target the resolver knows, a llama.cpp GGUF file included (written by gguf's own writer)."""
+    from modelkin.families import spec_to_hf
+    from modelkin.families.tiny import tiny
+
+    from .gguf_files import write_gguf
+
+    path = tmp_path / "tiny.gguf"
+    write_gguf(path, spec_to_hf(tiny(get("qwen2.5-0.5b").spec)), dtype="F16")
+    code, out, err = cli("fit", str(path), "--gpu", "L4", "--context", "1024", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["fits"] and data["per_gpu"]["kv_bytes_per_token"] > 0
