@@ -124,6 +124,8 @@ VLLM_RUNS = [
     ("llama-3.1-8b", 1, 1, "bf16", "fp8", 14.99, 58.11, 952_032),
     ("llama-3.1-8b", 1, 1, "fp8", "bf16", 8.49, 64.61, 529_248),
     ("llama-3.1-8b", 1, 1, "int4", "bf16", 5.38, 67.71, 554_704),
+    # RedHatAI's W4A16 checkpoint, sized by the quantization module's own w4a16 layout
+    ("llama-3.1-8b", 1, 1, "w4a16", "bf16", 5.38, 67.71, 554_704),
     ("llama-3.1-8b", 2, 1, "bf16", "bf16", 7.51, 63.76, 1_044_688),
     ("llama-3.1-8b", 4, 1, "bf16", "bf16", 3.77, 67.44, 2_209_792),
     # With pp the log's KV memory is one stage's; the token count is the binding stage's.

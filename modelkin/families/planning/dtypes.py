@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ...errors import ModelkinError
 from ..accounting import DTYPE_BYTES, kv_cache_bytes, kv_cache_bytes_per_token
+from ..quantization import SCHEME_NAMES
 from ..spec import ArchBase
 
 
@@ -33,8 +34,13 @@ class WeightScheme:
         return self.other if component in ("embedding", "head", "norm") else self.linear
 
 
-def weight_scheme(name: str) -> WeightScheme:
-    """The plug point for per-scheme byte counts (bf16, fp8, int8, int4 group-wise, NF4)."""
+def weight_scheme(name: str, spec: ArchBase | None = None) -> WeightScheme:
+    """Bytes per parameter of a scheme: measured per component for `quantization`'s schemes (given the
+    spec), else the simple width rules below (bf16, fp8, int8, int4 group-wise, NF4)."""
+    if spec is not None:
+        measured = _measured(spec, name)
+        if measured is not None:
+            return measured
     if name in ("bf16", "fp16", "fp32"):
         size = DTYPE_BYTES[name]
         return WeightScheme(name, size, size, f"every tensor in {name}")
@@ -62,7 +68,9 @@ def weight_scheme(name: str) -> WeightScheme:
     raise ModelkinError("--weights", f"unknown weight scheme {name!r} (bf16, fp16, fp32, fp8, int8, int4, nf4)")
 
 
-WEIGHT_SCHEMES = ("bf16", "fp16", "fp32", "fp8", "int8", "int4")
+WEIGHT_SCHEMES = ("bf16", "fp16", "fp32", "fp8", "int8", "int4") + tuple(
+    n for n in SCHEME_NAMES if n not in ("bf16", "fp16", "fp32", "fp8")
+)
 
 KV_DTYPES = ("bf16", "fp16", "fp32", "fp8", "int8", "int4")
 
@@ -80,3 +88,32 @@ def kv_bytes_per_token(spec: ArchBase, dtype: str) -> float:
     if dtype in DTYPE_BYTES:
         return kv_cache_bytes_per_token(spec, dtype)
     return kv_cache_bytes_per_token(spec, "bf16") / DTYPE_BYTES["bf16"] * KV_WIDTH[dtype]
+
+
+def _measured(spec: ArchBase, name: str) -> WeightScheme | None:
+    """A scheme of `quantization.SCHEME_NAMES` with its bytes per parameter measured per component
+    from the tensors the scheme stores for this model (weights, scales, zero points; what it leaves
+    unquantized in 16 bits)."""
+    from collections import Counter
+
+    from .. import quantization
+
+    if name not in quantization.SCHEME_NAMES:
+        return None
+    config = quantization.scheme_config(name)
+    if config is None:
+        return None  # an unquantized dtype
+    stored: Counter[str] = Counter()
+    params: Counter[str] = Counter()
+    for slot, planned in quantization.plan(spec, config):
+        if not slot.is_parameter:
+            continue
+        params[slot.component] += slot.numel
+        if planned is None or planned.tensors is None:
+            stored[slot.component] += slot.numel * DTYPE_BYTES["bf16"]
+        else:
+            stored[slot.component] += sum(t.nbytes for t in planned.tensors if not t.optional)
+    by = {c: stored[c] / params[c] for c in params if params[c]}
+    linear = sum(stored[c] for c in ("attention", "mlp")) / max(1, sum(params[c] for c in ("attention", "mlp")))
+    note = config.main.describe() if config.main else name
+    return WeightScheme(name, linear, DTYPE_BYTES["bf16"], note, tuple(sorted(by.items())))

@@ -184,7 +184,7 @@ def _finetune_states(spec: ArchBase, par: Parallel, req: FinetuneRequest) -> tup
             f"{fmt_gib(states['gradients'])} + optimizer {fmt_gib(states['optimizer'])}"
         )
         return states, trainable, stage, subst
-    scheme = weight_scheme("nf4" if req.method == "qlora" else "bf16")
+    scheme = weight_scheme("bnb-nf4-dq" if req.method == "qlora" else "bf16", spec)
     base = sum(stage_weight_bytes(stage, scheme).values())
     trainable = lora_params(spec, req.lora_rank, req.lora_modules) / par.tp * len(stage.layers) / spec.num_layers
     adapter = zero_model_states(trainable, dp, z)

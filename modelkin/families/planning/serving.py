@@ -109,7 +109,7 @@ def _kv_for(spec: ArchBase, stage: Stage, context: int, batch: int, dtype: str) 
 
 def plan_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest) -> Plan:
     check_parallel(spec, par)
-    scheme = weight_scheme(req.weights)
+    scheme = weight_scheme(req.weights, spec)
     budget = req.utilization * hw.memory_bytes
     overhead = serving_overhead(spec, hw, par, req)
     overhead_bytes = sum(t.value for t in overhead.values())
@@ -304,7 +304,7 @@ def _serving_suggestions(
             out.append(f"a smaller KV dtype: --kv-dtype {dtype} fits")
             break
     for scheme in ("fp8", "int4"):
-        if weight_scheme(scheme).linear < weight_scheme(req.weights).linear:
+        if weight_scheme(scheme, spec).linear < weight_scheme(req.weights, spec).linear:
             trial = ServeRequest(**{**req.__dict__, "weights": scheme})
             if plan_fits_serving(spec, hw, par, trial):
                 out.append(f"smaller weights: --weights {scheme} fits")
@@ -321,7 +321,7 @@ def _serving_suggestions(
 
 
 def plan_fits_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest) -> bool:
-    scheme = weight_scheme(req.weights)
+    scheme = weight_scheme(req.weights, spec)
     budget = req.utilization * hw.memory_bytes
     overhead = sum(t.value for t in serving_overhead(spec, hw, par, req).values())
     return all(
@@ -337,7 +337,7 @@ def memory_vs_context(
     """Per-GPU memory of the binding stage against context (the plot): weights, overhead, KV, total.
 
     Contexts default to 24 points from 1k to the model's limit, evenly spaced on a log scale."""
-    scheme = weight_scheme(req.weights)
+    scheme = weight_scheme(req.weights, spec)
     budget = req.utilization * hw.memory_bytes
     overhead = sum(t.value for t in serving_overhead(spec, hw, par, req).values())
     stage = _binding_stage(split_model(spec, par), scheme, budget - overhead)
