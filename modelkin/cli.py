@@ -38,7 +38,7 @@ class _CommandParser(_Parser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="modelkin", description="Compare LLM family architectures (GLM, Qwen2, LLaMA) and check checkpoints."
+        prog="modelkin", description="Compare LLM family architectures (LLaMA, Qwen, GLM) and check checkpoints."
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
     for name, command in COMMANDS.items():

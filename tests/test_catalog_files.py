@@ -42,6 +42,7 @@ GENERATIONS = {
     "chatglm3",
     "glm-4",
     "glm-4-0414",
+    "qwen3",
 }
 EXPECTED_IDS = {
     "chatglm2-6b",
@@ -78,6 +79,12 @@ EXPECTED_IDS = {
     "llama-3.1-405b",
     "llama-3.2-1b",
     "llama-3.2-3b",
+    "qwen3-0.6b",
+    "qwen3-1.7b",
+    "qwen3-4b",
+    "qwen3-8b",
+    "qwen3-14b",
+    "qwen3-32b",
 }
 
 needs_shared = pytest.mark.skipif(not REAL.is_dir(), reason="/work/shared/real-configs not present")
@@ -141,12 +148,15 @@ def test_model_type_matches_generation(path: Path, entry: dict[str, Any]) -> Non
         "qwen2": "qwen2",
         "chatglm": "chatglm",
         "glm-4-0414": "glm4",
+        "qwen3": "qwen3",
     }
     generation = entry["generation"]
     if generation == "glm-4-0414":
         family = "glm-4-0414"
     elif generation.startswith(("chatglm", "glm-4")):
         family = "chatglm"
+    elif generation == "qwen3":
+        family = "qwen3"
     else:
         family = generation.split("-")[0].replace("qwen2.5", "qwen2")
     assert entry["config"]["model_type"] == expected[family]

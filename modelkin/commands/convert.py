@@ -9,6 +9,7 @@ from ..argtypes import tokens
 from ..errors import ModelkinError
 from ..families import spec_to_hf
 from ..families.accounting import accounting
+from ..families.registry import FORMAT_NAMES
 from .emit import emit_json, emit_table, spec_json
 from .figures import accounting_args, add_figures, describe, weights_json
 from .model_arg import add_refresh, target
@@ -18,9 +19,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", help="a config.json, checkpoint folder or Hub repo id (edits allowed, see compare)")
     add_refresh(p)
     add_figures(p)
-    p.add_argument(
-        "--to", choices=("spec", "llama", "qwen2", "glm", "glm4", "chatglm"), help="print the config in another format"
-    )
+    p.add_argument("--to", choices=("spec", *FORMAT_NAMES), help="print the config in another format")
     p.add_argument("--name", help="model name hint for the generation (default: the folder name)")
     p.add_argument("--tokens", type=tokens)
     p.add_argument("--provenance", action="store_true")

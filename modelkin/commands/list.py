@@ -6,13 +6,14 @@ import argparse
 
 from ..configs import entries
 from ..families.accounting import params_total
+from ..families.registry import FAMILY_NAMES
 from ..reports.features import count
 from .emit import FORMATS, emit_json, emit_table
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="table")
-    p.add_argument("--family", choices=("llama", "qwen2", "glm"))
+    p.add_argument("--family", choices=FAMILY_NAMES)
 
 
 def run(args: argparse.Namespace) -> str:

@@ -2,8 +2,9 @@
 
 - Parameters: the sum over `layout(spec)` by component, so the count is
   exactly the number of values a checkpoint holds.
-- KV cache: 2 (K and V) × layers × kv heads × head_dim values per token; a
-  sliding-window layer stops growing at its window.
+- KV cache: 2 (K and V) × kv heads × head_dim values per token and layer; how
+  many tokens a layer keeps depends on its attention kind (`attention_span`, the
+  one place that knows): a sliding-window layer stops growing at its window.
 - FLOPs per token (PaLM appendix B / Kaplan et al. convention): a multiply-add
   is 2 FLOPs, so the forward pass costs 2 × (weights used in matmuls) plus, for
   a token that attends to `context` tokens, 2 × 2 × heads × head_dim × span per
@@ -39,6 +40,11 @@ def params_total(spec: ArchBase) -> int:
     return sum(params_by_component(spec).values())
 
 
+def qkv_bias_params(spec: ArchBase) -> int:
+    """Values in the query, key and value projections' biases."""
+    return sum(s.numel for s in layout(spec) if s.role in ("q", "k", "v", "qkv") and s.name.endswith(".bias"))
+
+
 def matmul_params(spec: ArchBase) -> int:
     """Weights that multiply activations once per token (all linear layers and the head)."""
     by = params_by_component(spec)
@@ -49,6 +55,23 @@ def matmul_params(spec: ArchBase) -> int:
     return linear_weights + head
 
 
+def attention_span(spec: ArchBase, layer: int, context: int) -> int:
+    """How many tokens (itself included) the token at position `context`-1 attends to in
+    `layer`, which is also how many tokens that layer's KV cache holds."""
+    kind = spec.attention_kind(layer)
+    if kind in ("full", "nope"):
+        return context
+    if kind == "sliding":
+        window = spec.long_context.sliding_window
+        assert window is not None and window.window is not None  # the spec's validator ensures it
+        return min(context, window.window)
+    raise NotImplementedError(f"attention kind {kind!r} has no span rule yet")
+
+
+def attention_spans(spec: ArchBase, context: int) -> list[int]:
+    return [attention_span(spec, layer, context) for layer in range(spec.num_layers)]
+
+
 def kv_cache_values_per_token_per_layer(spec: ArchBase) -> int:
     return 2 * spec.attention.num_kv_heads * spec.attention.head_dim
 
@@ -56,8 +79,21 @@ def kv_cache_values_per_token_per_layer(spec: ArchBase) -> int:
 def kv_cache_bytes(spec: ArchBase, context: int, batch: int = 1, dtype: str = "bf16") -> float:
     """Bytes the KV cache holds for `batch` sequences of `context` tokens."""
     per_layer = kv_cache_values_per_token_per_layer(spec) * DTYPE_BYTES[dtype]
-    cached_tokens = sum(spec.attention_span(layer, context) for layer in range(spec.num_layers))
-    return per_layer * cached_tokens * batch
+    return per_layer * sum(attention_spans(spec, context)) * batch
+
+
+def kv_cache_bytes_by_kind(spec: ArchBase, context: int, batch: int = 1, dtype: str = "bf16") -> dict[str, float]:
+    """`kv_cache_bytes` split by attention kind (only the kinds the model uses)."""
+    per_layer = kv_cache_values_per_token_per_layer(spec) * DTYPE_BYTES[dtype]
+    out: dict[str, float] = {}
+    for kind, span in zip(spec.attention_kinds(), attention_spans(spec, context)):
+        out[kind] = out.get(kind, 0.0) + per_layer * span * batch
+    return out
+
+
+def cache_is_capped(spec: ArchBase) -> bool:
+    """True when no layer's cache grows without bound (every layer slides or is chunked)."""
+    return all(kind in ("sliding", "chunked") for kind in spec.attention_kinds())
 
 
 def kv_cache_bytes_per_token(spec: ArchBase, dtype: str = "bf16") -> float:
@@ -67,7 +103,7 @@ def kv_cache_bytes_per_token(spec: ArchBase, dtype: str = "bf16") -> float:
 
 def attention_flops_per_token(spec: ArchBase, context: int) -> float:
     width = spec.attention.num_heads * spec.attention.head_dim
-    return sum(4.0 * width * spec.attention_span(layer, context) for layer in range(spec.num_layers))
+    return sum(4.0 * width * span for span in attention_spans(spec, context))
 
 
 def flops_per_token(spec: ArchBase, context: int = DEFAULT_CONTEXT) -> dict[str, float]:
@@ -111,6 +147,7 @@ def accounting(
             "batch": batch,
             "bytes_per_token": kv_cache_bytes_per_token(spec, dtype),
             "bytes": kv_cache_bytes(spec, context, batch, dtype),
+            "bytes_by_attention_kind": kv_cache_bytes_by_kind(spec, context, batch, dtype),
             "bytes_if_mha": kv_cache_bytes(spec, context, batch, dtype) * spec.attention.group_size,
             "gqa_saving": spec.attention.group_size,
         },

@@ -1,59 +1,50 @@
-"""Hugging Face `config.json` ⇄ `ArchSpec`, for every supported `model_type`.
+"""Hugging Face `config.json` ⇄ `ArchSpec`, for every format in the registry.
 
     spec_from_hf(config)            -> ArchSpec
     read_hf_config(config, ...)     -> HFRead (spec + provenance + warnings)
     spec_to_hf(spec, fmt=None)      -> dict for the matching transformers config class
 
-Formats: `llama`, `qwen2`, `glm`, `glm4` (transformers-native) and `chatglm`
-(THUDM's remote-code configs, read as data). A ChatGLM-format spec is written
-as `glm` by default, which transformers loads natively, unless it uses what
+The formats, their readers and writers, what each can express and which
+generations use it are registry data (`registry.py`). A spec is written in
+the first of its generation's formats that can express it: a ChatGLM-format
+spec as `glm` (which transformers loads natively) unless it uses what
 transformers' GLM cannot express (LayerNorm, output or MLP biases): then `chatglm`.
 """
 
 from __future__ import annotations
 
 import math
-import re
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
 from ..errors import InvalidSpec
-from . import glm, llama, qwen2
 from .hf_reader import ConfigReader, HFRead
 from .quantization import CONFIG_KEYS as QUANTIZATION_KEYS
+from .registry import (
+    FAMILIES,
+    FORMAT_NAMES,
+    FORMATS,
+    GENERATIONS,
+    default_format,
+    formats_of,
+    generation_from_name,
+    generations_in,
+    resolve,
+    unexpressed,
+)
 from .spec import ArchBase
 
-FORMATS = ("llama", "qwen2", "glm", "glm4", "chatglm")
+ArchSpec = ArchBase  # one class for every family; what a generation allows is checked against the registry
 
-_READERS: dict[str, Callable[[ConfigReader], dict[str, Any]]] = {
-    "llama": llama.read_llama,
-    "qwen2": qwen2.read_qwen2,
-    "glm": glm.read_glm,
-    "glm4": lambda r: glm.read_glm(r, sandwich=True),
-    "chatglm": glm.read_chatglm,
-}
-
-# Keys only one format uses: a config whose model_type disagrees with them was
-# edited by hand or mislabelled, and would be read with the wrong defaults.
-_SIGNATURE_KEYS = {
-    "chatglm": ("padded_vocab_size", "ffn_hidden_size", "multi_query_group_num", "kv_channels", "seq_length"),
-    "qwen2": ("use_sliding_window", "max_window_layers", "dual_chunk_attention_config"),
-}
-
-
-def _adapter() -> TypeAdapter:
-    from . import ArchSpec  # the discriminated union, defined after the family modules
-
-    return TypeAdapter(ArchSpec)
+_ADAPTER = TypeAdapter(ArchSpec)
 
 
 def validate_spec(data: dict[str, Any], where: str) -> ArchBase:
     """Build the family's spec class from a dict, turning pydantic's report into one line."""
     _reject_non_finite(data, where)
     try:
-        return _adapter().validate_python(data)
+        return _ADAPTER.validate_python(data)
     except ValidationError as exc:
         raise InvalidSpec(where, describe_validation_error(exc)) from None
 
@@ -78,10 +69,11 @@ def describe_validation_error(exc: ValidationError) -> str:
     return f"{path}: {message}{more}" if path else message + more
 
 
-_UNION_TAGS = {"llama", "qwen2", "glm", "none", "linear", "dynamic", "yarn", "llama3"}
+_UNION_TAGS = {"none", "linear", "dynamic", "yarn", "llama3"}  # RopeScaling's discriminator tags
 
 
 def detect_model_type(config: dict[str, Any], where: str) -> str:
+    """The config's format (its model_type), refused when another format's keys say it is mislabelled."""
     model_type = config.get("model_type")
     if model_type is None:
         from .recognise import implied_model_type
@@ -91,13 +83,14 @@ def detect_model_type(config: dict[str, Any], where: str) -> str:
             raise InvalidSpec(where, "required key 'model_type' is missing")
     if not isinstance(model_type, str):
         raise InvalidSpec(where, f"key 'model_type' must be a string, got {model_type!r}"[:200])
-    if model_type not in _READERS:
-        raise InvalidSpec(where, f"model_type {model_type!r} is not supported (supported: {', '.join(FORMATS)})")
-    for other, keys in _SIGNATURE_KEYS.items():
-        present = [k for k in keys if k in config]
-        if other != model_type and len(present) >= 2:
+    if model_type not in FORMATS:
+        raise InvalidSpec(where, f"model_type {model_type!r} is not supported (supported: {', '.join(FORMAT_NAMES)})")
+    own = set(FORMATS[model_type].signature_keys)
+    for other in FORMATS.values():
+        present = [k for k in other.signature_keys if k in config and k not in own]
+        if other.name != model_type and len(present) >= 2:
             raise InvalidSpec(
-                where, f"model_type is {model_type!r} but keys {', '.join(present)} belong to the {other!r} format"
+                where, f"model_type is {model_type!r} but keys {', '.join(present)} belong to the {other.name!r} format"
             )
     if model_type == "chatglm":
         from .recognise import check_first_chatglm
@@ -114,7 +107,7 @@ def read_hf_config(
     `generation` states it outright (the catalog does)."""
     reader = ConfigReader(config, where)
     model_type = detect_model_type(config, where)
-    fields = _READERS[model_type](reader)
+    fields = resolve(FORMATS[model_type].reader)(reader)
     if generation is not None:
         how = "stated by the caller (catalog entry)"
     else:
@@ -151,91 +144,38 @@ def spec_from_hf(config: dict[str, Any], name_hint: str | None = None) -> ArchBa
     return read_hf_config(config, name_hint=name_hint).spec
 
 
-def default_format(spec: ArchBase) -> str:
-    if spec.family == "glm":
-        if spec.norm.placement == "sandwich":
-            return "glm4"
-        # transformers' GlmConfig has no LayerNorm and no output/MLP biases; THUDM's format has.
-        native = spec.norm.kind == "rmsnorm" and not spec.attention.out_bias and not spec.mlp.bias
-        return "glm" if native else "chatglm"
-    return spec.family
-
-
 def spec_to_hf(spec: ArchBase, fmt: str | None = None) -> dict[str, Any]:
     """The config.json that the matching transformers class (or, for `chatglm`,
     THUDM's code) reads as this architecture."""
     fmt = fmt or default_format(spec)
-    allowed = {"llama": ("llama",), "qwen2": ("qwen2",), "glm": ("glm", "glm4", "chatglm")}[spec.family]
+    allowed = formats_of(spec.family)
     if fmt not in allowed:
         raise InvalidSpec("format", f"a {spec.family} spec can be written as {' or '.join(allowed)}, not {fmt!r}")
-    if fmt == "glm4" and spec.norm.placement != "sandwich" or fmt == "glm" and spec.norm.placement == "sandwich":
-        raise InvalidSpec(
-            "format",
-            f"{fmt} implies {'sandwich' if fmt == 'glm4' else 'pre'} norm; this spec has {spec.norm.placement}",
-        )
-    writer = {
-        "llama": llama.write_llama,
-        "qwen2": qwen2.write_qwen2,
-        "glm": glm.write_glm,
-        "glm4": glm.write_glm,
-        "chatglm": glm.write_chatglm,
-    }[fmt]
-    try:
-        return writer(spec)
-    except ValueError as exc:
-        raise InvalidSpec(f"format {fmt}", str(exc)) from None
+    problems = unexpressed(spec, fmt)
+    if problems:
+        raise InvalidSpec(f"format {fmt}", problems[0])
+    return resolve(FORMATS[fmt].writer)(spec)
 
 
 # --- generation ------------------------------------------------------------------
 
-_NAME_PATTERNS = (
-    (r"glm-?4.*0414", "glm-4-0414"),
-    (r"chatglm3", "chatglm3"),
-    (r"chatglm2", "chatglm2"),
-    (r"glm-?4", "glm-4"),
-    (r"qwen2\.5", "qwen2.5"),
-    (r"qwen2(?![.\d])", "qwen2"),
-    (r"llama-?3\.2", "llama-3.2"),
-    (r"llama-?3\.1", "llama-3.1"),
-    (r"llama-?3(?![.\d])", "llama-3"),
-    (r"llama-?2", "llama-2"),
-    (r"huggyllama|llama-?(7|13|30|33|65)b", "llama-1"),
-)
-_FAMILY_OF = {
-    "llama-1": "llama",
-    "llama-2": "llama",
-    "llama-3": "llama",
-    "llama-3.1": "llama",
-    "llama-3.2": "llama",
-    "qwen2": "qwen2",
-    "qwen2.5": "qwen2",
-    "chatglm2": "glm",
-    "chatglm3": "glm",
-    "glm-4": "glm",
-    "glm-4-0414": "glm",
-}
-
-
-def generation_from_name(name: str) -> str | None:
-    lowered = name.lower()
-    for pattern, generation in _NAME_PATTERNS:
-        if re.search(pattern, lowered):
-            return generation
-    return None
-
 
 def _generation(fields: dict[str, Any], model_type: str, config: dict[str, Any], hint: str | None) -> tuple[str, str]:
-    candidates = [(hint, "name")] if hint else []
+    """The generation of a config of format `model_type`: the format's only one, else the one a
+    name (hint, then `_name_or_path`) names, else the family's inference from the keys."""
+    candidates = generations_in(model_type)
+    if len(candidates) == 1:
+        return candidates[0], f"model_type {model_type!r} is used by {GENERATIONS[candidates[0]].display} only"
+    names = [(hint, "name")] if hint else []
     if isinstance(config.get("_name_or_path"), str):
-        candidates.append((config["_name_or_path"], "_name_or_path"))
-    for name, source in candidates:
-        generation = generation_from_name(name)
-        if generation and _FAMILY_OF[generation] == fields["family"]:
-            if model_type == "glm4" and generation != "glm-4-0414":
-                continue  # the sandwich-norm format is GLM-4-0414 whatever the name says
+        names.append((config["_name_or_path"], "_name_or_path"))
+    for name, source in names:
+        generation = generation_from_name(name, candidates)
+        if generation:
             return generation, f"from the {source} {name!r}"
-    if fields["family"] == "llama":
-        return llama.infer_llama_generation(fields)
-    if fields["family"] == "qwen2":
-        return qwen2.infer_qwen2_generation(fields, config)
-    return glm.infer_glm_generation(fields, model_type)
+    family = FAMILIES[FORMATS[model_type].family]
+    generation, how = resolve(family.infer)(fields, config)
+    if generation not in candidates:  # the family's rule knows nothing of this format's generations
+        generation = candidates[0]
+        how = f"guessed: the first generation written as {model_type!r}; pass a hint to be sure"
+    return generation, how

@@ -5,9 +5,12 @@ state dict must equal it), the inspector (headers are checked against it) and
 the accounting (the parameter count is its sum). Each convention is one table
 from a tensor's role to its name; nothing else differs between them.
 
-Conventions: `llama` and `qwen2` (separate q/k/v and gate/up), `glm`
-(fused `gate_up_proj`), `glm4` (glm plus sandwich norms) and `chatglm`
-(THUDM's names, fused `query_key_value` and `dense_h_to_4h`).
+A convention is a format's name (the registry says which naming each format
+uses): `transformers` (separate q/k/v and gate/up, q_norm/k_norm), its
+`-fused-mlp` variant (GLM's `gate_up_proj`) and `-sandwich` variant (glm4's
+extra norms), and `chatglm` (THUDM's names, fused `query_key_value` and
+`dense_h_to_4h`). A spec needing a tensor role its naming has no name for
+cannot be held in that convention; that is the only check.
 """
 
 from __future__ import annotations
@@ -17,10 +20,11 @@ from math import prod
 from typing import Literal
 
 from ..errors import InvalidSpec
+from .registry import FORMATS, default_format
 from .spec import ArchBase
 
 Component = Literal["embedding", "attention", "mlp", "norm", "head", "buffer"]
-CONVENTIONS = ("llama", "qwen2", "glm", "glm4", "chatglm")
+CONVENTIONS: tuple[str, ...] = tuple(FORMATS)
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class TensorSlot:
     shape: tuple[int, ...]
     component: Component
     layer: int | None = None
+    role: str | None = None  # the naming table's role ("q", "gate_up", "mlp_norm" …)
 
     @property
     def numel(self) -> int:
@@ -40,30 +45,31 @@ class TensorSlot:
         return self.component != "buffer"
 
 
-_TRANSFORMERS_NAMES = {
+_TRANSFORMERS = {
     "embed": "model.embed_tokens",
     "layer": "model.layers.{i}.",
     "attn_norm": "input_layernorm",
     "q": "self_attn.q_proj",
     "k": "self_attn.k_proj",
     "v": "self_attn.v_proj",
+    "q_norm": "self_attn.q_norm",
+    "k_norm": "self_attn.k_norm",
     "o": "self_attn.o_proj",
-    "post_attn_norm": "post_self_attn_layernorm",
     "mlp_norm": "post_attention_layernorm",
     "gate": "mlp.gate_proj",
     "up": "mlp.up_proj",
-    "gate_up": "mlp.gate_up_proj",
     "down": "mlp.down_proj",
-    "post_mlp_norm": "post_mlp_layernorm",
     "final_norm": "model.norm",
     "head": "lm_head",
 }
+_FUSED_MLP = {k: v for k, v in _TRANSFORMERS.items() if k not in ("gate", "up")} | {"gate_up": "mlp.gate_up_proj"}
 
-NAMES: dict[str, dict[str, str]] = {
-    "llama": _TRANSFORMERS_NAMES,
-    "qwen2": _TRANSFORMERS_NAMES,
-    "glm": _TRANSFORMERS_NAMES,
-    "glm4": _TRANSFORMERS_NAMES,
+# Tensor role -> name, per naming (the registry's `Format.naming`).
+NAMINGS: dict[str, dict[str, str]] = {
+    "transformers": _TRANSFORMERS,
+    "transformers-fused-mlp": _FUSED_MLP,
+    "transformers-sandwich": _FUSED_MLP
+    | {"post_attn_norm": "post_self_attn_layernorm", "post_mlp_norm": "post_mlp_layernorm"},
     "chatglm": {
         "embed": "transformer.embedding.word_embeddings",
         "layer": "transformer.encoder.layers.{i}.",
@@ -78,12 +84,11 @@ NAMES: dict[str, dict[str, str]] = {
         "rotary": "transformer.rotary_pos_emb.inv_freq",
     },
 }
+NAMES: dict[str, dict[str, str]] = {fmt.name: NAMINGS[fmt.naming] for fmt in FORMATS.values()}
 
 
 def default_convention(spec: ArchBase) -> str:
     """The naming of the format `spec_to_hf` writes by default."""
-    from .hf import default_format
-
     return default_format(spec)
 
 
@@ -101,14 +106,29 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
 
     def linear(role: str, out_dim: int, in_dim: int, bias: bool, component: Component, i: int) -> None:
         base = names["layer"].format(i=i) + names[role]
-        slots.append(TensorSlot(base + ".weight", (out_dim, in_dim), component, i))
+        slots.append(TensorSlot(base + ".weight", (out_dim, in_dim), component, i, role))
         if bias:
-            slots.append(TensorSlot(base + ".bias", (out_dim,), component, i))
+            slots.append(TensorSlot(base + ".bias", (out_dim,), component, i, role))
 
-    def norm(name: str, i: int | None) -> None:
-        slots.append(TensorSlot(name + ".weight", (h,), "norm", i))
+    def norm(name: str, i: int | None, width: int = h) -> None:
+        slots.append(TensorSlot(name + ".weight", (width,), "norm", i))
         if spec.norm.kind == "layernorm":
-            slots.append(TensorSlot(name + ".bias", (h,), "norm", i))
+            slots.append(TensorSlot(name + ".bias", (width,), "norm", i))
+
+    def dense_mlp(i: int) -> None:
+        inter = mlp.intermediate_size
+        if mlp.fused_gate_up:
+            linear("gate_up", 2 * inter, h, mlp.bias, "mlp", i)
+        elif mlp.gated:
+            linear("gate", inter, h, mlp.bias, "mlp", i)
+            linear("up", inter, h, mlp.bias, "mlp", i)
+        else:
+            linear("up", inter, h, mlp.bias, "mlp", i)
+        linear("down", h, inter, mlp.bias, "mlp", i)
+
+    # One entry per `LayerMlpKind`; every attention kind has the same tensors
+    # (they differ in what they attend to, not in what they store).
+    mlp_slots = {"dense": dense_mlp}
 
     for i in range(spec.num_layers):
         prefix = names["layer"].format(i=i)
@@ -119,19 +139,14 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
             linear("q", q_out, h, att.qkv_bias, "attention", i)
             linear("k", kv_out, h, att.qkv_bias, "attention", i)
             linear("v", kv_out, h, att.qkv_bias, "attention", i)
+        if att.qk_norm:
+            norm(prefix + names["q_norm"], i, att.head_dim)
+            norm(prefix + names["k_norm"], i, att.head_dim)
         linear("o", h, q_out, att.out_bias, "attention", i)
         if spec.norm.placement == "sandwich":
             norm(prefix + names["post_attn_norm"], i)
         norm(prefix + names["mlp_norm"], i)
-        inter = mlp.intermediate_size
-        if mlp.fused_gate_up:
-            linear("gate_up", 2 * inter, h, mlp.bias, "mlp", i)
-        elif mlp.gated:
-            linear("gate", inter, h, mlp.bias, "mlp", i)
-            linear("up", inter, h, mlp.bias, "mlp", i)
-        else:
-            linear("up", inter, h, mlp.bias, "mlp", i)
-        linear("down", h, inter, mlp.bias, "mlp", i)
+        mlp_slots[spec.mlp_kind(i)](i)
         if spec.norm.placement == "sandwich":
             norm(prefix + names["post_mlp_norm"], i)
     if spec.norm.final_norm:
@@ -142,14 +157,18 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
 
 
 def _check_expressible(spec: ArchBase, convention: str) -> None:
-    def no(why: str) -> InvalidSpec:
-        return InvalidSpec("convention", f"{convention} checkpoints cannot hold this spec: {why}")
-
-    if convention == "chatglm" and not spec.mlp.fused_gate_up:
-        raise no("ChatGLM stores gate and up fused in dense_h_to_4h")
-    if convention in ("llama", "qwen2") and spec.mlp.fused_gate_up:
-        raise no("gate_proj and up_proj are separate tensors")
-    if convention in ("glm", "glm4") and not spec.mlp.fused_gate_up:
-        raise no("GLM stores gate and up fused in gate_up_proj")
-    if spec.norm.placement == "sandwich" and convention != "glm4":
-        raise no("only glm4 names the sandwich norms")
+    names = NAMES[convention]
+    att, mlp, placement = spec.attention, spec.mlp, spec.norm.placement
+    needed = {
+        "gate_up": mlp.fused_gate_up,
+        "gate": mlp.gated and not mlp.fused_gate_up,
+        "up": not mlp.fused_gate_up,
+        "q_norm": att.qk_norm,
+        "post_attn_norm": placement == "sandwich",
+        "post_mlp_norm": placement == "sandwich",
+    }
+    missing = [role for role, need in needed.items() if need and role not in names]
+    if missing:
+        raise InvalidSpec(
+            "convention", f"{convention} checkpoints cannot hold this spec: they have no {missing[0]} tensor"
+        )

@@ -1,9 +1,10 @@
-"""Qwen2 / Qwen2.5: LLaMA's block with its deltas.
+"""Qwen2 / Qwen2.5: LLaMA's block with its deltas (the format's capabilities are in the registry).
 
 - q, k and v projections always carry a bias (o_proj does not); there is no
   `attention_bias` key: the bias is part of the architecture.  [main diff with llama]
 - a sliding window for the upper layers (`use_sliding_window`, `sliding_window`,
-  `max_window_layers`), off in every released checkpoint but configured.
+  `max_window_layers`), off in every released checkpoint but configured
+  (read by `transformers_format.read_sliding_window`, shared with Qwen3).
 - Qwen2.5-1M adds Dual Chunk Attention (`dual_chunk_attention_config`).
 - byte-level BPE tokenizer (151,643 merges-based tokens plus specials).
 Qwen2 and Qwen2.5 configs are architecturally indistinguishable; the generation
@@ -12,39 +13,21 @@ comes from a hint (catalog, folder or Hub name) or a stated guess.
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from pydantic import model_validator
+from typing import Any
 
 from .hf_reader import ConfigReader
-from .llama import FormatDefaults, read_transformers_style, write_transformers_style
+from .registry import FORMATS
 from .spec import ArchBase
-
-QWEN2_DEFAULTS = FormatDefaults("Qwen2Config", max_position_embeddings=32768, rms_norm_eps=1e-6)
-QWEN2_SLIDING_DEFAULTS = {"use_sliding_window": False, "sliding_window": 4096, "max_window_layers": 28}
-
-
-class Qwen2Arch(ArchBase):
-    family: Literal["qwen2"] = "qwen2"
-    generation: Literal["qwen2", "qwen2.5"]
-
-    @model_validator(mode="after")
-    def _qwen2_block(self) -> Qwen2Arch:
-        # Same constraints as LlamaArch, except the fixed q/k/v bias.
-        pos = self.positions
-        if pos.layout != "half-split" or pos.rotary_fraction != 1 or pos.rope_ratio != 1:
-            raise ValueError("positions: qwen2 rotates whole heads with the half-split layout (no rope_ratio)")
-        if self.norm.placement != "pre" or self.norm.kind != "rmsnorm":
-            raise ValueError("norm: qwen2 uses pre-norm RMSNorm")
-        if not self.mlp.gated or self.mlp.fused_gate_up or self.mlp.bias:
-            raise ValueError("mlp: qwen2 uses a bias-free gated MLP with separate gate_proj and up_proj")
-        if not self.attention.qkv_bias or self.attention.out_bias:
-            raise ValueError("attention: qwen2 always has a q/k/v bias and no o_proj bias")
-        return self
+from .transformers_format import (
+    read_sliding_window,
+    read_transformers_style,
+    write_sliding_window,
+    write_transformers_style,
+)
 
 
 def read_qwen2(r: ConfigReader) -> dict[str, Any]:
-    fields = read_transformers_style(r, QWEN2_DEFAULTS)
+    fields = read_transformers_style(r, FORMATS["qwen2"].defaults)
     if r.has("attention_bias") and r.config["attention_bias"] is not True:
         r.warnings.append("'attention_bias' is ignored: Qwen2 always has a q/k/v bias")
     fields["family"] = "qwen2"
@@ -53,13 +36,7 @@ def read_qwen2(r: ConfigReader) -> dict[str, Any]:
     r.note("attention.qkv_bias", "family: Qwen2 always has a q/k/v bias")
     r.note("attention.out_bias", "family: Qwen2 has no o_proj bias")
     r.note("tokenizer.kind", "family: byte-level BPE")
-    enabled = r.take(
-        "use_sliding_window", "bool", "long_context.sliding_window.enabled", False, "format default (Qwen2Config)"
-    )
-    window = r.take("sliding_window", "posint", "long_context.sliding_window.window", None, "absent")
-    layers = r.take("max_window_layers", "int", "long_context.sliding_window.max_window_layers", None, "absent")
-    if enabled or window is not None or layers is not None:
-        fields["long_context"] = {"sliding_window": {"enabled": enabled, "window": window, "max_window_layers": layers}}
+    read_sliding_window(r, fields)
     if r.has("dual_chunk_attention_config"):
         dca = dict(r.take("dual_chunk_attention_config", "dict", "long_context.dual_chunk"))
         known = {"chunk_size", "local_size", "original_max_position_embeddings"}
@@ -73,6 +50,7 @@ def read_qwen2(r: ConfigReader) -> dict[str, Any]:
 
 
 def infer_qwen2_generation(fields: dict[str, Any], config: dict[str, Any]) -> tuple[str, str]:
+    """Qwen2 or Qwen2.5 (the qwen2 format's generations) from what the keys allow."""
     if fields.get("long_context", {}).get("dual_chunk"):
         return "qwen2.5", "inferred: dual chunk attention first shipped with Qwen2.5-1M"
     version = str(config.get("transformers_version", ""))
@@ -86,17 +64,10 @@ def infer_qwen2_generation(fields: dict[str, Any], config: dict[str, Any]) -> tu
 
 
 def write_qwen2(spec: ArchBase) -> dict[str, Any]:
-    config = write_transformers_style(spec, "qwen2", "Qwen2ForCausalLM")
+    config = write_transformers_style(spec, "qwen2")
     if spec.attention.head_dim * spec.attention.num_heads == spec.hidden_size:
         del config["head_dim"]  # Qwen2 derives it; published configs do not state it
-    window = spec.long_context.sliding_window
-    if window is not None:
-        config["use_sliding_window"] = window.enabled
-        config["sliding_window"] = window.window
-        config["max_window_layers"] = window.max_window_layers
-    else:
-        # Without the keys transformers would apply its own defaults; state "off" explicitly.
-        config["use_sliding_window"] = False
+    write_sliding_window(spec, config)
     if spec.long_context.dual_chunk is not None:
         config["dual_chunk_attention_config"] = spec.long_context.dual_chunk.model_dump()
     return config

@@ -6,16 +6,18 @@ this object. Each architectural choice is its own small model; values that
 follow from others (head group size, rotary dims, effective RoPE base) are
 properties computed here and nowhere else.
 
-The family-specific subclasses (`LlamaArch`, `Qwen2Arch`, `GlmArch`) live in
-`llama.py`, `qwen2.py` and `glm.py`; they narrow `family` and `generation`
-and add the checks that only make sense for that family.
+Families and generations are names from the registry (`registry.py`); what a
+generation allows is what one of its config formats can express, checked here
+once (`registry.check_generation`) rather than restated per family.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationInfo, model_validator
+
+from .registry import FAMILY_NAMES, GENERATION_NAMES, check_generation
 
 
 class Strict(BaseModel):
@@ -60,6 +62,9 @@ class Attention(Strict):
     head_dim: PositiveInt = Field(le=65_536)
     qkv_bias: bool = False
     out_bias: bool = False
+    qk_norm: bool = Field(
+        default=False, description="RMSNorm over head_dim on each query and key head before RoPE (Qwen3)"
+    )
 
     @model_validator(mode="after")
     def _heads_divide(self) -> Attention:
@@ -199,9 +204,12 @@ class DualChunkAttention(Strict):
 
 
 class SlidingWindow(Strict):
-    """Qwen2's sliding window: when `enabled`, layers with index >= `max_window_layers`
-    attend only to the last `window` tokens. Qwen2 configs carry the numbers even
-    when the window is off, so they are kept to convert losslessly."""
+    """A sliding window of `window` tokens, used by the layers whose attention kind is
+    "sliding" (see `ArchBase.attention_kind`). Qwen2 configures it with a rule: when
+    `enabled`, layers with index >= `max_window_layers` slide. Qwen2 configs carry the
+    numbers even when the window is off (and transformers saves `max_window_layers` with
+    its class default, which may exceed the layer count), so they are kept as stated to
+    convert losslessly; a value with no effect is no error."""
 
     enabled: bool
     window: PositiveInt | None = None
@@ -261,28 +269,45 @@ class Embeddings(Strict):
     tied: bool = False
 
 
+# --- per-layer structure ---------------------------------------------------------
+
+# full: causal attention over every earlier token; sliding: only the last
+# `long_context.sliding_window.window` tokens; chunked: only the tokens of the
+# same fixed-size chunk; nope: full attention without RoPE.
+AttentionKind = Literal["full", "sliding", "chunked", "nope"]
+# What follows attention in a layer. Only "dense" (the `mlp` block) so far.
+LayerMlpKind = Literal["dense"]
+
+
+def window_rule(num_layers: int, window: SlidingWindow | None) -> list[AttentionKind]:
+    """Qwen2's rule: with the window enabled, layers >= max_window_layers slide."""
+    first = (window.max_window_layers or 0) if window and window.enabled else num_layers
+    return ["full" if i < first else "sliding" for i in range(num_layers)]
+
+
+class Layers(Strict):
+    """Where layers differ from one another; a field left out (None) means "every layer
+    is what the rest of the spec implies", so uniform models stay one line.
+
+    `attention[i]` is layer i's attention kind. Omitted, every layer is "full",
+    except that an enabled `long_context.sliding_window` makes layers
+    >= `max_window_layers` "sliding" (Qwen2's rule). `mlp[i]` is layer i's MLP kind
+    (omitted: every layer "dense"). An explicit list that equals the default is
+    refused, so one model has one spec.
+    """
+
+    attention: list[AttentionKind] | None = None
+    mlp: list[LayerMlpKind] | None = None
+
+
 # --- the architecture ------------------------------------------------------------
 
-Family = Literal["llama", "qwen2", "glm"]
-Generation = Literal[
-    "llama-1",
-    "llama-2",
-    "llama-3",
-    "llama-3.1",
-    "llama-3.2",
-    "qwen2",
-    "qwen2.5",
-    "chatglm2",
-    "chatglm3",
-    "glm-4",
-    "glm-4-0414",
-]
+Family = Literal[FAMILY_NAMES]
+Generation = Literal[GENERATION_NAMES]
 
 
 class ArchBase(Strict):
-    """Fields shared by every family. Use `ArchSpec` (the discriminated union) to
-    validate a dict; the subclasses in the family modules narrow `family` and
-    `generation`."""
+    """One architecture (exported as `ArchSpec`); `validate_spec` builds it from a dict."""
 
     family: Family
     generation: Generation
@@ -304,9 +329,10 @@ class ArchBase(Strict):
     mlp: Mlp
     norm: Norm
     embeddings: Embeddings = Embeddings()
+    layers: Layers = Layers()
 
     @model_validator(mode="after")
-    def _consistent(self) -> ArchBase:
+    def _consistent(self, info: ValidationInfo) -> ArchBase:
         rotary = self.attention.head_dim * self.positions.rotary_fraction
         if rotary != int(rotary) or int(rotary) % 2:
             raise ValueError(
@@ -324,12 +350,12 @@ class ArchBase(Strict):
             raise ValueError(
                 f"tokenizer.vocab_size ({tok.vocab_size}) exceeds the embedding's vocab_size ({self.vocab_size})"
             )
-        window = self.long_context.sliding_window
-        if window and window.max_window_layers is not None and window.max_window_layers > self.num_layers:
-            raise ValueError(
-                f"long_context.sliding_window.max_window_layers ({window.max_window_layers}) "
-                f"exceeds num_layers ({self.num_layers})"
-            )
+        self._check_layers()
+        # Context {"family_rules": False} builds choices no generation has (the reference
+        # model can still run them); everything else is checked regardless.
+        problem = check_generation(self) if (info.context or {}).get("family_rules", True) else None
+        if problem:
+            raise ValueError(problem)
         if (
             self.long_context.dual_chunk
             and self.long_context.sliding_window
@@ -362,18 +388,50 @@ class ArchBase(Strict):
             return self.long_context.dual_chunk.original_max_position_embeddings
         return self.max_position_embeddings
 
-    def windowed_layers(self) -> tuple[int, ...]:
-        """Indices of the layers that use the sliding window (Qwen2's rule)."""
-        window = self.long_context.sliding_window
-        if not window or not window.enabled:
-            return ()
-        first = window.max_window_layers or 0
-        return tuple(range(first, self.num_layers))
+    # Per-layer structure: `attention_kind`/`mlp_kind` are the only readers of
+    # `layers` and of the sliding-window rule; everything else asks them.
 
-    def attention_span(self, layer: int, context: int) -> int:
-        """How many tokens (itself included) a token at position `context`-1 attends to in `layer`."""
-        window = self.long_context.sliding_window
-        if layer in self.windowed_layers():
-            assert window is not None and window.window is not None
-            return min(context, window.window)
-        return context
+    def default_attention_kinds(self) -> list[AttentionKind]:
+        """The kinds `layers.attention` stands for when omitted."""
+        return window_rule(self.num_layers, self.long_context.sliding_window)
+
+    def attention_kinds(self) -> list[AttentionKind]:
+        return list(self.layers.attention) if self.layers.attention is not None else self.default_attention_kinds()
+
+    def attention_kind(self, layer: int) -> AttentionKind:
+        return self.attention_kinds()[layer]
+
+    def mlp_kinds(self) -> list[LayerMlpKind]:
+        return list(self.layers.mlp) if self.layers.mlp is not None else ["dense"] * self.num_layers
+
+    def mlp_kind(self, layer: int) -> LayerMlpKind:
+        return self.mlp_kinds()[layer]
+
+    def layer_summary(self) -> str:
+        """The layer stack, run-length encoded: "28 × full attention + dense MLP" or
+        "20 × full … , 8 × sliding …" (for display)."""
+        kinds = list(zip(self.attention_kinds(), self.mlp_kinds()))
+        runs: list[list] = []
+        for kind in kinds:
+            if runs and runs[-1][0] == kind:
+                runs[-1][1] += 1
+            else:
+                runs.append([kind, 1])
+        return ", ".join(f"{n} × {attn} attention + {mlp} MLP" for (attn, mlp), n in runs)
+
+    def _check_layers(self) -> None:
+        n = self.num_layers
+        for name, given, default in (
+            ("attention", self.layers.attention, self.default_attention_kinds()),
+            ("mlp", self.layers.mlp, ["dense"] * n),
+        ):
+            if given is None:
+                continue
+            if len(given) != n:
+                raise ValueError(f"layers.{name} lists {len(given)} layers, num_layers is {n}")
+            if list(given) == default:
+                raise ValueError(f"layers.{name}: omit it, it equals the default (every layer as the spec implies)")
+        if "sliding" in self.attention_kinds():
+            window = self.long_context.sliding_window
+            if window is None or not window.enabled:
+                raise ValueError("layers.attention: 'sliding' layers need an enabled long_context.sliding_window")

@@ -12,7 +12,8 @@ Scaled:
   multiple of the head count (transformers' Llama config insists on it);
 - MLP: intermediate = hidden × (source intermediate / source hidden), rounded to 8;
 - depth: 2 layers (4 with a sliding window, whose first `max_window_layers`
-  share is kept);
+  share is kept); where layers differ (`layers`), at least 4 layers that keep
+  the first layer of each kind, in order;
 - vocabulary: 1024 embedding rows; the tokenizer ids are those of the tiny
   tokenizer the builder trains, so they are cleared here;
 - positions: every length (max positions, original context, YaRN/llama3/dynamic
@@ -26,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from .hf import validate_spec
-from .spec import ArchBase
+from .spec import ArchBase, SlidingWindow, window_rule
 
 TINY_HIDDEN = 128
 TINY_HEAD_DIM = 16
@@ -50,6 +51,8 @@ def tiny(spec: ArchBase) -> ArchBase:
     data: dict[str, Any] = spec.model_dump()
     window = spec.long_context.sliding_window
     layers = 4 if window is not None else 2
+    picked = _layers_kept(spec, layers)
+    layers = len(picked) if picked else layers
     ratio = spec.mlp.intermediate_size / spec.hidden_size
     hidden = heads * max(1, round(TINY_HIDDEN / heads))
     data.update(
@@ -78,4 +81,25 @@ def tiny(spec: ArchBase) -> ArchBase:
             window=shrink(window.window, 4),
             max_window_layers=None if window.max_window_layers is None else round(share * layers),
         )
+    if picked:
+        for field in ("attention", "mlp"):
+            kinds = getattr(spec.layers, field)
+            data["layers"][field] = None if kinds is None else [kinds[i] for i in picked]
+        default = window_rule(layers, SlidingWindow(**data["long_context"]["sliding_window"]) if window else None)
+        if data["layers"]["attention"] == default:
+            data["layers"]["attention"] = None
     return validate_spec(data, f"tiny({spec.generation})")
+
+
+def _layers_kept(spec: ArchBase, depth: int) -> list[int]:
+    """Source layer indices the tiny model keeps when layers differ explicitly: the first of
+    each (attention, MLP) kind, topped up with the earliest others to `depth` (4 at least)."""
+    if spec.layers.attention is None and spec.layers.mlp is None:
+        return []
+    kinds = list(zip(spec.attention_kinds(), spec.mlp_kinds()))
+    kept = {kinds.index(kind) for kind in set(kinds)}
+    for i in range(len(kinds)):
+        if len(kept) >= max(depth, 4):
+            break
+        kept.add(i)
+    return sorted(kept)

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import ModelkinError
 from ..families import read_hf_config
 from ..families.accounting import params_total, token_scaling
-from ..families.layout import layout
+from ..families.layout import NAMES, layout
 from ..families.quantization import read_quantization
 from .findings import Finding
 from .gather import Gathered
@@ -147,8 +147,9 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
         shape = tensors[name][1].shape
         if tuple(shape) != slot.shape:
             report["shape_mismatches"].append({"tensor": name, "expected": list(slot.shape), "actual": list(shape)})
+    stored_head = _stored_tied_head(spec, convention, tensors)
     if quant is None:
-        report["unexpected"] = sorted(n for n in tensors if n not in expected and n not in buffers)
+        report["unexpected"] = sorted(n for n in tensors if n not in expected and n not in buffers and n != stored_head)
     if report["missing"]:
         findings.append(
             Finding(
@@ -173,7 +174,8 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
         )
     _explain_kv_heads(spec, report, findings)
     if expected and not report["missing"] and not report["unexpected"] and not report["shape_mismatches"]:
-        if report["params_checkpoint"] != report["params_expected"]:
+        copy = tensors[stored_head][1].numel if stored_head else 0
+        if report["params_checkpoint"] - copy != report["params_expected"]:
             findings.append(
                 Finding(
                     "error",
@@ -182,24 +184,25 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
                 )
             )
 
-    head_names = [n for n, s in expected.items() if s.component == "head"] or [
-        "lm_head.weight",
-        "transformer.output_layer.weight",
-    ]
-    has_head = any(n in tensors for n in head_names + ["lm_head.weight", "transformer.output_layer.weight"])
+    has_head = any(slot.component == "head" for slot in expected.values() if slot.name in tensors)
     report["tied_embeddings"] = {
         "config": spec.embeddings.tied,
-        "checkpoint_has_head": has_head,
+        "checkpoint_has_head": has_head or stored_head is not None,
         "consistent": spec.embeddings.tied != has_head,
+        "stored_copy": stored_head,
     }
-    if spec.embeddings.tied and has_head:
+    if stored_head:
+        copy = tensors[stored_head][1].numel
         findings.append(
             Finding(
-                "error",
-                "tied-head-present",
-                "tie_word_embeddings is true but the checkpoint stores a separate output head",
+                "info",
+                "tied-head-stored",
+                f"tie_word_embeddings is true and the checkpoint also stores {stored_head} "
+                f"({copy:,} values): transformers ties it to the embedding when loading, so it counts once; "
+                f"{report['params_checkpoint'] - copy:,} parameters unique, {report['params_checkpoint']:,} as stored",
             )
         )
+        report["params_unique"] = report["params_checkpoint"] - copy
 
     from .claims import check_claim
 
@@ -216,6 +219,17 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
     report["token_scaling"] = _token_scaling(g, spec, tokens, report["params_checkpoint"] or report["params_expected"])
     report["findings"] = [f.__dict__ for f in findings]
     return report
+
+
+def _stored_tied_head(spec, convention: str, tensors: dict[str, Any]) -> str | None:
+    """The name of an output head stored although the config ties it to the embedding (Qwen3-0.6B
+    publishes one), when it has the head's shape; None otherwise."""
+    if not spec.embeddings.tied or convention not in NAMES:
+        return None
+    name = NAMES[convention]["head"] + ".weight"
+    if name in tensors and tuple(tensors[name][1].shape) == (spec.vocab_size, spec.hidden_size):
+        return name
+    return None
 
 
 def _explain_kv_heads(spec, report: dict[str, Any], findings: list[Finding]) -> None:

@@ -643,7 +643,7 @@ def _reference_from(against: str):
 
         if not looks_like_hub_id(against):
             raise
-    from .gguf_hub import hub_config
+    from .hub import hub_config
 
     config, label = hub_config(against)
     return read_hf_config(config, where=label, name_hint=against).spec, label

@@ -582,7 +582,7 @@ def cached_config(repo_id: str, revision: str | None = None) -> Path | None:
 
 def _from_cache(repo_id: str, revision: str | None, snapshot: Path) -> HubCheckpoint:
     """Everything from a cached snapshot folder; shards listed by the index but absent are named."""
-    from modelkin.inspect.gather import checked_shard_path
+    from modelkin.inspect.containment import checked_shard_path
 
     files = sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file())
     local_files = {n: snapshot / n for n in files if n in SMALL_FILES or n.endswith(".tiktoken")}
@@ -614,3 +614,12 @@ def _from_cache(repo_id: str, revision: str | None, snapshot: Path) -> HubCheckp
         from_cache_only=True,
         missing_shards=missing,
     )
+
+
+def hub_config(repo: str) -> tuple[dict[str, Any], str]:
+    """config.json of a Hub repository (through the HF cache), for `--against org/name`."""
+    from ..jsonfile import read_json
+
+    repo_id, revision = parse_hub_id(repo)
+    path = _download_small(repo_id, "config.json", revision or "main", _endpoint(), None)
+    return read_json(path, what="config.json"), f"{repo_id}/config.json"

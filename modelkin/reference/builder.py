@@ -272,6 +272,40 @@ def check_length(spec: ArchBase) -> int:
     return max(GREEDY_TOKENS + 8, n)
 
 
+def check_one_chunk(model_or_spec: object, seed: int = 0, batch: int = 2) -> float:
+    """Max abs logit difference between a DCA model and the same weights with DCA off, on
+    random ids of the longest length where DCA must equal ordinary attention
+    (min(chunk_size + 1, 2·L), capped by the original length so s = 1).
+
+    This is the check `build --check` can run for DCA models, which transformers cannot
+    run. Accepts a ReferenceModel or an ArchSpec (built with `seed`).
+    """
+    import torch
+
+    from ..errors import InvalidSpec
+    from ..families.rope_math import dca_exact_limit
+    from .reference import ReferenceModel, build_reference
+
+    if isinstance(model_or_spec, ReferenceModel):
+        model = model_or_spec
+    elif isinstance(model_or_spec, ArchBase):
+        model = build_reference(model_or_spec, seed=seed)
+    else:
+        raise TypeError(f"check_one_chunk needs a ReferenceModel or an ArchSpec, not {type(model_or_spec).__name__}")
+    spec = model.spec
+    dca = spec.long_context.dual_chunk
+    if dca is None:
+        raise InvalidSpec("long_context.dual_chunk", "the spec has no dual chunk attention to check")
+    plain_spec = spec.model_copy(update={"long_context": spec.long_context.model_copy(update={"dual_chunk": None})})
+    plain = ReferenceModel(plain_spec).to(next(model.parameters()).dtype).eval()
+    plain.load_state_dict(model.state_dict())
+    n = min(dca_exact_limit(dca), dca.original_max_position_embeddings, spec.max_position_embeddings)
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, spec.vocab_size, (batch, n), generator=generator)
+    with torch.no_grad():
+        return float((model(ids) - plain(ids)).abs().max())
+
+
 def check_folder(folder: Path, seed: int = 0, batch: int = 2) -> CheckResult:
     """Load `folder` with transformers and as the reference; compare fp32 logits, greedy
     decoding and incremental decoding."""
@@ -320,8 +354,6 @@ def check_folder(folder: Path, seed: int = 0, batch: int = 2) -> CheckResult:
             incremental = incremental_diff(ours, ids)
     dca_diff = None
     if spec.long_context.dual_chunk is not None:
-        from .dca import check_one_chunk
-
         dca_diff = check_one_chunk(ours)
     return CheckResult(type(hf).__name__, batch, n, diff, equal, mismatch, incremental, dca_diff)
 

@@ -37,10 +37,12 @@ class RMSNorm(nn.Module):
         return self.weight * x32.to(dtype)
 
 
-def make_norm(spec: ArchBase) -> nn.Module:
+def make_norm(spec: ArchBase, width: int | None = None) -> nn.Module:
+    """The spec's norm over `width` features (default: the hidden size)."""
+    width = width or spec.hidden_size
     if spec.norm.kind == "rmsnorm":
-        return RMSNorm(spec.hidden_size, spec.norm.eps)
-    return nn.LayerNorm(spec.hidden_size, eps=spec.norm.eps)  # weight + bias, as layout() expects
+        return RMSNorm(width, spec.norm.eps)
+    return nn.LayerNorm(width, eps=spec.norm.eps)  # weight + bias, as layout() expects
 
 
 # --- MLP ---------------------------------------------------------------------------
@@ -155,24 +157,35 @@ class Attention(nn.Module):
         self.q_proj = nn.Linear(h, att.num_heads * att.head_dim, bias=att.qkv_bias)
         self.k_proj = nn.Linear(h, att.num_kv_heads * att.head_dim, bias=att.qkv_bias)
         self.v_proj = nn.Linear(h, att.num_kv_heads * att.head_dim, bias=att.qkv_bias)
+        if att.qk_norm:  # over each head's head_dim features, before RoPE (Qwen3)
+            self.q_norm = make_norm(spec, att.head_dim)
+            self.k_norm = make_norm(spec, att.head_dim)
+        self.qk_norm = att.qk_norm
         self.o_proj = nn.Linear(att.num_heads * att.head_dim, h, bias=att.out_bias)
         self.scale = att.head_dim**-0.5
         self.pair_layout = spec.positions.layout
         self.rotary_dim = spec.rotary_dim
         self.dual_chunk = spec.long_context.dual_chunk
         window = spec.long_context.sliding_window
-        self.window = window.window if layer in spec.windowed_layers() and window else None
+        kind = spec.attention_kind(layer)
+        if kind == "chunked":
+            raise NotImplementedError("the reference model has no chunked attention yet")
+        self.window = window.window if kind == "sliding" and window else None
+        self.rotates = kind != "nope"  # NoPE: full attention without RoPE
 
     def forward(self, x: Tensor, ctx: AttentionContext, cache: KVCache | None) -> Tensor:
         b, t, _ = x.shape
         q = self.q_proj(x).view(b, t, self.num_heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
+        if self.qk_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
         if self.dual_chunk is not None:
             out = self._dual_chunk(q, k, v, ctx, cache)
         else:
-            q = apply_rope(q, ctx.cos, ctx.sin, self.pair_layout, self.rotary_dim)
-            k = apply_rope(k, ctx.cos, ctx.sin, self.pair_layout, self.rotary_dim)
+            if self.rotates:
+                q = apply_rope(q, ctx.cos, ctx.sin, self.pair_layout, self.rotary_dim)
+                k = apply_rope(k, ctx.cos, ctx.sin, self.pair_layout, self.rotary_dim)
             if cache is not None:
                 k, v = cache.update(self.layer, k, v)
             mask = ctx.masks[self.window]

@@ -58,11 +58,11 @@ from ..families.accounting import (
 )
 from ..units import count, flops, nbytes
 from . import explain
+from .facts import ModelFacts
 from .features import feature_rows, feature_values
 from .lineage import (
     FAMILY_NAMES,
     IDENTITY_ROWS,
-    Change,
     Step,
     changes,
     lineage,
@@ -101,23 +101,6 @@ FEATURE_GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
     ),
     ("features-mlp-norm", "Feed-forward and normalisation", ("MLP", "MLP ratio", "MLP bias", "norm", "norm eps")),
 ]
-
-
-@dataclass(frozen=True)
-class ModelFacts:
-    """One selected model and everything computed about it."""
-
-    entry: CatalogEntry
-    spec: Any  # ArchSpec
-    features: dict[str, Any]
-    values: dict[str, Any]
-    acc: dict[str, Any]
-    previous: CatalogEntry | None
-    changes: tuple[Change, ...]
-
-    @property
-    def id(self) -> str:
-        return self.entry.id
 
 
 @dataclass

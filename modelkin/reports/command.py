@@ -9,6 +9,7 @@ import argparse
 
 from ..argtypes import positive_int
 from ..families.accounting import DEFAULT_CONTEXT
+from ..families.registry import FAMILY_NAMES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -20,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="catalog ids, config.json files, checkpoint folders or Hub repo ids (edits allowed: MODEL:path=value)",
     )
     p.add_argument("--all", action="store_true", help="every model in the catalog")
-    p.add_argument("--family", choices=("llama", "qwen2", "glm"), help="every catalog model of this family")
+    p.add_argument("--family", choices=FAMILY_NAMES, help="every catalog model of this family")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write (created; replaced only with --force)")
     p.add_argument(
         "--context",

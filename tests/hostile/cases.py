@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelkin.families.registry import FORMAT_NAMES
+
 from .files import (
     GGUF_ARRAY,
     GGUF_STRING,
@@ -36,6 +38,8 @@ from .files import (
     write_safetensors,
     write_tiny_checkpoint,
 )
+
+SUPPORTED = ", ".join(FORMAT_NAMES)  # the formats the registry declares, in its order
 
 
 @dataclass(frozen=True)
@@ -401,7 +405,7 @@ cfg_case("cfg-model-type-missing", _config(drop=("model_type",)), "required key 
 cfg_case(
     "cfg-model-type-unknown",
     _config({"model_type": "gpt2"}),
-    "model_type 'gpt2' is not supported (supported: llama, qwen2, glm, glm4, chatglm)",
+    f"model_type 'gpt2' is not supported (supported: {SUPPORTED})",
 )
 cfg_case(
     "cfg-model-type-disagrees",
@@ -475,7 +479,7 @@ case(
     make=_auto_map_unsupported,
     exit_code=2,
     marker=True,
-    stderr="modelkin: {d}/ckpt/config.json: model_type 'evil' is not supported (supported: llama, qwen2, glm, glm4, chatglm)",
+    stderr="modelkin: {d}/ckpt/config.json: model_type 'evil' is not supported (supported: " + SUPPORTED + ")",
 )
 case(
     id="cfg-auto-map-chatglm",
