@@ -46,6 +46,24 @@ def parse_count(text: str) -> float:
     return -value if match.group("sign") else value
 
 
+# Memory sizes are not counts: a bare G is binary there, as nvidia-smi and PyTorch count.
+BYTES = {
+    "b": 1,
+    "kb": 1e3,
+    "mb": 1e6,
+    "gb": 1e9,
+    "tb": 1e12,
+    "kib": 2**10,
+    "mib": 2**20,
+    "gib": 2**30,
+    "tib": 2**40,
+    "k": 2**10,
+    "m": 2**20,
+    "g": 2**30,
+    "t": 2**40,
+}
+
+
 def positive_int(text: str) -> int:
     """A whole, positive count: '8192', '128k', '128Ki', '1M', '1e6'."""
     try:
@@ -59,6 +77,27 @@ def positive_int(text: str) -> int:
     return int(value)
 
 
+def _scaled(text: str, units: dict[str, float], example: str) -> float:
+    """A positive number with an optional unit suffix from `units` (longest suffix first)."""
+    t = text.strip().lower().replace("_", "")
+    value = None
+    for suffix in sorted(units, key=len, reverse=True):
+        if t.endswith(suffix) and t[: -len(suffix)].strip():
+            try:
+                value = float(t[: -len(suffix)]) * units[suffix]
+            except ValueError:
+                value = None
+            break
+    if value is None:
+        try:
+            value = float(t)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {example}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive ({example})")
+    return value
+
+
 def tokens(text: str) -> float:
     """A positive token count: '15T', '1.4e12', '2000000000000'."""
     try:
@@ -68,3 +107,8 @@ def tokens(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be a positive token count")
     return value
+
+
+def memory_size(text: str) -> int:
+    """'24GiB', '80GB' (decimal), '24G' (binary, as nvidia-smi and PyTorch count), bytes without a unit."""
+    return int(_scaled(text, BYTES, "a memory size (e.g. 24GiB, 80GB, 24G)"))

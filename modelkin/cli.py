@@ -3,7 +3,7 @@
 The commands live in their own modules, listed in `commands.COMMANDS`; a command's
 module is imported only when that command runs (or prints its --help), so parsing
 costs one small import. Light commands (list, show, compare, convert, schema, rope,
-inspect, report) never import torch or transformers; `build` imports them only when
+inspect, report, fit) never import torch or transformers; `build` imports them only when
 it runs. Exit codes: 0 ok, 1 inspected checkpoint inconsistent, 2 bad input (one
 line on stderr naming the file or field).
 """

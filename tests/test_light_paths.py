@@ -72,6 +72,8 @@ def test_light_commands_import_neither_torch_nor_transformers(small_checkpoint, 
         ["rope", "llama-3.1-8b"],
         ["report", "--all", "--out", str(tmp_path / "report")],
     ]
+    argvs.append(["fit", "llama-3.1-70b", "--gpu", "H100", "--tp", "4", "--context", "128k", "--explain"])
+    argvs.append(["fit", "qwen2.5-7b", "--gpu", "RTX 4090", "--finetune", "qlora", "--format", "json"])
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run(
         [sys.executable, "-c", RUN_COMMANDS, json.dumps(argvs)],

@@ -30,6 +30,9 @@ COMMANDS: dict[str, Command] = {
         "write a comparison report (HTML, Markdown, JSON, CSV, plots) for catalog models",
     ),
     "rope": Command("modelkin.rope_view", "RoPE inventory: rotary dims, layout, base, scaling, wavelengths"),
+    "fit": Command(
+        "modelkin.reports.fit_view", "will it fit? memory per GPU for serving or fine-tuning, with formulas"
+    ),
     "build": Command(
         "modelkin.reference.builder",
         "write a (tiny) model as a Hugging Face folder, or count it on the meta device",

@@ -42,6 +42,7 @@ Report JSON shape (`report.json`; `schema` changes when a key is removed or chan
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,6 +77,7 @@ from .page import Cell, Figure, Prose, Section, Table
 
 SCHEMA = "modelkin-report/1"
 GIB = 2**30
+DEFAULT_FIT_GPU = "L4"  # the GPU of the report's "will it fit" plot (report --gpu)
 # The feature matrix is split into tables a reader can take in; rows of `feature_rows` not
 # named here land in the last table, so a newly added choice is never lost.
 FEATURE_GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
@@ -147,7 +149,7 @@ def accounting_params(entry: CatalogEntry) -> int:
 # --- the report ------------------------------------------------------------------------------
 
 
-def build_report(ids: Sequence[str | CatalogEntry], context: int) -> ReportData:
+def build_report(ids: Sequence[str | CatalogEntry], context: int, fit_gpu: str = DEFAULT_FIT_GPU) -> ReportData:
     selected = [i if isinstance(i, CatalogEntry) else get(i) for i in ids]
     # Models outside the catalog join it for the lineage lookups; they are never anyone's predecessor
     # unless selected.
@@ -156,7 +158,7 @@ def build_report(ids: Sequence[str | CatalogEntry], context: int) -> ReportData:
         raise ModelkinError("report", "no models selected")
     models = [_facts(e, catalog, context) for e in selected]
     steps = lineage(selected, catalog)
-    figures = _figures(models, context)
+    figures = _figures(models, context, fit_gpu)
     figure_by_name = {f.name: (f, png) for f, png in figures}
 
     feature_tables = _feature_tables(models)
@@ -211,7 +213,7 @@ def build_report(ids: Sequence[str | CatalogEntry], context: int) -> ReportData:
             params_table,
             *[figure_by_name[name][0] for name in ("params",) if name in figure_by_name],
             memory_table,
-            *[figure_by_name[name][0] for name in ("kv-cache",) if name in figure_by_name],
+            *[figure_by_name[name][0] for name in ("kv-cache", "fit") if name in figure_by_name],
             compute_table,
             quant_table,
         ],
@@ -549,7 +551,53 @@ def _sources_text(models: Sequence[ModelFacts]) -> str:
 # --- plots -----------------------------------------------------------------------------------
 
 
-def _figures(models: Sequence[ModelFacts], context: int) -> list[tuple[Figure, bytes]]:
+def _fit_job(models: Sequence[ModelFacts], gpu_name: str) -> tuple[Any, ...]:
+    """Memory per GPU against context when serving each model on `gpu_name` (the `modelkin fit`
+    arithmetic): bf16 weights and KV cache, batch 1, the fewest GPUs that hold 4k tokens."""
+    from ..configs.gpus import get_gpu
+    from ..families import planning
+
+    gpu = get_gpu(gpu_name)
+    hw = planning.Hardware(gpu.name, gpu.memory_bytes, gpu.source)
+    top = min(max(m.spec.max_position_embeddings for m in models), 2**20)
+    xs = [2**k for k in range(10, max(11, math.ceil(math.log2(top))) + 1)]
+    # Models with the same curve (same weights, cache and layout) share a line, as in the KV plot;
+    # a line ends at its model's context limit (NaN breaks it).
+    curves: dict[tuple[Any, ...], tuple[list[str], list[float], float | None, str]] = {}
+    for m in models:
+        req = planning.ServeRequest(context=4096)
+        par = planning.fewest_gpus_serving(m.spec, hw, planning.Parallel(), req)
+        if par is None:
+            continue
+        layout = (f" (tp={par.tp})" if par.tp > 1 else "") + (f" (pp={par.pp})" if par.pp > 1 else "")
+        limit = m.spec.max_position_embeddings
+        total = planning.memory_vs_context(m.spec, hw, par, req, xs)["total"]
+        total = [t if x <= limit else math.nan for x, t in zip(xs, total)]
+        if limit < xs[0]:
+            continue  # shorter than the plot's first context (a tiny model)
+        capacity = planning.plan_serving(m.spec, hw, par, req).answers["kv_capacity_tokens"]
+        stop = capacity.value if capacity is not None and capacity.value < min(limit, xs[-1]) else None
+        key = (tuple(round(t) if t == t else -1 for t in total), layout)
+        ids, _, _, _ = curves.setdefault(key, ([], total, stop, layout))
+        ids.append(m.id)
+    ordered = sorted(curves.values(), key=lambda c: -max(t for t in c[1] if t == t))
+    series = {", ".join(ids) + layout: total for ids, total, _, layout in ordered}
+    stops = {", ".join(ids) + layout: stop for ids, _, stop, layout in ordered}
+    budget = planning.DEFAULT_UTILIZATION * hw.memory_bytes
+    return (
+        "memory_vs_context",
+        (xs, series, budget, f"budget: {planning.DEFAULT_UTILIZATION:g} × {gpu.name}", stops),
+        {"title": f"Serving memory per GPU on {gpu.name}"},
+        "fit",
+        f"Will it fit on {gpu.name}?",
+        f"Memory per GPU when serving one sequence with vLLM (bf16 weights and KV cache, gpu_memory_utilization "
+        f"{planning.DEFAULT_UTILIZATION:g}, the fewest GPUs that hold 4,096 tokens, as `modelkin fit` plans it). "
+        "A dotted line marks the context where a model's KV cache no longer fits beside its weights; "
+        "`modelkin fit ID --gpu NAME --explain` shows every term.",
+    )
+
+
+def _figures(models: Sequence[ModelFacts], context: int, fit_gpu: str = DEFAULT_FIT_GPU) -> list[tuple[Figure, bytes]]:
     """Every plot names every selected model: models that would draw the same line or point share
     it and its label, and a model a plot cannot show (no published token count) is named in the
     caption instead."""
@@ -642,6 +690,8 @@ def _figures(models: Sequence[ModelFacts], context: int) -> list[tuple[Figure, b
                 + (f" Not drawn, no published token count: {', '.join(missing)}." if missing else ""),
             )
         )
+
+    jobs.append(_fit_job(models, fit_gpu))
 
     rope_series = _rope_series(models)
     jobs.append(

@@ -32,6 +32,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"context length for KV-cache and FLOP figures, e.g. 8192, 32k, 128Ki (default {DEFAULT_CONTEXT})",
     )
+    p.add_argument(
+        "--gpu", default="L4", help="the GPU of the 'will it fit' plot (default L4; see `modelkin fit --gpu`)"
+    )
     p.add_argument("--force", action="store_true", help="replace an existing report (or non-empty folder) at DIR")
     examples(
         p,
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> str:
         extra = "--family" if args.family else "the IDs"
         raise ModelkinError("--all", f"already takes every catalog model; drop {extra}, or drop --all to choose models")
     ids = select_ids(args.ids, all_models=args.all, family=args.family)
-    data = build_report(ids, args.context)
+    data = build_report(ids, args.context, args.gpu)
     out = write_report(data, args.out, force=args.force)
     files = ["report.html", "report.md", "report.json", f"{len(data.tables)} CSV", f"{len(data.figures)} plots"]
     if not data.figures:

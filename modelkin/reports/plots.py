@@ -471,3 +471,45 @@ def _check_lengths(series: Mapping[str, Sequence[float]], expected: int, against
     for name, values in series.items():
         if len(values) != expected:
             raise ValueError(f"series {name!r} has {len(values)} values but {against} has {expected}")
+
+
+def memory_vs_context(
+    x: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    budget: float,
+    budget_label: str,
+    stops: Mapping[str, float | None],
+    title: str,
+    stacked: bool = False,
+) -> PlotOutput:
+    """Memory per GPU (bytes) against context (log x): stacked components of one model, or one total
+    line per model; the memory budget as a dashed line and, where a series stops fitting, a dotted
+    vertical line at that context in its colour."""
+    _check_lengths(series, len(x), "x")
+    gib = float(2**30)  # bytes in, GiB on the axis ("50B" would read as billions)
+    series = {name: [v / gib for v in values] for name, values in series.items()}
+    budget = budget / gib
+    columns = 1 if stacked else 3
+    with _figure(_size_for_legend([*series, budget_label], columns)) as fig:
+        ax = fig.add_subplot()
+        if stacked:
+            ax.stackplot(x, *series.values(), labels=list(series), colors=[_colour(i) for i in range(len(series))])
+            top = max(sum(values) for values in zip(*series.values()))
+        else:
+            for index, (name, values) in enumerate(series.items()):
+                stop = stops.get(name)
+                # One legend entry per model: where it stops fitting is part of its label, not a second entry.
+                label = f"{name} (fits to {stop:,.0f})" if stop is not None and min(x) <= stop <= max(x) else name
+                colour, dash = _style(index)
+                ax.plot(x, values, label=label, color=colour, linestyle=dash, marker="o", markersize=2.5)
+            top = max((v for values in series.values() for v in values if v == v), default=0.0)  # NaN ends a line
+        ax.axhline(budget, color="#666666", linestyle="--", linewidth=1.2, label=budget_label)
+        for index, stop in enumerate(stops.values()):
+            if stop is not None and min(x) <= stop <= max(x):
+                colour = "#D55E00" if stacked else _style(index)[0]
+                label = f"stops fitting: {stop:,.0f}" if stacked else None
+                ax.axvline(stop, color=colour, linestyle=":", linewidth=1.5, label=label)
+        ax.set_xscale("log", base=2)
+        ax.set_ylim(0, min(max(top, budget) * 1.08, budget * 2.5))
+        _finish(fig, ax, title, "context length (tokens)", "GiB per GPU", legend_columns=columns)
+        return _render(fig)
