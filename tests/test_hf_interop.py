@@ -52,7 +52,7 @@ def transformers_view(config: dict) -> dict:
 @pytest.mark.parametrize("folder", real_config_dirs(), ids=lambda p: p.name)
 def test_real_configs_read_as_transformers_reads_them(folder):
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    if config["model_type"] not in ("llama", "qwen2", "glm", "glm4", "chatglm"):
+    if config["model_type"] not in ("llama", "qwen2", "glm", "glm4", "chatglm", "qwen2_moe"):
         with pytest.raises(InvalidSpec, match="not supported"):
             read_hf_config(config)
         return

@@ -48,10 +48,19 @@ GLM4_DEFAULTS = FormatDefaults(
 
 class GlmArch(ArchBase):
     family: Literal["glm"] = "glm"
-    generation: Literal["chatglm2", "chatglm3", "glm-4", "glm-4-0414"]
+    generation: Literal["chatglm2", "chatglm3", "glm-4", "glm-4-0414", "glm-4.5"]
 
     @model_validator(mode="after")
     def _glm_block(self) -> GlmArch:
+        if self.generation == "glm-4.5":
+            # transformers' Glm4MoeForCausalLM: rotate_half on the rotary half, separate gate/up.
+            if self.positions.layout != "half-split" or self.mlp.fused_gate_up or self.norm.placement != "pre":
+                raise ValueError("glm-4.5 rotates half-split pairs, keeps gate_proj/up_proj apart and uses pre-norm")
+            if self.attention.qk_norm == "l2" or self.attention.out_bias:
+                raise ValueError("attention: glm-4.5's QK-norm is an RMSNorm and o_proj has no bias")
+            return self
+        if self.moe is not None or self.attention.qk_norm != "none" or self.layers.mtp or self.long_context.chunked:
+            raise ValueError(f"{self.generation} has no experts, QK-norm, MTP layers or chunked attention")
         if self.positions.layout != "interleaved":
             raise ValueError("positions.layout: GLM rotates interleaved pairs")
         if not self.mlp.gated or not self.mlp.fused_gate_up:

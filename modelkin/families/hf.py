@@ -20,11 +20,19 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from ..errors import InvalidSpec
-from . import glm, llama, qwen2
+from . import glm, llama, moe_formats, qwen2
 from .hf_reader import ConfigReader, HFRead
 from .spec import ArchBase
 
-FORMATS = ("llama", "qwen2", "glm", "glm4", "chatglm")
+FORMATS = ("llama", "qwen2", "glm", "glm4", "chatglm", "qwen2_moe", "qwen3_moe", "glm4_moe", "llama4", "llama4_text")
+# Formats that only one generation uses: the model_type settles the generation.
+FORMAT_GENERATION = {
+    "qwen2_moe": "qwen2-moe",
+    "qwen3_moe": "qwen3-moe",
+    "glm4_moe": "glm-4.5",
+    "llama4": "llama-4",
+    "llama4_text": "llama-4",
+}
 
 _READERS: dict[str, Callable[[ConfigReader], dict[str, Any]]] = {
     "llama": llama.read_llama,
@@ -32,6 +40,11 @@ _READERS: dict[str, Callable[[ConfigReader], dict[str, Any]]] = {
     "glm": glm.read_glm,
     "glm4": lambda r: glm.read_glm(r, sandwich=True),
     "chatglm": glm.read_chatglm,
+    "qwen2_moe": lambda r: moe_formats.read_qwen_moe(r, qwen3=False),
+    "qwen3_moe": lambda r: moe_formats.read_qwen_moe(r, qwen3=True),
+    "glm4_moe": moe_formats.read_glm4_moe,
+    "llama4": moe_formats.read_llama4,
+    "llama4_text": moe_formats.read_llama4,
 }
 
 # Keys only one format uses: a config whose model_type disagrees with them was
@@ -90,6 +103,8 @@ def detect_model_type(config: dict[str, Any], where: str) -> str:
         raise InvalidSpec(where, f"model_type {model_type!r} is not supported (supported: {', '.join(FORMATS)})")
     for other, keys in _SIGNATURE_KEYS.items():
         present = [k for k in keys if k in config]
+        if other == "qwen2" and model_type in ("qwen2_moe", "qwen3_moe"):
+            continue  # the Qwen MoE configs carry Qwen2's sliding-window keys too
         if other != model_type and len(present) >= 2:
             raise InvalidSpec(
                 where, f"model_type is {model_type!r} but keys {', '.join(present)} belong to the {other!r} format"
@@ -110,6 +125,8 @@ def read_hf_config(
     fields = _READERS[model_type](reader)
     if generation is not None:
         how = "stated by the caller (catalog entry)"
+    elif model_type in FORMAT_GENERATION:
+        generation, how = FORMAT_GENERATION[model_type], f"model_type {model_type!r}"
     else:
         generation, how = _generation(fields, model_type, config, name_hint)
     fields["generation"] = generation
@@ -143,6 +160,9 @@ def spec_from_hf(config: dict[str, Any], name_hint: str | None = None) -> ArchBa
 
 
 def default_format(spec: ArchBase) -> str:
+    for fmt, generation in FORMAT_GENERATION.items():
+        if spec.generation == generation:
+            return "llama4_text" if fmt == "llama4" else fmt
     if spec.family == "glm":
         if spec.norm.placement == "sandwich":
             return "glm4"
@@ -157,6 +177,10 @@ def spec_to_hf(spec: ArchBase, fmt: str | None = None) -> dict[str, Any]:
     THUDM's code) reads as this architecture."""
     fmt = fmt or default_format(spec)
     allowed = {"llama": ("llama",), "qwen2": ("qwen2",), "glm": ("glm", "glm4", "chatglm")}[spec.family]
+    if spec.generation in FORMAT_GENERATION.values():
+        allowed = (default_format(spec),)
+    elif fmt in FORMAT_GENERATION:
+        allowed = ()
     if fmt not in allowed:
         raise InvalidSpec("format", f"a {spec.family} spec can be written as {' or '.join(allowed)}, not {fmt!r}")
     if fmt == "glm4" and spec.norm.placement != "sandwich" or fmt == "glm" and spec.norm.placement == "sandwich":
@@ -170,6 +194,10 @@ def spec_to_hf(spec: ArchBase, fmt: str | None = None) -> dict[str, Any]:
         "glm": glm.write_glm,
         "glm4": glm.write_glm,
         "chatglm": glm.write_chatglm,
+        "qwen2_moe": moe_formats.write_qwen_moe,
+        "qwen3_moe": moe_formats.write_qwen_moe,
+        "glm4_moe": moe_formats.write_glm4_moe,
+        "llama4_text": moe_formats.write_llama4,
     }[fmt]
     try:
         return writer(spec)
@@ -180,6 +208,10 @@ def spec_to_hf(spec: ArchBase, fmt: str | None = None) -> dict[str, Any]:
 # --- generation ------------------------------------------------------------------
 
 _NAME_PATTERNS = (
+    (r"glm-?4\.[5-9]", "glm-4.5"),
+    (r"qwen3-.*a\d+b", "qwen3-moe"),
+    (r"qwen(1\.5|2)-moe|qwen2-57b-a14b", "qwen2-moe"),
+    (r"llama-?4", "llama-4"),
     (r"glm-?4.*0414", "glm-4-0414"),
     (r"chatglm3", "chatglm3"),
     (r"chatglm2", "chatglm2"),
@@ -198,8 +230,12 @@ _FAMILY_OF = {
     "llama-3": "llama",
     "llama-3.1": "llama",
     "llama-3.2": "llama",
+    "llama-4": "llama",
     "qwen2": "qwen2",
     "qwen2.5": "qwen2",
+    "qwen2-moe": "qwen2",
+    "qwen3-moe": "qwen2",
+    "glm-4.5": "glm",
     "chatglm2": "glm",
     "chatglm3": "glm",
     "glm-4": "glm",
@@ -224,6 +260,8 @@ def _generation(fields: dict[str, Any], model_type: str, config: dict[str, Any],
         if generation and _FAMILY_OF[generation] == fields["family"]:
             if model_type == "glm4" and generation != "glm-4-0414":
                 continue  # the sandwich-norm format is GLM-4-0414 whatever the name says
+            if generation in FORMAT_GENERATION.values():
+                continue  # those generations have formats of their own
             return generation, f"from the {source} {name!r}"
     if fields["family"] == "llama":
         return llama.infer_llama_generation(fields)

@@ -19,8 +19,13 @@ from typing import Literal
 from ..errors import InvalidSpec
 from .spec import ArchBase
 
-Component = Literal["embedding", "attention", "mlp", "norm", "head", "buffer"]
-CONVENTIONS = ("llama", "qwen2", "glm", "glm4", "chatglm")
+Component = Literal[
+    "embedding", "attention", "mlp", "norm", "head", "router", "experts", "shared_expert", "mtp", "buffer"
+]
+CONVENTIONS = ("llama", "qwen2", "glm", "glm4", "chatglm", "qwen2_moe", "qwen3_moe", "glm4_moe", "llama4_text")
+# Stored in published checkpoints beside the model transformers builds, counted apart:
+# GLM-4.5's multi-token-prediction layers (with their head copy) and buffers.
+OUTSIDE_MODEL = ("mtp", "buffer")
 
 
 @dataclass(frozen=True)
@@ -36,8 +41,14 @@ class TensorSlot:
 
     @property
     def is_parameter(self) -> bool:
-        """False for buffers a checkpoint may carry (ChatGLM's rotary inv_freq)."""
+        """False for buffers a checkpoint may carry (ChatGLM's rotary inv_freq, GLM-4.5's
+        e_score_correction_bias)."""
         return self.component != "buffer"
+
+    @property
+    def in_model(self) -> bool:
+        """A parameter of the model transformers builds (MTP layers and buffers are not)."""
+        return self.component not in OUTSIDE_MODEL
 
 
 _TRANSFORMERS_NAMES = {
@@ -64,6 +75,20 @@ NAMES: dict[str, dict[str, str]] = {
     "qwen2": _TRANSFORMERS_NAMES,
     "glm": _TRANSFORMERS_NAMES,
     "glm4": _TRANSFORMERS_NAMES,
+    "qwen2_moe": _TRANSFORMERS_NAMES
+    | {"shared_expert": "mlp.shared_expert", "shared_expert_gate": "mlp.shared_expert_gate"},
+    "qwen3_moe": _TRANSFORMERS_NAMES,
+    "glm4_moe": _TRANSFORMERS_NAMES | {"shared_expert": "mlp.shared_experts"},
+    # Llama 4: the MLP is `feed_forward`; the experts are two fused 3-D tensors.
+    "llama4_text": _TRANSFORMERS_NAMES
+    | {
+        "gate": "feed_forward.gate_proj",
+        "up": "feed_forward.up_proj",
+        "down": "feed_forward.down_proj",
+        "router": "feed_forward.router",
+        "experts": "feed_forward.experts",
+        "shared_expert": "feed_forward.shared_expert",
+    },
     "chatglm": {
         "embed": "transformer.embedding.word_embeddings",
         "layer": "transformer.encoder.layers.{i}.",
@@ -110,7 +135,9 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
         if spec.norm.kind == "layernorm":
             slots.append(TensorSlot(name + ".bias", (h,), "norm", i))
 
-    for i in range(spec.num_layers):
+    def block(i: int, mlp_kind: str, over: Component | None = None) -> None:
+        """Decoder layer i; `over` re-labels every slot (an MTP layer's block)."""
+        start = len(slots)
         prefix = names["layer"].format(i=i)
         norm(prefix + names["attn_norm"], i)
         if "qkv" in names:
@@ -120,24 +147,78 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
             linear("k", kv_out, h, att.qkv_bias, "attention", i)
             linear("v", kv_out, h, att.qkv_bias, "attention", i)
         linear("o", h, q_out, att.out_bias, "attention", i)
+        if att.qk_norm == "rmsnorm":
+            for role in ("q_norm", "k_norm"):
+                slots.append(TensorSlot(f"{prefix}self_attn.{role}.weight", (att.head_dim,), "norm", i))
         if spec.norm.placement == "sandwich":
             norm(prefix + names["post_attn_norm"], i)
         norm(prefix + names["mlp_norm"], i)
-        inter = mlp.intermediate_size
-        if mlp.fused_gate_up:
-            linear("gate_up", 2 * inter, h, mlp.bias, "mlp", i)
-        elif mlp.gated:
-            linear("gate", inter, h, mlp.bias, "mlp", i)
-            linear("up", inter, h, mlp.bias, "mlp", i)
+        if mlp_kind == "moe":
+            experts(prefix, i)
         else:
-            linear("up", inter, h, mlp.bias, "mlp", i)
-        linear("down", h, inter, mlp.bias, "mlp", i)
+            inter = mlp.intermediate_size
+            if mlp.fused_gate_up:
+                linear("gate_up", 2 * inter, h, mlp.bias, "mlp", i)
+            elif mlp.gated:
+                linear("gate", inter, h, mlp.bias, "mlp", i)
+                linear("up", inter, h, mlp.bias, "mlp", i)
+            else:
+                linear("up", inter, h, mlp.bias, "mlp", i)
+            linear("down", h, inter, mlp.bias, "mlp", i)
         if spec.norm.placement == "sandwich":
             norm(prefix + names["post_mlp_norm"], i)
+        if over is not None:
+            slots[start:] = [
+                TensorSlot(s.name, s.shape, over if s.is_parameter else s.component, i) for s in slots[start:]
+            ]
+
+    def experts(prefix: str, i: int) -> None:
+        moe = spec.moe
+        assert moe is not None  # the spec's validator pairs "moe" layers with the moe section
+        e, width = moe.num_experts, moe.intermediate_size
+        mlp_stem = names["gate"].rpartition(".")[0]  # "mlp" or "feed_forward"
+        router = names.get("router", f"{mlp_stem}.gate")
+        slots.append(TensorSlot(f"{prefix}{router}.weight", (e, h), "router", i))
+        if moe.router.correction_bias:
+            slots.append(TensorSlot(f"{prefix}{router}.e_score_correction_bias", (e,), "buffer", i))
+        if "experts" in names:
+            # Fused 3-D tensors, input dimension first (Llama 4's published layout).
+            base = f"{prefix}{names['experts']}"
+            slots.append(TensorSlot(f"{base}.gate_up_proj", (e, h, 2 * width), "experts", i))
+            slots.append(TensorSlot(f"{base}.down_proj", (e, width, h), "experts", i))
+        else:
+            for j in range(e):
+                base = f"{prefix}{mlp_stem}.experts.{j}"
+                slots.append(TensorSlot(f"{base}.gate_proj.weight", (width, h), "experts", i))
+                slots.append(TensorSlot(f"{base}.up_proj.weight", (width, h), "experts", i))
+                slots.append(TensorSlot(f"{base}.down_proj.weight", (h, width), "experts", i))
+        shared = moe.shared_expert
+        if shared is not None:
+            base = f"{prefix}{names.get('shared_expert', mlp_stem + '.shared_expert')}"
+            w = shared.intermediate_size
+            slots.append(TensorSlot(f"{base}.gate_proj.weight", (w, h), "shared_expert", i))
+            slots.append(TensorSlot(f"{base}.up_proj.weight", (w, h), "shared_expert", i))
+            slots.append(TensorSlot(f"{base}.down_proj.weight", (h, w), "shared_expert", i))
+            if shared.gate:
+                slots.append(TensorSlot(f"{prefix}{names['shared_expert_gate']}.weight", (1, h), "shared_expert", i))
+
+    kinds = spec.mlp_kinds()
+    for i in range(spec.num_layers):
+        block(i, kinds[i])
     if spec.norm.final_norm:
         norm(names["final_norm"], None)
     if not spec.embeddings.tied:
         slots.append(TensorSlot(names["head"] + ".weight", (spec.vocab_size, h), "head"))
+    for j in range(spec.layers.mtp):
+        # GLM-4.5's multi-token-prediction layers, stored after the last layer: a decoder
+        # block (MoE) with its own input norms, a 2h -> h projection and a head copy.
+        i = spec.num_layers + j
+        prefix = names["layer"].format(i=i)
+        block(i, "moe" if "moe" in kinds else "dense", over="mtp")
+        for role in ("enorm", "hnorm", "shared_head.norm"):
+            slots.append(TensorSlot(f"{prefix}{role}.weight", (h,), "mtp", i))
+        slots.append(TensorSlot(f"{prefix}eh_proj.weight", (h, 2 * h), "mtp", i))
+        slots.append(TensorSlot(f"{prefix}shared_head.head.weight", (spec.vocab_size, h), "mtp", i))
     return slots
 
 
@@ -153,3 +234,11 @@ def _check_expressible(spec: ArchBase, convention: str) -> None:
         raise no("GLM stores gate and up fused in gate_up_proj")
     if spec.norm.placement == "sandwich" and convention != "glm4":
         raise no("only glm4 names the sandwich norms")
+    moe_conventions = ("qwen2_moe", "qwen3_moe", "glm4_moe", "llama4_text")
+    if (spec.moe is not None or spec.attention.qk_norm != "none") and convention not in moe_conventions:
+        raise no("its names have no experts or QK-norm")
+    if spec.moe is not None and spec.moe.shared_expert is not None and spec.moe.shared_expert.gate:
+        if convention != "qwen2_moe":
+            raise no("only qwen2_moe names a shared-expert gate")
+    if spec.layers.mtp and convention != "glm4_moe":
+        raise no("only glm4_moe stores multi-token-prediction layers")

@@ -22,10 +22,14 @@ LLAMA_GENERATIONS = ("llama-1", "llama-2", "llama-3", "llama-3.1", "llama-3.2")
 
 class LlamaArch(ArchBase):
     family: Literal["llama"] = "llama"
-    generation: Literal["llama-1", "llama-2", "llama-3", "llama-3.1", "llama-3.2"]
+    generation: Literal["llama-1", "llama-2", "llama-3", "llama-3.1", "llama-3.2", "llama-4"]
 
     @model_validator(mode="after")
     def _llama_block(self) -> LlamaArch:
+        if self.generation == "llama-4":
+            return self._llama4_block()
+        if self.moe is not None or self.attention.qk_norm != "none" or self.long_context.chunked or self.layers.mtp:
+            raise ValueError(f"{self.generation} has no experts, QK-norm, chunked attention or MTP layers")
         # What transformers' LlamaForCausalLM can express; anything else is another family.
         if (
             self.positions.layout != "half-split"
@@ -41,6 +45,22 @@ class LlamaArch(ArchBase):
             raise ValueError("attention: llama's attention_bias covers q, k, v and o alike")
         if self.long_context.dual_chunk or self.long_context.sliding_window:
             raise ValueError("long_context: llama has neither dual chunk attention nor a sliding window")
+        return self
+
+    def _llama4_block(self) -> LlamaArch:
+        # What transformers' Llama4ForCausalLM can express.
+        if self.positions.layout != "interleaved" or self.positions.rotary_fraction != 1:
+            raise ValueError("positions: llama-4 rotates whole heads in interleaved (complex) pairs")
+        if self.norm.placement != "pre" or self.norm.kind != "rmsnorm":
+            raise ValueError("norm: llama-4 uses pre-norm RMSNorm")
+        if not self.mlp.gated or self.mlp.fused_gate_up or self.mlp.bias:
+            raise ValueError("mlp: llama-4 uses a bias-free gated MLP with separate gate_proj and up_proj")
+        if self.attention.qk_norm == "rmsnorm" or self.attention.qkv_bias != self.attention.out_bias:
+            raise ValueError("attention: llama-4's QK-norm is the weightless L2 norm; its bias covers q, k, v and o")
+        if self.long_context.dual_chunk or self.long_context.sliding_window or self.layers.mtp:
+            raise ValueError("llama-4 has no dual chunk attention, sliding window or MTP layers")
+        if self.moe is not None and (self.moe.router.weight_applied_to != "input" or self.moe.shared_expert is None):
+            raise ValueError("moe: llama-4 scales each expert's input and always has a shared expert")
         return self
 
 

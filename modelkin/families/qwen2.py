@@ -26,11 +26,18 @@ QWEN2_SLIDING_DEFAULTS = {"use_sliding_window": False, "sliding_window": 4096, "
 
 class Qwen2Arch(ArchBase):
     family: Literal["qwen2"] = "qwen2"
-    generation: Literal["qwen2", "qwen2.5"]
+    generation: Literal["qwen2", "qwen2.5", "qwen2-moe", "qwen3-moe"]
 
     @model_validator(mode="after")
     def _qwen2_block(self) -> Qwen2Arch:
         # Same constraints as LlamaArch, except the fixed q/k/v bias.
+        if self.generation == "qwen3-moe":
+            if self.attention.qkv_bias or self.attention.out_bias or self.attention.qk_norm != "rmsnorm":
+                raise ValueError("attention: qwen3-moe has no q/k/v bias and normalises q and k (qk_norm rmsnorm)")
+        elif self.attention.qk_norm != "none":
+            raise ValueError(f"attention.qk_norm: {self.generation} has no QK-norm")
+        if self.generation not in ("qwen2-moe", "qwen3-moe") and self.moe is not None:
+            raise ValueError(f"moe: {self.generation} is a dense generation")
         pos = self.positions
         if pos.layout != "half-split" or pos.rotary_fraction != 1 or pos.rope_ratio != 1:
             raise ValueError("positions: qwen2 rotates whole heads with the half-split layout (no rope_ratio)")
@@ -38,8 +45,10 @@ class Qwen2Arch(ArchBase):
             raise ValueError("norm: qwen2 uses pre-norm RMSNorm")
         if not self.mlp.gated or self.mlp.fused_gate_up or self.mlp.bias:
             raise ValueError("mlp: qwen2 uses a bias-free gated MLP with separate gate_proj and up_proj")
-        if not self.attention.qkv_bias or self.attention.out_bias:
+        if self.generation in ("qwen2", "qwen2.5") and (not self.attention.qkv_bias or self.attention.out_bias):
             raise ValueError("attention: qwen2 always has a q/k/v bias and no o_proj bias")
+        if self.long_context.chunked or self.layers.mtp:
+            raise ValueError("qwen2 has neither chunked attention nor multi-token-prediction layers")
         return self
 
 

@@ -25,6 +25,8 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
 
 
+from .moe import Moe  # noqa: E402  (moe.py builds on Strict above)
+
 # --- tokenizer -------------------------------------------------------------------
 
 TokenizerKind = Literal["sentencepiece-bpe", "byte-level-bpe", "tiktoken-bpe"]
@@ -60,6 +62,9 @@ class Attention(Strict):
     head_dim: PositiveInt = Field(le=65_536)
     qkv_bias: bool = False
     out_bias: bool = False
+    # RMSNorm with a weight over head_dim on q and k (Qwen3-MoE, GLM-4.5), or Llama 4's
+    # weightless L2 norm, applied after RoPE and only on the layers that rotate.
+    qk_norm: Literal["none", "rmsnorm", "l2"] = "none"
 
     @model_validator(mode="after")
     def _heads_divide(self) -> Attention:
@@ -214,9 +219,26 @@ class SlidingWindow(Strict):
         return self
 
 
+class ChunkedAttention(Strict):
+    """Llama 4's chunked attention: a "chunked" layer attends only to the earlier tokens
+    of its own `chunk_size`-token chunk, so its KV cache never holds more than a chunk."""
+
+    chunk_size: PositiveInt
+
+
+class TemperatureTuning(Strict):
+    """Llama 4's attention temperature on NoPE layers: the query at position p is scaled
+    by 1 + attn_scale · log(1 + floor((p + 1) / floor_scale))."""
+
+    floor_scale: PositiveInt
+    attn_scale: PositiveFloat
+
+
 class LongContext(Strict):
     dual_chunk: DualChunkAttention | None = None
     sliding_window: SlidingWindow | None = None
+    chunked: ChunkedAttention | None = None
+    temperature_tuning: TemperatureTuning | None = None
 
 
 # --- MLP, norm, embeddings ---------------------------------------------------------
@@ -261,6 +283,31 @@ class Embeddings(Strict):
     tied: bool = False
 
 
+# --- per-layer structure ---------------------------------------------------------
+
+# full: causal attention over every earlier token; sliding: only the last
+# `long_context.sliding_window.window` tokens; chunked: only the tokens of the same
+# `long_context.chunked.chunk_size` chunk; nope: full attention without RoPE.
+AttentionKind = Literal["full", "sliding", "chunked", "nope"]
+# What follows attention in a layer: the `mlp` block, or the experts of `moe`.
+LayerMlpKind = Literal["dense", "moe"]
+
+
+class Layers(Strict):
+    """Where layers differ from one another; a field left out (None) means "every layer
+    is what the rest of the spec implies", so uniform models stay one line.
+
+    `attention[i]` is layer i's attention kind (omitted: "full", or Qwen2's window rule).
+    `mlp[i]` is layer i's MLP kind (omitted: "dense"). `mtp` counts the extra
+    multi-token-prediction layers a checkpoint stores after the last layer (GLM-4.5's
+    `num_nextn_predict_layers`); they are not part of the forward pass.
+    """
+
+    attention: list[AttentionKind] | None = None
+    mlp: list[LayerMlpKind] | None = None
+    mtp: int = Field(default=0, ge=0, le=16)
+
+
 # --- the architecture ------------------------------------------------------------
 
 Family = Literal["llama", "qwen2", "glm"]
@@ -270,12 +317,16 @@ Generation = Literal[
     "llama-3",
     "llama-3.1",
     "llama-3.2",
+    "llama-4",
     "qwen2",
     "qwen2.5",
+    "qwen2-moe",
+    "qwen3-moe",
     "chatglm2",
     "chatglm3",
     "glm-4",
     "glm-4-0414",
+    "glm-4.5",
 ]
 
 
@@ -304,6 +355,8 @@ class ArchBase(Strict):
     mlp: Mlp
     norm: Norm
     embeddings: Embeddings = Embeddings()
+    moe: Moe | None = None
+    layers: Layers = Layers()
 
     @model_validator(mode="after")
     def _consistent(self) -> ArchBase:
@@ -336,6 +389,7 @@ class ArchBase(Strict):
             and self.long_context.sliding_window.enabled
         ):
             raise ValueError("long_context: dual chunk attention and an enabled sliding window cannot be combined")
+        self._check_layers()
         return self
 
     # Derived values: computed here once, used everywhere.
@@ -363,17 +417,83 @@ class ArchBase(Strict):
         return self.max_position_embeddings
 
     def windowed_layers(self) -> tuple[int, ...]:
-        """Indices of the layers that use the sliding window (Qwen2's rule)."""
-        window = self.long_context.sliding_window
-        if not window or not window.enabled:
-            return ()
-        first = window.max_window_layers or 0
-        return tuple(range(first, self.num_layers))
+        """Indices of the layers that use the sliding window."""
+        return tuple(i for i, kind in enumerate(self.attention_kinds()) if kind == "sliding")
 
     def attention_span(self, layer: int, context: int) -> int:
-        """How many tokens (itself included) a token at position `context`-1 attends to in `layer`."""
-        window = self.long_context.sliding_window
-        if layer in self.windowed_layers():
+        """How many tokens a layer's KV cache holds after `context` tokens, which bounds how
+        many tokens (itself included) one token attends to there: the whole context for
+        full and NoPE layers, at most the window for sliding ones and at most one chunk
+        for chunked ones."""
+        kind = self.attention_kind(layer)
+        if kind == "sliding":
+            window = self.long_context.sliding_window
             assert window is not None and window.window is not None
             return min(context, window.window)
+        if kind == "chunked":
+            assert self.long_context.chunked is not None
+            return min(context, self.long_context.chunked.chunk_size)
         return context
+
+    # Per-layer structure: `attention_kind`/`mlp_kind` are the only readers of
+    # `layers` and of the sliding-window rule; everything else asks them.
+
+    def default_attention_kinds(self) -> list[AttentionKind]:
+        window = self.long_context.sliding_window
+        first = (window.max_window_layers or 0) if window and window.enabled else self.num_layers
+        return ["full" if i < first else "sliding" for i in range(self.num_layers)]
+
+    def attention_kinds(self) -> list[AttentionKind]:
+        return list(self.layers.attention) if self.layers.attention is not None else self.default_attention_kinds()
+
+    def attention_kind(self, layer: int) -> AttentionKind:
+        return self.attention_kinds()[layer]
+
+    def mlp_kinds(self) -> list[LayerMlpKind]:
+        return list(self.layers.mlp) if self.layers.mlp is not None else ["dense"] * self.num_layers
+
+    def mlp_kind(self, layer: int) -> LayerMlpKind:
+        return self.mlp_kinds()[layer]
+
+    def rotates(self, layer: int) -> bool:
+        """Whether RoPE is applied in this layer (NoPE layers have no positions at all)."""
+        return self.attention_kind(layer) != "nope"
+
+    def layer_summary(self) -> str:
+        """The layer stack, run-length encoded, a repeating group once:
+        "3 × full + dense, 89 × full + moe", "12 × [3 × chunked + moe, nope + moe]"."""
+        kinds = list(zip(self.attention_kinds(), self.mlp_kinds()))
+        n = len(kinds)
+        period = next(p for p in range(1, n + 1) if n % p == 0 and kinds == kinds[:p] * (n // p))
+        if 1 < period < n:
+            text = f"{n // period} × [{_runs(kinds[:period])}]"
+        else:
+            text = _runs(kinds)
+        return text + (f" (+{self.layers.mtp} MTP)" if self.layers.mtp else "")
+
+    def _check_layers(self) -> None:
+        n = self.num_layers
+        for name, given in (("attention", self.layers.attention), ("mlp", self.layers.mlp)):
+            if given is not None and len(given) != n:
+                raise ValueError(f"layers.{name} lists {len(given)} layers, num_layers is {n}")
+        kinds = self.attention_kinds()
+        if "sliding" in kinds:
+            window = self.long_context.sliding_window
+            if window is None or not window.enabled or window.window is None:
+                raise ValueError("layers.attention: 'sliding' layers need an enabled long_context.sliding_window")
+        if ("chunked" in kinds) != (self.long_context.chunked is not None):
+            raise ValueError("layers.attention: 'chunked' layers and long_context.chunked go together")
+        if self.long_context.temperature_tuning is not None and "nope" not in kinds:
+            raise ValueError("long_context.temperature_tuning applies to NoPE layers; this model has none")
+        if ("moe" in self.mlp_kinds()) != (self.moe is not None):
+            raise ValueError("layers.mlp: 'moe' layers and the moe section go together")
+
+
+def _runs(kinds: list[tuple[str, str]]) -> str:
+    runs: list[list] = []
+    for kind in kinds:
+        if runs and runs[-1][0] == kind:
+            runs[-1][1] += 1
+        else:
+            runs.append([kind, 1])
+    return ", ".join(f"{n} × {attn} + {mlp}" if n > 1 else f"{attn} + {mlp}" for (attn, mlp), n in runs)
