@@ -50,6 +50,13 @@ def tiny(spec: ArchBase) -> ArchBase:
     data: dict[str, Any] = spec.model_dump()
     window = spec.long_context.sliding_window
     layers = 4 if window is not None else 2
+    pattern = _tiny_layer_pattern(spec)
+    if pattern is not None:
+        layers = len(pattern)
+        data["layers"].update(
+            attention=None if spec.layers.attention is None else [a for a, _ in pattern],
+            mlp=None if spec.layers.mlp is None else [m for _, m in pattern],
+        )
     ratio = spec.mlp.intermediate_size / spec.hidden_size
     hidden = heads * max(1, round(TINY_HIDDEN / heads))
     data.update(
@@ -61,6 +68,25 @@ def tiny(spec: ArchBase) -> ArchBase:
     data["tokenizer"] = {"kind": spec.tokenizer.kind}
     data["attention"].update(num_heads=heads, num_kv_heads=kv, head_dim=TINY_HEAD_DIM)
     data["mlp"]["intermediate_size"] = max(8, round(hidden * ratio / 8) * 8)
+    if spec.moe is not None:
+        moe, m = spec.moe, data["moe"]
+        groups = moe.router.num_groups
+        experts = min(moe.num_experts, max(2 * moe.experts_per_token, 4))
+        experts = -(-experts // groups) * groups  # a multiple of the groups
+        m.update(
+            num_experts=experts,
+            intermediate_size=max(8, round(hidden * moe.intermediate_size / spec.hidden_size / 8) * 8),
+        )
+        if moe.shared_expert is not None:
+            m["shared_expert"]["intermediate_size"] = max(
+                8, round(hidden * moe.shared_expert.intermediate_size / spec.hidden_size / 8) * 8
+            )
+    chunked = data["long_context"].get("chunked")
+    if chunked is not None:
+        chunked["chunk_size"] = shrink(chunked["chunk_size"], 16)
+    tuning = data["long_context"].get("temperature_tuning")
+    if tuning is not None:
+        tuning["floor_scale"] = shrink(tuning["floor_scale"], 4)
     scaling = data["positions"]["scaling"]
     if scaling.get("original_max_position_embeddings") is not None:
         scaling["original_max_position_embeddings"] = shrink(scaling["original_max_position_embeddings"], 16)
@@ -79,3 +105,22 @@ def tiny(spec: ArchBase) -> ArchBase:
             max_window_layers=None if window.max_window_layers is None else round(share * layers),
         )
     return validate_spec(data, f"tiny({spec.generation})")
+
+
+def _tiny_layer_pattern(spec: ArchBase) -> list[tuple[str, str]] | None:
+    """The layer kinds of a tiny model: one period of a repeating pattern (Llama 4's
+    three chunked layers and one NoPE layer; Maverick's dense/MoE alternation), else one
+    layer per run (GLM-4.5's dense prefix, then MoE), at least two layers. None when the
+    spec states no per-layer lists (the rules above apply)."""
+    if spec.layers.attention is None and spec.layers.mlp is None:
+        return None
+    kinds = list(zip(spec.attention_kinds(), spec.mlp_kinds()))
+    n = len(kinds)
+    period = next(p for p in range(1, n + 1) if n % p == 0 and kinds == kinds[:p] * (n // p))
+    if period < n:
+        pattern = kinds[:period]
+    else:
+        pattern = [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k]
+    while len(pattern) < 2:
+        pattern = pattern + pattern[-1:]
+    return pattern

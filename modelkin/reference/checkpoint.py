@@ -52,6 +52,10 @@ class Piece:
 
 
 def conversion_plan(spec: ArchBase, convention: str) -> list[Piece]:
+    if convention == reference_convention(spec) and convention not in ("glm", "chatglm"):
+        # The reference's own names: every tensor (buffers such as GLM-4.5's
+        # e_score_correction_bias included) is itself.
+        return [Piece(slot.name, slot.shape, (slot.name,)) for slot in layout(spec, convention)]
     src, dst = NAMES[reference_convention(spec)], NAMES[convention]
     by_name = {name: role for role, name in dst.items() if role != "layer"}
     plan: list[Piece] = []
@@ -182,6 +186,12 @@ FAMILY_TOKENS: dict[str, FamilyTokens] = {
     "chatglm3": _CHATGLM3,
     "glm-4": _GLM4,
     "glm-4-0414": _GLM4,
+    # The MoE generations' tiny tokenizers are their families' (the kinds are the same;
+    # Llama 4's 200k vocabulary and Qwen3's chat tokens change no architecture choice).
+    "llama-4": _LLAMA3,
+    "qwen2-moe": _QWEN2,
+    "qwen3-moe": _QWEN2,
+    "glm-4.5": _GLM4,
 }
 
 

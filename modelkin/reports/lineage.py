@@ -38,6 +38,10 @@ GENERATION_NAMES = {
     "chatglm3": "ChatGLM3",
     "glm-4": "GLM-4",
     "glm-4-0414": "GLM-4-0414",
+    "llama-4": "Llama 4",
+    "qwen2-moe": "Qwen2-MoE",
+    "qwen3-moe": "Qwen3-MoE",
+    "glm-4.5": "GLM-4.5",
 }
 VARIANTS = ("base", "chat", "1m")  # in the order a family derives them
 VARIANT_NAMES = {"base": "", "chat": " chat/instruct", "1m": " 1M-context"}
