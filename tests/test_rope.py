@@ -247,7 +247,7 @@ def test_sliding_window_matches_transformers_qwen2():
     base = tiny(get("qwen2.5-7b").spec).model_dump()
     base["long_context"]["sliding_window"] = {"enabled": True, "window": 24, "max_window_layers": 2}
     spec = validate_spec(base, "tiny qwen2.5-7b with a window")
-    assert spec.windowed_layers() == (2, 3)
+    assert spec.attention_kinds() == ["full", "full", "sliding", "sliding"]
     model = reference.build_reference(spec, seed=0)
     hf = _hf_model_from_reference(spec, model)
     assert hf.config.layer_types == ["full_attention", "full_attention", "sliding_attention", "sliding_attention"]

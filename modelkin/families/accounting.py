@@ -2,8 +2,9 @@
 
 - Parameters: the sum over `layout(spec)` by component, so the count is
   exactly the number of values a checkpoint holds.
-- KV cache: 2 (K and V) × layers × kv heads × head_dim values per token; a
-  sliding-window layer stops growing at its window.
+- KV cache: 2 (K and V) × kv heads × head_dim values per token and layer; how
+  many tokens a layer keeps depends on its attention kind (`attention_span`, the
+  one place that knows): a sliding-window layer stops growing at its window.
 - FLOPs per token (PaLM appendix B / Kaplan et al. convention): a multiply-add
   is 2 FLOPs, so the forward pass costs 2 × (weights used in matmuls) plus, for
   a token that attends to `context` tokens, 2 × 2 × heads × head_dim × span per
@@ -88,6 +89,25 @@ def matmul_params(spec: ArchBase) -> int:
     return linear_weights + head
 
 
+def attention_span(spec: ArchBase, layer: int, context: int) -> int:
+    """How many tokens (itself included) the token at position `context`-1 attends to in
+    `layer`, which is also how many tokens that layer's KV cache holds."""
+    kind = spec.attention_kind(layer)
+    if kind in ("full", "nope"):
+        return context
+    if kind == "sliding":
+        window = spec.long_context.sliding_window
+        assert window is not None and window.window is not None  # the spec's validator ensures it
+        return min(context, window.window)
+    # chunked: at most one chunk (Llama 4); the cache never holds more than that.
+    assert spec.long_context.chunked is not None  # the spec's validator pairs them
+    return min(context, spec.long_context.chunked.chunk_size)
+
+
+def attention_spans(spec: ArchBase, context: int) -> list[int]:
+    return [attention_span(spec, layer, context) for layer in range(spec.num_layers)]
+
+
 def kv_cache_values_per_token_per_layer(spec: ArchBase) -> int:
     return 2 * spec.attention.num_kv_heads * spec.attention.head_dim
 
@@ -95,17 +115,21 @@ def kv_cache_values_per_token_per_layer(spec: ArchBase) -> int:
 def kv_cache_bytes(spec: ArchBase, context: int, batch: int = 1, dtype: str = "bf16") -> float:
     """Bytes the KV cache holds for `batch` sequences of `context` tokens."""
     per_layer = kv_cache_values_per_token_per_layer(spec) * DTYPE_BYTES[dtype]
-    cached_tokens = sum(spec.attention_span(layer, context) for layer in range(spec.num_layers))
-    return per_layer * cached_tokens * batch
+    return per_layer * sum(attention_spans(spec, context)) * batch
 
 
 def kv_cache_bytes_by_kind(spec: ArchBase, context: int, batch: int = 1, dtype: str = "bf16") -> dict[str, float]:
     """`kv_cache_bytes` split by attention kind (only the kinds the model uses)."""
     per_layer = kv_cache_values_per_token_per_layer(spec) * DTYPE_BYTES[dtype]
     out: dict[str, float] = {}
-    for layer, kind in enumerate(spec.attention_kinds()):
-        out[kind] = out.get(kind, 0.0) + per_layer * spec.attention_span(layer, context) * batch
+    for kind, span in zip(spec.attention_kinds(), attention_spans(spec, context)):
+        out[kind] = out.get(kind, 0.0) + per_layer * span * batch
     return out
+
+
+def cache_is_capped(spec: ArchBase) -> bool:
+    """True when no layer's cache grows without bound (every layer slides or is chunked)."""
+    return all(kind in ("sliding", "chunked") for kind in spec.attention_kinds())
 
 
 def layers_by_kind(spec: ArchBase) -> dict[str, int]:
@@ -122,7 +146,7 @@ def kv_cache_bytes_per_token(spec: ArchBase, dtype: str = "bf16") -> float:
 
 def attention_flops_per_token(spec: ArchBase, context: int) -> float:
     width = spec.attention.num_heads * spec.attention.head_dim
-    return sum(4.0 * width * spec.attention_span(layer, context) for layer in range(spec.num_layers))
+    return sum(4.0 * width * span for span in attention_spans(spec, context))
 
 
 def flops_per_token(spec: ArchBase, context: int = DEFAULT_CONTEXT) -> dict[str, float]:

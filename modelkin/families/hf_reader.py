@@ -92,7 +92,7 @@ class ConfigReader:
         """The value of `key` checked to be of `kind`; `default` (recorded as such) when absent.
 
         kinds: "int" (>= 0), "posint", "float" (finite), "posfloat", "bool", "str", "dict",
-        "int|list" (a token id or a list of them).
+        "int|list" (a token id or a list of them), "strlist" (a list of strings).
         """
         self.used.add(key)
         if key.endswith("_token_id") and key in self.config and self.config[key] is None and default is not MISSING:
@@ -177,4 +177,8 @@ def _check(value: Any, kind: str, key: str, where: str) -> Any:
         for item in items:
             _check(item, "int", key, where)
         return list(items)
+    if kind == "strlist":
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise bad("a list of strings")
+        return list(value)
     raise AssertionError(kind)

@@ -135,6 +135,17 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
         if spec.norm.kind == "layernorm":
             slots.append(TensorSlot(name + ".bias", (h,), "norm", i))
 
+    def dense_mlp(i: int) -> None:
+        inter = mlp.intermediate_size
+        if mlp.fused_gate_up:
+            linear("gate_up", 2 * inter, h, mlp.bias, "mlp", i)
+        elif mlp.gated:
+            linear("gate", inter, h, mlp.bias, "mlp", i)
+            linear("up", inter, h, mlp.bias, "mlp", i)
+        else:
+            linear("up", inter, h, mlp.bias, "mlp", i)
+        linear("down", h, inter, mlp.bias, "mlp", i)
+
     def block(i: int, mlp_kind: str, over: Component | None = None) -> None:
         """Decoder layer i; `over` re-labels every slot (an MTP layer's block)."""
         start = len(slots)
@@ -153,18 +164,7 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
         if spec.norm.placement == "sandwich":
             norm(prefix + names["post_attn_norm"], i)
         norm(prefix + names["mlp_norm"], i)
-        if mlp_kind == "moe":
-            experts(prefix, i)
-        else:
-            inter = mlp.intermediate_size
-            if mlp.fused_gate_up:
-                linear("gate_up", 2 * inter, h, mlp.bias, "mlp", i)
-            elif mlp.gated:
-                linear("gate", inter, h, mlp.bias, "mlp", i)
-                linear("up", inter, h, mlp.bias, "mlp", i)
-            else:
-                linear("up", inter, h, mlp.bias, "mlp", i)
-            linear("down", h, inter, mlp.bias, "mlp", i)
+        mlp_slots[mlp_kind](i)
         if spec.norm.placement == "sandwich":
             norm(prefix + names["post_mlp_norm"], i)
         if over is not None:
@@ -172,7 +172,8 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
                 TensorSlot(s.name, s.shape, over if s.is_parameter else s.component, i) for s in slots[start:]
             ]
 
-    def experts(prefix: str, i: int) -> None:
+    def experts(i: int) -> None:
+        prefix = names["layer"].format(i=i)
         moe = spec.moe
         assert moe is not None  # the spec's validator pairs "moe" layers with the moe section
         e, width = moe.num_experts, moe.intermediate_size
@@ -201,6 +202,10 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
             slots.append(TensorSlot(f"{base}.down_proj.weight", (h, w), "shared_expert", i))
             if shared.gate:
                 slots.append(TensorSlot(f"{prefix}{names['shared_expert_gate']}.weight", (1, h), "shared_expert", i))
+
+    # One entry per `LayerMlpKind`; every attention kind has the same tensors
+    # (they differ in what they attend to, not in what they store).
+    mlp_slots = {"dense": dense_mlp, "moe": experts}
 
     kinds = spec.mlp_kinds()
     for i in range(spec.num_layers):

@@ -32,6 +32,15 @@ LLAMA4_DEFAULTS = FormatDefaults(
     theta=500000.0,
 )
 
+
+def _layers(attention: list[str] | None, mlp: list[str]) -> dict[str, Any]:
+    """`layers` with the lists that equal the default (every layer full / dense) left out."""
+    return {
+        "attention": None if attention is None or set(attention) == {"full"} else attention,
+        "mlp": None if set(mlp) == {"dense"} else mlp,
+    }
+
+
 # Training-only keys: they change the loss, not the architecture.
 TRAINING_KEYS = ("output_router_logits", "router_aux_loss_coef", "router_jitter_noise", "for_llm_compressor")
 
@@ -96,7 +105,7 @@ def read_qwen_moe(r: ConfigReader, qwen3: bool) -> dict[str, Any]:
         raise r.fail(f"key 'mlp_only_layers' names layers {bad} outside 0..{n - 1}")
     mlp = ["moe" if i not in dense_only and num_experts > 0 and (i + 1) % step == 0 else "dense" for i in range(n)]
     r.note("layers.mlp", "config: mlp_only_layers and decoder_sparse_step (transformers' rule)")
-    fields["layers"] = {"mlp": mlp}
+    fields["layers"] = _layers(None, mlp)
     if "moe" in mlp:
         shared = None
         if not qwen3:
@@ -177,7 +186,7 @@ def read_glm4_moe(r: ConfigReader) -> dict[str, Any]:
     mlp = ["dense" if i < first_dense else "moe" for i in range(n)]
     mtp = r.take("num_nextn_predict_layers", "int", "layers.mtp", 1, "format default (Glm4MoeConfig)")
     r.mark_used("num_mtp_layers")
-    fields["layers"] = {"mlp": mlp, "mtp": mtp}
+    fields["layers"] = _layers(None, mlp) | {"mtp": mtp}
     if "moe" in mlp:
         experts = r.take("n_routed_experts", "posint", "moe.num_experts", 128, "format default (Glm4MoeConfig)")
         width = r.take("moe_intermediate_size", "posint", "moe.intermediate_size", 1408, "format default")
@@ -309,7 +318,7 @@ def _read_llama4_text(r: ConfigReader) -> dict[str, Any]:
     if moe_layers is None:
         moe_layers = list(range(step - 1, n, step))
     mlp = _moe_layers_from_indices(moe_layers, n, r, "moe_layers")
-    fields["layers"] = {"attention": attention, "mlp": mlp}
+    fields["layers"] = _layers(attention, mlp)
     if "moe" in mlp:
         fields["moe"] = {
             "num_experts": r.take("num_local_experts", "posint", "moe.num_experts", 16, "format default"),

@@ -18,10 +18,11 @@ from pydantic import model_validator
 
 from .hf_reader import ConfigReader
 from .llama import FormatDefaults, read_transformers_style, write_transformers_style
-from .spec import ArchBase
+from .spec import ArchBase, SlidingWindow, window_rule
 
 QWEN2_DEFAULTS = FormatDefaults("Qwen2Config", max_position_embeddings=32768, rms_norm_eps=1e-6)
-QWEN2_SLIDING_DEFAULTS = {"use_sliding_window": False, "sliding_window": 4096, "max_window_layers": 28}
+# transformers' `layer_types` names ⇄ the spec's attention kinds.
+LAYER_TYPES = {"full_attention": "full", "sliding_attention": "sliding", "chunked_attention": "chunked"}
 
 
 class Qwen2Arch(ArchBase):
@@ -62,13 +63,7 @@ def read_qwen2(r: ConfigReader) -> dict[str, Any]:
     r.note("attention.qkv_bias", "family: Qwen2 always has a q/k/v bias")
     r.note("attention.out_bias", "family: Qwen2 has no o_proj bias")
     r.note("tokenizer.kind", "family: byte-level BPE")
-    enabled = r.take(
-        "use_sliding_window", "bool", "long_context.sliding_window.enabled", False, "format default (Qwen2Config)"
-    )
-    window = r.take("sliding_window", "posint", "long_context.sliding_window.window", None, "absent")
-    layers = r.take("max_window_layers", "int", "long_context.sliding_window.max_window_layers", None, "absent")
-    if enabled or window is not None or layers is not None:
-        fields["long_context"] = {"sliding_window": {"enabled": enabled, "window": window, "max_window_layers": layers}}
+    read_sliding_window(r, fields)
     if r.has("dual_chunk_attention_config"):
         dca = dict(r.take("dual_chunk_attention_config", "dict", "long_context.dual_chunk"))
         known = {"chunk_size", "local_size", "original_max_position_embeddings"}
@@ -79,6 +74,50 @@ def read_qwen2(r: ConfigReader) -> dict[str, Any]:
                 raise r.fail(f"dual_chunk_attention_config.{key} is missing")
         fields.setdefault("long_context", {})["dual_chunk"] = {k: dca[k] for k in known}
     return fields
+
+
+def read_sliding_window(r: ConfigReader, fields: dict[str, Any]) -> None:
+    """Qwen2's window keys and transformers' `layer_types`, onto `long_context.sliding_window`
+    and `layers.attention` (kept only where it departs from the window rule)."""
+    enabled = r.take(
+        "use_sliding_window", "bool", "long_context.sliding_window.enabled", False, "format default (Qwen2Config)"
+    )
+    window = r.take("sliding_window", "posint", "long_context.sliding_window.window", None, "absent")
+    first = r.take("max_window_layers", "int", "long_context.sliding_window.max_window_layers", None, "absent")
+    if enabled or window is not None or first is not None:
+        fields["long_context"] = {"sliding_window": {"enabled": enabled, "window": window, "max_window_layers": first}}
+    layers = fields["num_layers"]
+    if first is not None and first > layers:
+        # transformers saves its class default (28) whatever the depth; Qwen2.5-3B publishes 70 for 36 layers.
+        effect = "no layer slides" if enabled else "the window is off"
+        r.warnings.append(
+            f"max_window_layers {first} exceeds num_hidden_layers {layers}: no effect ({effect}); kept as stated"
+        )
+    if r.has("layer_types"):
+        stated = r.take("layer_types", "strlist", "layers.attention")
+        unknown = sorted({str(t) for t in stated if t not in LAYER_TYPES})
+        if unknown:
+            raise r.fail(f"layer_types: {', '.join(unknown)} not supported (known: {', '.join(LAYER_TYPES)})")
+        kinds = [LAYER_TYPES[t] for t in stated]
+        if len(kinds) != layers:
+            raise r.fail(f"layer_types lists {len(kinds)} layers, num_hidden_layers is {layers}")
+        stated_window = SlidingWindow(enabled=enabled, window=window, max_window_layers=first) if window else None
+        if kinds != window_rule(layers, stated_window):
+            fields["layers"] = {"attention": kinds}
+
+
+def write_sliding_window(spec: ArchBase, config: dict[str, Any]) -> None:
+    window = spec.long_context.sliding_window
+    if window is not None:
+        config["use_sliding_window"] = window.enabled
+        config["sliding_window"] = window.window
+        config["max_window_layers"] = window.max_window_layers
+    else:
+        # Without the keys transformers would apply its own defaults; state "off" explicitly.
+        config["use_sliding_window"] = False
+    if spec.layers.attention is not None:
+        names = {kind: name for name, kind in LAYER_TYPES.items()}
+        config["layer_types"] = [names[kind] for kind in spec.layers.attention]
 
 
 def infer_qwen2_generation(fields: dict[str, Any], config: dict[str, Any]) -> tuple[str, str]:
@@ -98,14 +137,7 @@ def write_qwen2(spec: ArchBase) -> dict[str, Any]:
     config = write_transformers_style(spec, "qwen2", "Qwen2ForCausalLM")
     if spec.attention.head_dim * spec.attention.num_heads == spec.hidden_size:
         del config["head_dim"]  # Qwen2 derives it; published configs do not state it
-    window = spec.long_context.sliding_window
-    if window is not None:
-        config["use_sliding_window"] = window.enabled
-        config["sliding_window"] = window.window
-        config["max_window_layers"] = window.max_window_layers
-    else:
-        # Without the keys transformers would apply its own defaults; state "off" explicitly.
-        config["use_sliding_window"] = False
+    write_sliding_window(spec, config)
     if spec.long_context.dual_chunk is not None:
         config["dual_chunk_attention_config"] = spec.long_context.dual_chunk.model_dump()
     return config

@@ -204,9 +204,12 @@ class DualChunkAttention(Strict):
 
 
 class SlidingWindow(Strict):
-    """Qwen2's sliding window: when `enabled`, layers with index >= `max_window_layers`
-    attend only to the last `window` tokens. Qwen2 configs carry the numbers even
-    when the window is off, so they are kept to convert losslessly."""
+    """A sliding window of `window` tokens, used by the layers whose attention kind is
+    "sliding" (see `ArchBase.attention_kind`). Qwen2 configures it with a rule: when
+    `enabled`, layers with index >= `max_window_layers` slide. Qwen2 configs carry the
+    numbers even when the window is off (and transformers saves `max_window_layers` with
+    its class default, which may exceed the layer count), so they are kept as stated to
+    convert losslessly; a value with no effect is no error."""
 
     enabled: bool
     window: PositiveInt | None = None
@@ -293,14 +296,23 @@ AttentionKind = Literal["full", "sliding", "chunked", "nope"]
 LayerMlpKind = Literal["dense", "moe"]
 
 
+def window_rule(num_layers: int, window: SlidingWindow | None) -> list[AttentionKind]:
+    """Qwen2's rule: with the window enabled, layers >= max_window_layers slide."""
+    first = (window.max_window_layers or 0) if window and window.enabled else num_layers
+    return ["full" if i < first else "sliding" for i in range(num_layers)]
+
+
 class Layers(Strict):
     """Where layers differ from one another; a field left out (None) means "every layer
     is what the rest of the spec implies", so uniform models stay one line.
 
-    `attention[i]` is layer i's attention kind (omitted: "full", or Qwen2's window rule).
-    `mlp[i]` is layer i's MLP kind (omitted: "dense"). `mtp` counts the extra
-    multi-token-prediction layers a checkpoint stores after the last layer (GLM-4.5's
-    `num_nextn_predict_layers`); they are not part of the forward pass.
+    `attention[i]` is layer i's attention kind. Omitted, every layer is "full",
+    except that an enabled `long_context.sliding_window` makes layers
+    >= `max_window_layers` "sliding" (Qwen2's rule). `mlp[i]` is layer i's MLP kind
+    (omitted: every layer "dense"). An explicit list that equals the default is
+    refused, so one model has one spec. `mtp` counts the extra multi-token-prediction
+    layers a checkpoint stores after the last layer (GLM-4.5's `num_nextn_predict_layers`);
+    they take no part in the forward pass.
     """
 
     attention: list[AttentionKind] | None = None
@@ -377,12 +389,7 @@ class ArchBase(Strict):
             raise ValueError(
                 f"tokenizer.vocab_size ({tok.vocab_size}) exceeds the embedding's vocab_size ({self.vocab_size})"
             )
-        window = self.long_context.sliding_window
-        if window and window.max_window_layers is not None and window.max_window_layers > self.num_layers:
-            raise ValueError(
-                f"long_context.sliding_window.max_window_layers ({window.max_window_layers}) "
-                f"exceeds num_layers ({self.num_layers})"
-            )
+        self._check_layers()
         if (
             self.long_context.dual_chunk
             and self.long_context.sliding_window
@@ -416,32 +423,12 @@ class ArchBase(Strict):
             return self.long_context.dual_chunk.original_max_position_embeddings
         return self.max_position_embeddings
 
-    def windowed_layers(self) -> tuple[int, ...]:
-        """Indices of the layers that use the sliding window."""
-        return tuple(i for i, kind in enumerate(self.attention_kinds()) if kind == "sliding")
-
-    def attention_span(self, layer: int, context: int) -> int:
-        """How many tokens a layer's KV cache holds after `context` tokens, which bounds how
-        many tokens (itself included) one token attends to there: the whole context for
-        full and NoPE layers, at most the window for sliding ones and at most one chunk
-        for chunked ones."""
-        kind = self.attention_kind(layer)
-        if kind == "sliding":
-            window = self.long_context.sliding_window
-            assert window is not None and window.window is not None
-            return min(context, window.window)
-        if kind == "chunked":
-            assert self.long_context.chunked is not None
-            return min(context, self.long_context.chunked.chunk_size)
-        return context
-
     # Per-layer structure: `attention_kind`/`mlp_kind` are the only readers of
     # `layers` and of the sliding-window rule; everything else asks them.
 
     def default_attention_kinds(self) -> list[AttentionKind]:
-        window = self.long_context.sliding_window
-        first = (window.max_window_layers or 0) if window and window.enabled else self.num_layers
-        return ["full" if i < first else "sliding" for i in range(self.num_layers)]
+        """The kinds `layers.attention` stands for when omitted."""
+        return window_rule(self.num_layers, self.long_context.sliding_window)
 
     def attention_kinds(self) -> list[AttentionKind]:
         return list(self.layers.attention) if self.layers.attention is not None else self.default_attention_kinds()
@@ -461,7 +448,8 @@ class ArchBase(Strict):
 
     def layer_summary(self) -> str:
         """The layer stack, run-length encoded, a repeating group once:
-        "3 × full + dense, 89 × full + moe", "12 × [3 × chunked + moe, nope + moe]"."""
+        "28 × full attention + dense MLP", "3 × full attention + dense MLP, 89 × full attention
+        + moe MLP", "12 × [3 × chunked attention + moe MLP, 1 × nope attention + moe MLP]"."""
         kinds = list(zip(self.attention_kinds(), self.mlp_kinds()))
         n = len(kinds)
         period = next(p for p in range(1, n + 1) if n % p == 0 and kinds == kinds[:p] * (n // p))
@@ -473,13 +461,20 @@ class ArchBase(Strict):
 
     def _check_layers(self) -> None:
         n = self.num_layers
-        for name, given in (("attention", self.layers.attention), ("mlp", self.layers.mlp)):
-            if given is not None and len(given) != n:
+        for name, given, default in (
+            ("attention", self.layers.attention, self.default_attention_kinds()),
+            ("mlp", self.layers.mlp, ["dense"] * n),
+        ):
+            if given is None:
+                continue
+            if len(given) != n:
                 raise ValueError(f"layers.{name} lists {len(given)} layers, num_layers is {n}")
+            if list(given) == default:
+                raise ValueError(f"layers.{name}: omit it, it equals the default (every layer as the spec implies)")
         kinds = self.attention_kinds()
         if "sliding" in kinds:
             window = self.long_context.sliding_window
-            if window is None or not window.enabled or window.window is None:
+            if window is None or not window.enabled:
                 raise ValueError("layers.attention: 'sliding' layers need an enabled long_context.sliding_window")
         if ("chunked" in kinds) != (self.long_context.chunked is not None):
             raise ValueError("layers.attention: 'chunked' layers and long_context.chunked go together")
@@ -496,4 +491,4 @@ def _runs(kinds: list[tuple[str, str]]) -> str:
             runs[-1][1] += 1
         else:
             runs.append([kind, 1])
-    return ", ".join(f"{n} × {attn} + {mlp}" if n > 1 else f"{attn} + {mlp}" for (attn, mlp), n in runs)
+    return ", ".join(f"{n} × {attn} attention + {mlp} MLP" for (attn, mlp), n in runs)

@@ -12,7 +12,8 @@ Scaled:
   multiple of the head count (transformers' Llama config insists on it);
 - MLP: intermediate = hidden × (source intermediate / source hidden), rounded to 8;
 - depth: 2 layers (4 with a sliding window, whose first `max_window_layers`
-  share is kept);
+  share is kept); where layers differ (`layers`), at least 4 layers that keep
+  the first layer of each kind, in order;
 - vocabulary: 1024 embedding rows; the tokenizer ids are those of the tiny
   tokenizer the builder trains, so they are cleared here;
 - positions: every length (max positions, original context, YaRN/llama3/dynamic
@@ -26,7 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from .hf import validate_spec
-from .spec import ArchBase
+from .spec import ArchBase, SlidingWindow, window_rule
 
 TINY_HIDDEN = 128
 TINY_HEAD_DIM = 16
@@ -50,13 +51,8 @@ def tiny(spec: ArchBase) -> ArchBase:
     data: dict[str, Any] = spec.model_dump()
     window = spec.long_context.sliding_window
     layers = 4 if window is not None else 2
-    pattern = _tiny_layer_pattern(spec)
-    if pattern is not None:
-        layers = len(pattern)
-        data["layers"].update(
-            attention=None if spec.layers.attention is None else [a for a, _ in pattern],
-            mlp=None if spec.layers.mlp is None else [m for _, m in pattern],
-        )
+    picked = _layers_kept(spec, layers)
+    layers = len(picked) if picked else layers
     ratio = spec.mlp.intermediate_size / spec.hidden_size
     hidden = heads * max(1, round(TINY_HIDDEN / heads))
     data.update(
@@ -104,23 +100,25 @@ def tiny(spec: ArchBase) -> ArchBase:
             window=shrink(window.window, 4),
             max_window_layers=None if window.max_window_layers is None else round(share * layers),
         )
+    if picked:
+        for field in ("attention", "mlp"):
+            kinds = getattr(spec.layers, field)
+            data["layers"][field] = None if kinds is None else [kinds[i] for i in picked]
+        default = window_rule(layers, SlidingWindow(**data["long_context"]["sliding_window"]) if window else None)
+        if data["layers"]["attention"] == default:
+            data["layers"]["attention"] = None
     return validate_spec(data, f"tiny({spec.generation})")
 
 
-def _tiny_layer_pattern(spec: ArchBase) -> list[tuple[str, str]] | None:
-    """The layer kinds of a tiny model: one period of a repeating pattern (Llama 4's
-    three chunked layers and one NoPE layer; Maverick's dense/MoE alternation), else one
-    layer per run (GLM-4.5's dense prefix, then MoE), at least two layers. None when the
-    spec states no per-layer lists (the rules above apply)."""
+def _layers_kept(spec: ArchBase, depth: int) -> list[int]:
+    """Source layer indices the tiny model keeps when layers differ explicitly: the first of
+    each (attention, MLP) kind, topped up with the earliest others to `depth` (4 at least)."""
     if spec.layers.attention is None and spec.layers.mlp is None:
-        return None
+        return []
     kinds = list(zip(spec.attention_kinds(), spec.mlp_kinds()))
-    n = len(kinds)
-    period = next(p for p in range(1, n + 1) if n % p == 0 and kinds == kinds[:p] * (n // p))
-    if period < n:
-        pattern = kinds[:period]
-    else:
-        pattern = [k for i, k in enumerate(kinds) if i == 0 or kinds[i - 1] != k]
-    while len(pattern) < 2:
-        pattern = pattern + pattern[-1:]
-    return pattern
+    kept = {kinds.index(kind) for kind in set(kinds)}
+    for i in range(len(kinds)):
+        if len(kept) >= max(depth, 4):
+            break
+        kept.add(i)
+    return sorted(kept)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..families import rope_math
-from ..families.accounting import CHINCHILLA_TOKENS_PER_PARAM, DTYPE_BYTES, kv_cache_bytes
+from ..families.accounting import CHINCHILLA_TOKENS_PER_PARAM, DTYPE_BYTES, cache_is_capped, kv_cache_bytes
 from ..units import count, flops, nbytes
 from .features import feature_rows
 from .lineage import FAMILY_NAMES, IDENTITY_ROWS, SIZE_ROWS
@@ -390,8 +390,7 @@ def kv_cache_vs_weights(models: Sequence[ModelFacts], context: int) -> Explanati
         weights = m.acc["weight_bytes"]["bf16"]
         per_token = m.acc["kv_cache_bytes_per_token"]
         tokens = weights / per_token
-        window = m.spec.long_context.sliding_window
-        capped = window is not None and window.enabled
+        capped = cache_is_capped(m.spec)
         crossover = "never (sliding window caps it)" if capped else f"from {count(tokens)} cached tokens"
         at_max = kv_cache_bytes(m.spec, m.spec.max_position_embeddings, 1, "bf16")
         lines.append(

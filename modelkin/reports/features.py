@@ -42,7 +42,7 @@ def _long_context(spec: ArchBase) -> str:
         parts.append(f"DCA chunk {count(dca.chunk_size)}, local {count(dca.local_size)}")
     window = spec.long_context.sliding_window
     if window and window.enabled:
-        parts.append(f"sliding window {count(window.window)} on {len(spec.windowed_layers())} layers")
+        parts.append(f"sliding window {count(window.window)} on {spec.attention_kinds().count('sliding')} layers")
     elif window:
         parts.append("sliding window configured, off")
     return "; ".join(parts) or "none"
@@ -95,6 +95,7 @@ FEATURES: list[tuple[str, Callable[[ArchBase], Any]]] = [
     ("family", lambda s: s.family),
     ("generation", lambda s: s.generation),
     ("layers", lambda s: s.num_layers),
+    ("layer stack", lambda s: s.layer_summary()),
     ("hidden size", lambda s: s.hidden_size),
     ("tokenizer", lambda s: TOKENIZER_NAMES[s.tokenizer.kind]),
     ("tokenizer size", lambda s: s.tokenizer.vocab_size if s.tokenizer.vocab_size else "unknown"),
