@@ -85,7 +85,13 @@ def read_qwen_moe(r: ConfigReader, qwen3: bool) -> dict[str, Any]:
     enabled = r.take("use_sliding_window", "bool", "long_context.sliding_window.enabled", False)
     if enabled:
         raise r.fail("use_sliding_window is true: modelkin reads MoE configs without a sliding window only")
-    window = r.take("sliding_window", "posint", "long_context.sliding_window.window", None, "absent")
+    if r.config.get("sliding_window") == 0:
+        # transformers 5's Qwen2MoeConfig saves 0 for "off" (it drops the stated window).
+        r.mark_used("sliding_window")
+        r.note("long_context.sliding_window.window", "config: sliding_window 0 (transformers' 'off'), read as absent")
+        window = None
+    else:
+        window = r.take("sliding_window", "posint", "long_context.sliding_window.window", None, "absent")
     max_window = r.take("max_window_layers", "int", "long_context.sliding_window.max_window_layers", None, "absent")
     if window is not None or max_window is not None:
         # Kept as stated (the window is off): a value with no effect is information.

@@ -24,6 +24,7 @@ Scaled:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .hf import validate_spec
@@ -55,6 +56,11 @@ def tiny(spec: ArchBase) -> ArchBase:
     layers = len(picked) if picked else layers
     ratio = spec.mlp.intermediate_size / spec.hidden_size
     hidden = heads * max(1, round(TINY_HIDDEN / heads))
+    if spec.moe is not None:
+        # transformers' grouped expert matmul needs 16-byte strides: a hidden size that is
+        # a multiple of 4 as well as of the head count.
+        step = math.lcm(heads, 4)
+        hidden = step * max(1, round(TINY_HIDDEN / step))
     data.update(
         num_layers=layers,
         hidden_size=hidden,
