@@ -22,10 +22,23 @@ from .spec import ArchBase
 Component = Literal[
     "embedding", "attention", "mlp", "norm", "head", "router", "experts", "shared_expert", "mtp", "buffer"
 ]
-CONVENTIONS = ("llama", "qwen2", "glm", "glm4", "chatglm", "qwen2_moe", "qwen3_moe", "glm4_moe", "llama4_text")
+CONVENTIONS = (
+    "llama",
+    "qwen2",
+    "glm",
+    "glm4",
+    "chatglm",
+    "qwen2_moe",
+    "qwen3_moe",
+    "glm4_moe",
+    "llama4_text",
+    "llama4",
+)
 # Stored in published checkpoints beside the model transformers builds, counted apart:
 # GLM-4.5's multi-token-prediction layers (with their head copy) and buffers.
 OUTSIDE_MODEL = ("mtp", "buffer")
+# Tensors of multimodal checkpoints that belong to the image side, not to the text model.
+VISION_PREFIXES = ("vision_model.", "multi_modal_projector.")
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,16 @@ NAMES: dict[str, dict[str, str]] = {
         "experts": "feed_forward.experts",
         "shared_expert": "feed_forward.shared_expert",
     },
+}
+# The published multimodal Llama 4 checkpoints: the text model under `language_model.`
+# (its vision tower and projector are recognised by the inspector, see VISION_PREFIXES).
+NAMES["llama4"] = NAMES["llama4_text"] | {
+    "embed": "language_model.model.embed_tokens",
+    "layer": "language_model.model.layers.{i}.",
+    "final_norm": "language_model.model.norm",
+    "head": "language_model.lm_head",
+}
+NAMES |= {
     "chatglm": {
         "embed": "transformer.embedding.word_embeddings",
         "layer": "transformer.encoder.layers.{i}.",
@@ -239,7 +262,7 @@ def _check_expressible(spec: ArchBase, convention: str) -> None:
         raise no("GLM stores gate and up fused in gate_up_proj")
     if spec.norm.placement == "sandwich" and convention != "glm4":
         raise no("only glm4 names the sandwich norms")
-    moe_conventions = ("qwen2_moe", "qwen3_moe", "glm4_moe", "llama4_text")
+    moe_conventions = ("qwen2_moe", "qwen3_moe", "glm4_moe", "llama4_text", "llama4")
     if (spec.moe is not None or spec.attention.qk_norm != "none") and convention not in moe_conventions:
         raise no("its names have no experts or QK-norm")
     if spec.moe is not None and spec.moe.shared_expert is not None and spec.moe.shared_expert.gate:

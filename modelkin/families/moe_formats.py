@@ -103,7 +103,12 @@ def read_qwen_moe(r: ConfigReader, qwen3: bool) -> dict[str, Any]:
             }
         }
     r.mark_used("layer_types")
-    num_experts = r.take("num_experts", "int", "moe.num_experts", 60 if not qwen3 else 128)
+    # transformers 5 saves Qwen3-MoE's expert count as num_local_experts (4.x: num_experts).
+    key = "num_local_experts" if r.has("num_local_experts") and not r.has("num_experts") else "num_experts"
+    num_experts = r.take(key, "int", "moe.num_experts", 60 if not qwen3 else 128, "format default")
+    if r.has("num_local_experts") and r.has("num_experts") and r.config["num_local_experts"] != num_experts:
+        raise r.fail(f"num_experts ({num_experts}) and num_local_experts ({r.config['num_local_experts']}) disagree")
+    r.mark_used("num_local_experts")
     step = r.take("decoder_sparse_step", "posint", "layers.mlp", 1, "format default (every layer sparse)")
     dense_only = _layer_list(r, "mlp_only_layers", n, "layers.mlp") or []
     bad = [i for i in dense_only if not 0 <= i < n]

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import ModelkinError
 from ..families import read_hf_config
 from ..families.accounting import params_total, token_scaling
-from ..families.layout import layout
+from ..families.layout import VISION_PREFIXES, layout
 from .findings import Finding
 from .gather import Gathered
 from .index_file import check_index_against_headers
@@ -123,13 +123,15 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
     report["params_expected"] = params_total(spec)
     for name, slot in expected.items():
         if name not in tensors:
-            if slot.is_parameter:
+            # MTP layers are optional: transformers has none and does not save them.
+            if slot.is_parameter and slot.component != "mtp":
                 report["missing"].append(name)
             continue
         shape = tensors[name][1].shape
         if tuple(shape) != slot.shape:
             report["shape_mismatches"].append({"tensor": name, "expected": list(slot.shape), "actual": list(shape)})
-    report["unexpected"] = sorted(n for n in tensors if n not in expected and n not in buffers)
+    vision = _vision_tensors(spec, tensors)
+    report["unexpected"] = sorted(n for n in tensors if n not in expected and n not in buffers and n not in vision)
     if report["missing"]:
         findings.append(
             Finding(
@@ -153,8 +155,9 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
             )
         )
     _explain_kv_heads(spec, report, findings)
+    beside = _beside_the_model(expected, tensors, vision, report, findings)
     if expected and not report["missing"] and not report["unexpected"] and not report["shape_mismatches"]:
-        if report["params_checkpoint"] != report["params_expected"]:
+        if report["params_checkpoint"] != report["params_expected"] + beside:
             findings.append(
                 Finding(
                     "error",
@@ -188,6 +191,42 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
     report["token_scaling"] = _token_scaling(g, spec, tokens, report["params_checkpoint"] or report["params_expected"])
     report["findings"] = [f.__dict__ for f in findings]
     return report
+
+
+def _vision_tensors(spec, tensors: dict[str, Any]) -> set[str]:
+    """A multimodal Llama 4 checkpoint's image tower and projector: recognised, counted apart."""
+    if spec.generation != "llama-4":
+        return set()
+    return {name for name in tensors if name.startswith(VISION_PREFIXES)}
+
+
+def _beside_the_model(expected, tensors, vision: set[str], report: dict[str, Any], findings: list[Finding]) -> int:
+    """What the headers hold beyond the text model transformers builds: MTP layers (with their
+    head copy), buffers stored as tensors (e_score_correction_bias), the vision side. Reported
+    and explained as information; returns their count for the parameter check."""
+    parts: dict[str, int] = {}
+    for name, slot in expected.items():
+        if name in tensors and not slot.in_model:
+            parts[slot.component] = parts.get(slot.component, 0) + tensors[name][1].numel
+    if vision:
+        parts["vision"] = sum(tensors[name][1].numel for name in vision)
+    if not parts:
+        return 0
+    report["params_beside_model"] = parts
+    labels = {
+        "mtp": "multi-token-prediction layers (with their head copy)",
+        "buffer": "router bias buffers stored as tensors (e_score_correction_bias)",
+        "vision": f"vision tower and projector ({len(vision)} tensors)",
+    }
+    text = ", ".join(f"{labels.get(k, k)} {v:,}" for k, v in parts.items())
+    findings.append(
+        Finding(
+            "info",
+            "beside-model",
+            f"besides the model's {report['params_expected']:,} parameters the checkpoint stores {text}",
+        )
+    )
+    return sum(parts.values())
 
 
 def _explain_kv_heads(spec, report: dict[str, Any], findings: list[Finding]) -> None:
