@@ -17,6 +17,7 @@ from typing import Any
 
 from .argtypes import positive_int, tokens
 from .errors import EXIT_BAD_INPUT, ModelkinError
+from .families.registry import FAMILY_NAMES, FORMAT_NAMES
 from .jsonfile import read_json
 
 FORMATS = ("table", "markdown", "csv", "json")
@@ -441,7 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("list", help="the catalog of published models")
     p.add_argument("--format", choices=FORMATS, default="table")
-    p.add_argument("--family", choices=("llama", "qwen2", "glm"))
+    p.add_argument("--family", choices=FAMILY_NAMES)
 
     p = sub.add_parser("show", help="one model's architecture and what it costs")
     p.add_argument("id", help="catalog ID or Hugging Face repo id")
@@ -457,9 +458,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("convert", help="spec and accounting of any supported config.json, or convert it")
     p.add_argument("config", help="path to a config.json")
     _add_figures(p)
-    p.add_argument(
-        "--to", choices=("spec", "llama", "qwen2", "glm", "glm4", "chatglm"), help="print the config in another format"
-    )
+    p.add_argument("--to", choices=("spec", *FORMAT_NAMES), help="print the config in another format")
     p.add_argument("--name", help="model name hint for the generation (default: the folder name)")
     p.add_argument("--tokens", type=tokens)
     p.add_argument("--provenance", action="store_true")

@@ -42,6 +42,7 @@ GENERATIONS = {
     "chatglm3",
     "glm-4",
     "glm-4-0414",
+    "qwen3",
     "qwen2-moe",
     "qwen3-moe",
     "glm-4.5",
@@ -82,6 +83,12 @@ EXPECTED_IDS = {
     "llama-3.1-405b",
     "llama-3.2-1b",
     "llama-3.2-3b",
+    "qwen3-0.6b",
+    "qwen3-1.7b",
+    "qwen3-4b",
+    "qwen3-8b",
+    "qwen3-14b",
+    "qwen3-32b",
     "qwen1.5-moe-a2.7b",
     "qwen2-57b-a14b",
     "qwen3-30b-a3b",
@@ -149,6 +156,7 @@ def test_model_type_matches_generation(path: Path, entry: dict[str, Any]) -> Non
         "qwen2": "qwen2",
         "chatglm": "chatglm",
         "glm-4-0414": "glm4",
+        "qwen3": "qwen3",
     }
     generation = entry["generation"]
     moe_formats = {"qwen2-moe": "qwen2_moe", "qwen3-moe": "qwen3_moe", "glm-4.5": "glm4_moe", "llama-4": "llama4"}
@@ -159,6 +167,8 @@ def test_model_type_matches_generation(path: Path, entry: dict[str, Any]) -> Non
         family = "glm-4-0414"
     elif generation.startswith(("chatglm", "glm-4")):
         family = "chatglm"
+    elif generation == "qwen3":
+        family = "qwen3"
     else:
         family = generation.split("-")[0].replace("qwen2.5", "qwen2")
     assert entry["config"]["model_type"] == expected[family]

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from modelkin.configs import get
+from modelkin.families import registry
 from modelkin.families.accounting import params_total
 
 from .conftest import REAL_CONFIGS, needs_shared
@@ -141,4 +142,5 @@ def test_bad_config_file(cli, tmp_path):
 def test_python_dash_m_and_schema():
     out = subprocess.run([sys.executable, "-m", "modelkin", "schema"], capture_output=True, text=True, timeout=60)
     schema = json.loads(out.stdout)
-    assert set(schema["discriminator"]["mapping"]) == {"llama", "qwen2", "glm"}
+    assert schema["properties"]["family"]["enum"] == list(registry.FAMILY_NAMES)
+    assert schema["properties"]["generation"]["enum"] == list(registry.GENERATION_NAMES)

@@ -145,16 +145,22 @@ def test_config_kv_heads_disagreeing_with_the_weights(cli, llama_folder):
     assert messages == ["the weights have 8 key/value heads, the config says 4"]
 
 
-def test_tied_config_with_a_head_tensor(cli, tmp_path):
-    entry = get("llama-3.2-1b")
+def test_tied_config_with_a_stored_head_copy_is_information(cli, tmp_path):
+    # Qwen3-0.6B declares tied embeddings and its published checkpoint also stores lm_head.weight:
+    # the Hub counts 751,632,384 values, 596,049,920 of them unique.
+    entry = get("qwen3-0.6b")
     folder = write_sparse_checkpoint(
         entry.spec.model_copy(update={"embeddings": entry.spec.embeddings.model_copy(update={"tied": False})}),
         tmp_path / "m",
         config={**entry.config},
     )
     code, report = inspect_json(cli, folder)
-    assert code == 1 and report["unexpected"] == ["lm_head.weight"]
-    assert report["tied_embeddings"] == {"config": True, "checkpoint_has_head": True, "consistent": False}
+    assert code == 0 and report["unexpected"] == []
+    assert report["params_checkpoint"] == 751_632_384
+    assert report["params_unique"] == report["params_expected"] == 596_049_920
+    assert report["tied_embeddings"]["stored_copy"] == "lm_head.weight"
+    notes = [f for f in report["findings"] if f["code"] == "tied-head-stored"]
+    assert len(notes) == 1 and notes[0]["severity"] == "info" and "751,632,384 as stored" in notes[0]["message"]
 
 
 def test_pickle_only_folder_is_refused_without_loading(cli, tmp_path):

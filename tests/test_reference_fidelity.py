@@ -1,7 +1,7 @@
 """The reference model equals transformers' classes, weight for weight (issue 3, §3).
 
-Truth: transformers 5.24's LlamaForCausalLM, Qwen2ForCausalLM, GlmForCausalLM and
-Glm4ForCausalLM, built from `spec_to_hf(tiny spec)` with the reference's weights
+Truth: transformers 5.24's LlamaForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,
+GlmForCausalLM and Glm4ForCausalLM, built from `spec_to_hf(tiny spec)` with the reference's weights
 copied in (or loaded from the folder we save). Compared: fp32 logits (≤ 1e-5) at
 a length beyond the tiny original context when RoPE is scaled, 20 greedy tokens,
 and incremental decoding against the full forward.
@@ -19,6 +19,7 @@ from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer  # noqa
 from modelkin.configs import get, ids  # noqa: E402
 from modelkin.families import spec_to_hf, validate_spec  # noqa: E402
 from modelkin.families.layout import default_convention, layout  # noqa: E402
+from modelkin.families.registry import GENERATION_NAMES  # noqa: E402
 from modelkin.families.spec import ArchBase  # noqa: E402
 from modelkin.families.tiny import tiny  # noqa: E402
 from modelkin.reference.checkpoint import load_reference, save_hf_folder  # noqa: E402
@@ -39,6 +40,7 @@ PER_GENERATION = {
     "chatglm3": "chatglm3-6b",
     "glm-4": "glm-4-9b-chat-1m",
     "glm-4-0414": "glm-4-9b-0414",
+    "qwen3": "qwen3-0.6b",  # QK-norm, head_dim ≠ hidden / heads, tied
     "qwen2-moe": "qwen1.5-moe-a2.7b",
     "qwen3-moe": "qwen3-30b-a3b",
     "glm-4.5": "glm-4.5-air",
@@ -65,7 +67,7 @@ def _quiet_seeded_single_thread():
 
 
 def test_every_generation_is_covered():
-    assert {get(i).spec.generation for i in FIDELITY_IDS} == set(PER_GENERATION)
+    assert {get(i).spec.generation for i in FIDELITY_IDS} == set(PER_GENERATION) == set(GENERATION_NAMES)
 
 
 def sequence_length(spec) -> int:
@@ -183,7 +185,7 @@ def _variant(model_id: str, family_rules: bool = True, **edits) -> object:
             node = node[key]
         node[leaf] = value
     if not family_rules:  # choices no family uses: only the base schema's rules apply
-        return ArchBase.model_validate(data)
+        return ArchBase.model_validate(data, context={"family_rules": False})
     return validate_spec(data, "test variant")
 
 

@@ -77,7 +77,7 @@ def test_dual_chunk_local_must_be_below_chunk():
 def test_family_rules_hold():
     data = get("qwen2-7b").spec.model_dump()
     data["attention"]["qkv_bias"] = False
-    with pytest.raises(InvalidSpec, match="qwen2 always has a q/k/v bias"):
+    with pytest.raises(InvalidSpec, match="the qwen2 format states attention biases .q/k/v. only"):
         validate_spec(data, "spec.json")
     data = get("glm-4-9b").spec.model_dump()
     data["positions"]["layout"] = "half-split"

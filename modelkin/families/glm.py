@@ -13,69 +13,21 @@ Three config formats: THUDM's remote-code `chatglm` (read as data: nothing in
 
 from __future__ import annotations
 
-from typing import Any, Literal
-
-from pydantic import model_validator
+from typing import Any
 
 from .hf_reader import ConfigReader
-from .llama import FormatDefaults, _eos, read_transformers_style, write_transformers_style
+from .registry import FORMATS
 from .spec import ArchBase
+from .transformers_format import eos_value, read_transformers_style, write_transformers_style
 
-GLM_GENERATIONS = ("chatglm2", "chatglm3", "glm-4", "glm-4-0414")
 CHATGLM_BASE_THETA = 10000.0  # ChatGLM's code hard-codes this base and multiplies it by rope_ratio
-
-GLM_DEFAULTS = FormatDefaults(
-    "GlmConfig",
-    max_position_embeddings=131072,
-    rms_norm_eps=1.5625e-07,
-    head_dim=128,
-    attention_bias=True,
-    partial_rotary_factor=0.5,
-    eos_token_id=(151329, 151336, 151338),
-    pad_token_id=151329,
-)
-GLM4_DEFAULTS = FormatDefaults(
-    "Glm4Config",
-    max_position_embeddings=131072,
-    rms_norm_eps=1.5625e-07,
-    head_dim=128,
-    attention_bias=True,
-    partial_rotary_factor=0.5,
-    eos_token_id=(151329, 151336, 151338),
-    pad_token_id=151329,
-)
-
-
-class GlmArch(ArchBase):
-    family: Literal["glm"] = "glm"
-    generation: Literal["chatglm2", "chatglm3", "glm-4", "glm-4-0414", "glm-4.5"]
-
-    @model_validator(mode="after")
-    def _glm_block(self) -> GlmArch:
-        if self.generation == "glm-4.5":
-            # transformers' Glm4MoeForCausalLM: rotate_half on the rotary half, separate gate/up.
-            if self.positions.layout != "half-split" or self.mlp.fused_gate_up or self.norm.placement != "pre":
-                raise ValueError("glm-4.5 rotates half-split pairs, keeps gate_proj/up_proj apart and uses pre-norm")
-            if self.attention.qk_norm == "l2" or self.attention.out_bias:
-                raise ValueError("attention: glm-4.5's QK-norm is an RMSNorm and o_proj has no bias")
-            return self
-        if self.moe is not None or self.attention.qk_norm != "none" or self.layers.mtp or self.long_context.chunked:
-            raise ValueError(f"{self.generation} has no experts, QK-norm, MTP layers or chunked attention")
-        if self.positions.layout != "interleaved":
-            raise ValueError("positions.layout: GLM rotates interleaved pairs")
-        if not self.mlp.gated or not self.mlp.fused_gate_up:
-            raise ValueError("mlp: GLM uses a gated MLP with fused gate/up projections")
-        wanted = "sandwich" if self.generation == "glm-4-0414" else "pre"
-        if self.norm.placement != wanted:
-            raise ValueError(f"norm.placement: {self.generation} uses {wanted} norm")
-        return self
 
 
 # --- transformers' glm / glm4 ------------------------------------------------------
 
 
 def read_glm(r: ConfigReader, sandwich: bool = False) -> dict[str, Any]:
-    fields = read_transformers_style(r, GLM4_DEFAULTS if sandwich else GLM_DEFAULTS)
+    fields = read_transformers_style(r, FORMATS["glm4" if sandwich else "glm"].defaults)
     fields["family"] = "glm"
     if r.has("mlp_bias"):
         r.warnings.append("'mlp_bias' is ignored: transformers' GLM MLP has no bias")
@@ -83,7 +35,7 @@ def read_glm(r: ConfigReader, sandwich: bool = False) -> dict[str, Any]:
     fields["attention"]["out_bias"] = False
     fields["positions"]["layout"] = "interleaved"
     if r.has("rope_ratio"):
-        # Written by modelkin beside rope_theta (which already includes it), see llama.write_rope.
+        # Written by modelkin beside rope_theta (which already includes it), see transformers_format.write_rope.
         ratio = r.take("rope_ratio", "posfloat", "positions.rope_ratio")
         fields["positions"].update(theta=fields["positions"]["theta"] / ratio, rope_ratio=ratio)
     fields["norm"]["placement"] = "sandwich" if sandwich else "pre"
@@ -97,22 +49,12 @@ def read_glm(r: ConfigReader, sandwich: bool = False) -> dict[str, Any]:
     return fields
 
 
-def _check_transformers_glm(spec: ArchBase) -> None:
-    if spec.norm.kind != "rmsnorm" or spec.attention.out_bias or spec.mlp.bias:
-        raise ValueError(
-            "this GLM spec (LayerNorm or add_bias_linear) has no transformers-native form; write it as chatglm"
-        )
-    if spec.long_context.dual_chunk or spec.long_context.sliding_window:
-        raise ValueError("transformers' GLM has no dual chunk attention or sliding window")
+def read_glm4(r: ConfigReader) -> dict[str, Any]:
+    return read_glm(r, sandwich=True)
 
 
 def write_glm(spec: ArchBase) -> dict[str, Any]:
-    _check_transformers_glm(spec)
-    sandwich = spec.norm.placement == "sandwich"
-    if sandwich:
-        config = write_transformers_style(spec, "glm4", "Glm4ForCausalLM")
-    else:
-        config = write_transformers_style(spec, "glm", "GlmForCausalLM")
+    config = write_transformers_style(spec, "glm4" if spec.norm.placement == "sandwich" else "glm")
     config["attention_bias"] = spec.attention.qkv_bias
     config["partial_rotary_factor"] = spec.positions.rotary_fraction
     return config
@@ -227,10 +169,6 @@ def read_chatglm(r: ConfigReader) -> dict[str, Any]:
 
 def write_chatglm(spec: ArchBase) -> dict[str, Any]:
     pos = spec.positions
-    if pos.theta != CHATGLM_BASE_THETA or pos.rotary_fraction != 0.5 or pos.scaling.type != "none":
-        raise ValueError("chatglm format: the base must be 10000 × rope_ratio, half-head rotary, no RoPE scaling")
-    if spec.norm.placement != "pre" or spec.attention.out_bias != spec.mlp.bias:
-        raise ValueError("chatglm format: pre-norm only, and add_bias_linear covers o_proj and the MLP alike")
     att = spec.attention
     config: dict[str, Any] = {
         "architectures": ["ChatGLMModel"],
@@ -253,7 +191,7 @@ def write_chatglm(spec: ArchBase) -> dict[str, Any]:
         "rope_ratio": pos.rope_ratio,
         "original_rope": True,
         "tie_word_embeddings": spec.embeddings.tied,
-        "eos_token_id": _eos(spec.tokenizer.eos_token_ids),
+        "eos_token_id": eos_value(spec.tokenizer.eos_token_ids),
         "pad_token_id": spec.tokenizer.pad_token_id,
     }
     if spec.tokenizer.bos_token_id is not None:
@@ -263,9 +201,8 @@ def write_chatglm(spec: ArchBase) -> dict[str, Any]:
     return config
 
 
-def infer_glm_generation(fields: dict[str, Any], model_type: str) -> tuple[str, str]:
-    if model_type == "glm4":
-        return "glm-4-0414", "model_type glm4 (sandwich norms) is GLM-4-0414"
+def infer_glm_generation(fields: dict[str, Any], config: dict[str, Any]) -> tuple[str, str]:
+    """ChatGLM2, ChatGLM3 or GLM-4 (the glm and chatglm formats' generations)."""
     if fields["vocab_size"] > 100000:
         return "glm-4", "inferred: 151k-row vocabulary of GLM-4"
     if fields["max_position_embeddings"] == 32768 and fields["positions"].get("rope_ratio", 1) == 1:

@@ -5,9 +5,12 @@ state dict must equal it), the inspector (headers are checked against it) and
 the accounting (the parameter count is its sum). Each convention is one table
 from a tensor's role to its name; nothing else differs between them.
 
-Conventions: `llama` and `qwen2` (separate q/k/v and gate/up), `glm`
-(fused `gate_up_proj`), `glm4` (glm plus sandwich norms) and `chatglm`
-(THUDM's names, fused `query_key_value` and `dense_h_to_4h`).
+A convention is a format's name (the registry says which naming each format
+uses): `transformers` (separate q/k/v and gate/up, q_norm/k_norm), its
+`-fused-mlp` variant (GLM's `gate_up_proj`) and `-sandwich` variant (glm4's
+extra norms), and `chatglm` (THUDM's names, fused `query_key_value` and
+`dense_h_to_4h`). A spec needing a tensor role its naming has no name for
+cannot be held in that convention; that is the only check.
 """
 
 from __future__ import annotations
@@ -17,23 +20,13 @@ from math import prod
 from typing import Literal
 
 from ..errors import InvalidSpec
+from .registry import FORMATS, default_format
 from .spec import ArchBase
 
 Component = Literal[
     "embedding", "attention", "mlp", "norm", "head", "router", "experts", "shared_expert", "mtp", "buffer"
 ]
-CONVENTIONS = (
-    "llama",
-    "qwen2",
-    "glm",
-    "glm4",
-    "chatglm",
-    "qwen2_moe",
-    "qwen3_moe",
-    "glm4_moe",
-    "llama4_text",
-    "llama4",
-)
+CONVENTIONS: tuple[str, ...] = tuple(FORMATS)
 # Stored in published checkpoints beside the model transformers builds, counted apart:
 # GLM-4.5's multi-token-prediction layers (with their head copy) and buffers.
 OUTSIDE_MODEL = ("mtp", "buffer")
@@ -64,54 +57,56 @@ class TensorSlot:
         return self.component not in OUTSIDE_MODEL
 
 
-_TRANSFORMERS_NAMES = {
+_TRANSFORMERS = {
     "embed": "model.embed_tokens",
     "layer": "model.layers.{i}.",
     "attn_norm": "input_layernorm",
     "q": "self_attn.q_proj",
     "k": "self_attn.k_proj",
     "v": "self_attn.v_proj",
+    "q_norm": "self_attn.q_norm",
+    "k_norm": "self_attn.k_norm",
     "o": "self_attn.o_proj",
-    "post_attn_norm": "post_self_attn_layernorm",
     "mlp_norm": "post_attention_layernorm",
     "gate": "mlp.gate_proj",
     "up": "mlp.up_proj",
-    "gate_up": "mlp.gate_up_proj",
     "down": "mlp.down_proj",
-    "post_mlp_norm": "post_mlp_layernorm",
     "final_norm": "model.norm",
     "head": "lm_head",
 }
+_FUSED_MLP = {k: v for k, v in _TRANSFORMERS.items() if k not in ("gate", "up")} | {"gate_up": "mlp.gate_up_proj"}
 
-NAMES: dict[str, dict[str, str]] = {
-    "llama": _TRANSFORMERS_NAMES,
-    "qwen2": _TRANSFORMERS_NAMES,
-    "glm": _TRANSFORMERS_NAMES,
-    "glm4": _TRANSFORMERS_NAMES,
-    "qwen2_moe": _TRANSFORMERS_NAMES
+# Tensor role -> name, per naming (the registry's `Format.naming`).
+_MOE = {"router": "mlp.gate", "experts": "mlp.experts"}  # one tensor per expert
+# Llama 4: the MLP is `feed_forward`; its experts are two fused 3-D tensors.
+_LLAMA4 = _TRANSFORMERS | {
+    "gate": "feed_forward.gate_proj",
+    "up": "feed_forward.up_proj",
+    "down": "feed_forward.down_proj",
+    "router": "feed_forward.router",
+    "fused_experts": "feed_forward.experts",
+    "shared_expert": "feed_forward.shared_expert",
+}
+NAMINGS: dict[str, dict[str, str]] = {
+    "transformers": _TRANSFORMERS,
+    "transformers-moe": _TRANSFORMERS | _MOE,
+    "qwen2_moe": _TRANSFORMERS
+    | _MOE
     | {"shared_expert": "mlp.shared_expert", "shared_expert_gate": "mlp.shared_expert_gate"},
-    "qwen3_moe": _TRANSFORMERS_NAMES,
-    "glm4_moe": _TRANSFORMERS_NAMES | {"shared_expert": "mlp.shared_experts"},
-    # Llama 4: the MLP is `feed_forward`; the experts are two fused 3-D tensors.
-    "llama4_text": _TRANSFORMERS_NAMES
+    "glm4_moe": _TRANSFORMERS | _MOE | {"shared_expert": "mlp.shared_experts", "mtp": ""},
+    "llama4_text": _LLAMA4,
+    # The published multimodal checkpoints: the text model under `language_model.` (the
+    # vision tower and projector are recognised by the inspector, see VISION_PREFIXES).
+    "llama4": _LLAMA4
     | {
-        "gate": "feed_forward.gate_proj",
-        "up": "feed_forward.up_proj",
-        "down": "feed_forward.down_proj",
-        "router": "feed_forward.router",
-        "experts": "feed_forward.experts",
-        "shared_expert": "feed_forward.shared_expert",
+        "embed": "language_model.model.embed_tokens",
+        "layer": "language_model.model.layers.{i}.",
+        "final_norm": "language_model.model.norm",
+        "head": "language_model.lm_head",
     },
-}
-# The published multimodal Llama 4 checkpoints: the text model under `language_model.`
-# (its vision tower and projector are recognised by the inspector, see VISION_PREFIXES).
-NAMES["llama4"] = NAMES["llama4_text"] | {
-    "embed": "language_model.model.embed_tokens",
-    "layer": "language_model.model.layers.{i}.",
-    "final_norm": "language_model.model.norm",
-    "head": "language_model.lm_head",
-}
-NAMES |= {
+    "transformers-fused-mlp": _FUSED_MLP,
+    "transformers-sandwich": _FUSED_MLP
+    | {"post_attn_norm": "post_self_attn_layernorm", "post_mlp_norm": "post_mlp_layernorm"},
     "chatglm": {
         "embed": "transformer.embedding.word_embeddings",
         "layer": "transformer.encoder.layers.{i}.",
@@ -126,12 +121,11 @@ NAMES |= {
         "rotary": "transformer.rotary_pos_emb.inv_freq",
     },
 }
+NAMES: dict[str, dict[str, str]] = {fmt.name: NAMINGS[fmt.naming] for fmt in FORMATS.values()}
 
 
 def default_convention(spec: ArchBase) -> str:
     """The naming of the format `spec_to_hf` writes by default."""
-    from .hf import default_format
-
     return default_format(spec)
 
 
@@ -153,10 +147,10 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
         if bias:
             slots.append(TensorSlot(base + ".bias", (out_dim,), component, i))
 
-    def norm(name: str, i: int | None) -> None:
-        slots.append(TensorSlot(name + ".weight", (h,), "norm", i))
+    def norm(name: str, i: int | None, width: int = h) -> None:
+        slots.append(TensorSlot(name + ".weight", (width,), "norm", i))
         if spec.norm.kind == "layernorm":
-            slots.append(TensorSlot(name + ".bias", (h,), "norm", i))
+            slots.append(TensorSlot(name + ".bias", (width,), "norm", i))
 
     def dense_mlp(i: int) -> None:
         inter = mlp.intermediate_size
@@ -180,10 +174,10 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
             linear("q", q_out, h, att.qkv_bias, "attention", i)
             linear("k", kv_out, h, att.qkv_bias, "attention", i)
             linear("v", kv_out, h, att.qkv_bias, "attention", i)
+        if att.qk_norm:
+            norm(prefix + names["q_norm"], i, att.head_dim)
+            norm(prefix + names["k_norm"], i, att.head_dim)
         linear("o", h, q_out, att.out_bias, "attention", i)
-        if att.qk_norm == "rmsnorm":
-            for role in ("q_norm", "k_norm"):
-                slots.append(TensorSlot(f"{prefix}self_attn.{role}.weight", (att.head_dim,), "norm", i))
         if spec.norm.placement == "sandwich":
             norm(prefix + names["post_attn_norm"], i)
         norm(prefix + names["mlp_norm"], i)
@@ -200,25 +194,24 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
         moe = spec.moe
         assert moe is not None  # the spec's validator pairs "moe" layers with the moe section
         e, width = moe.num_experts, moe.intermediate_size
-        mlp_stem = names["gate"].rpartition(".")[0]  # "mlp" or "feed_forward"
-        router = names.get("router", f"{mlp_stem}.gate")
-        slots.append(TensorSlot(f"{prefix}{router}.weight", (e, h), "router", i))
+        router = prefix + names["router"]
+        slots.append(TensorSlot(f"{router}.weight", (e, h), "router", i))
         if moe.router.correction_bias:
-            slots.append(TensorSlot(f"{prefix}{router}.e_score_correction_bias", (e,), "buffer", i))
-        if "experts" in names:
+            slots.append(TensorSlot(f"{router}.e_score_correction_bias", (e,), "buffer", i))
+        if "fused_experts" in names:
             # Fused 3-D tensors, input dimension first (Llama 4's published layout).
-            base = f"{prefix}{names['experts']}"
+            base = prefix + names["fused_experts"]
             slots.append(TensorSlot(f"{base}.gate_up_proj", (e, h, 2 * width), "experts", i))
             slots.append(TensorSlot(f"{base}.down_proj", (e, width, h), "experts", i))
         else:
             for j in range(e):
-                base = f"{prefix}{mlp_stem}.experts.{j}"
+                base = f"{prefix}{names['experts']}.{j}"
                 slots.append(TensorSlot(f"{base}.gate_proj.weight", (width, h), "experts", i))
                 slots.append(TensorSlot(f"{base}.up_proj.weight", (width, h), "experts", i))
                 slots.append(TensorSlot(f"{base}.down_proj.weight", (h, width), "experts", i))
         shared = moe.shared_expert
         if shared is not None:
-            base = f"{prefix}{names.get('shared_expert', mlp_stem + '.shared_expert')}"
+            base = prefix + names["shared_expert"]
             w = shared.intermediate_size
             slots.append(TensorSlot(f"{base}.gate_proj.weight", (w, h), "shared_expert", i))
             slots.append(TensorSlot(f"{base}.up_proj.weight", (w, h), "shared_expert", i))
@@ -251,22 +244,23 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
 
 
 def _check_expressible(spec: ArchBase, convention: str) -> None:
-    def no(why: str) -> InvalidSpec:
-        return InvalidSpec("convention", f"{convention} checkpoints cannot hold this spec: {why}")
-
-    if convention == "chatglm" and not spec.mlp.fused_gate_up:
-        raise no("ChatGLM stores gate and up fused in dense_h_to_4h")
-    if convention in ("llama", "qwen2") and spec.mlp.fused_gate_up:
-        raise no("gate_proj and up_proj are separate tensors")
-    if convention in ("glm", "glm4") and not spec.mlp.fused_gate_up:
-        raise no("GLM stores gate and up fused in gate_up_proj")
-    if spec.norm.placement == "sandwich" and convention != "glm4":
-        raise no("only glm4 names the sandwich norms")
-    moe_conventions = ("qwen2_moe", "qwen3_moe", "glm4_moe", "llama4_text", "llama4")
-    if (spec.moe is not None or spec.attention.qk_norm != "none") and convention not in moe_conventions:
-        raise no("its names have no experts or QK-norm")
-    if spec.moe is not None and spec.moe.shared_expert is not None and spec.moe.shared_expert.gate:
-        if convention != "qwen2_moe":
-            raise no("only qwen2_moe names a shared-expert gate")
-    if spec.layers.mtp and convention != "glm4_moe":
-        raise no("only glm4_moe stores multi-token-prediction layers")
+    names = NAMES[convention]
+    att, mlp, placement = spec.attention, spec.mlp, spec.norm.placement
+    moe = spec.moe
+    needed = {
+        "gate_up": mlp.fused_gate_up,
+        "gate": mlp.gated and not mlp.fused_gate_up,
+        "up": not mlp.fused_gate_up,
+        "q_norm": att.qk_norm,
+        "post_attn_norm": placement == "sandwich",
+        "post_mlp_norm": placement == "sandwich",
+        "router": moe is not None,
+        "shared_expert": moe is not None and moe.shared_expert is not None,
+        "shared_expert_gate": moe is not None and moe.shared_expert is not None and moe.shared_expert.gate,
+        "mtp": spec.layers.mtp > 0,
+    }
+    missing = [role for role, need in needed.items() if need and role not in names]
+    if missing:
+        raise InvalidSpec(
+            "convention", f"{convention} checkpoints cannot hold this spec: they have no {missing[0]} tensor"
+        )

@@ -14,23 +14,9 @@ from __future__ import annotations
 from typing import Any
 
 from .hf_reader import ConfigReader
-from .llama import FormatDefaults, read_transformers_style, write_transformers_style
+from .registry import FORMATS
 from .spec import ArchBase
-
-QWEN2_MOE_DEFAULTS = FormatDefaults("Qwen2MoeConfig", max_position_embeddings=32768, rms_norm_eps=1e-6)
-QWEN3_MOE_DEFAULTS = FormatDefaults("Qwen3MoeConfig", max_position_embeddings=32768, rms_norm_eps=1e-6)
-GLM4_MOE_DEFAULTS = FormatDefaults(
-    "Glm4MoeConfig", max_position_embeddings=131072, rms_norm_eps=1e-5, partial_rotary_factor=0.5
-)
-LLAMA4_DEFAULTS = FormatDefaults(
-    "Llama4TextConfig",
-    max_position_embeddings=131072,
-    rms_norm_eps=1e-5,
-    head_dim=128,
-    bos_token_id=1,
-    eos_token_id=(2,),
-    theta=500000.0,
-)
+from .transformers_format import read_transformers_style, write_transformers_style
 
 
 def _layers(attention: list[str] | None, mlp: list[str]) -> dict[str, Any]:
@@ -67,21 +53,21 @@ def _moe_layers_from_indices(indices: list[int], num_layers: int, r: ConfigReade
 
 
 def read_qwen_moe(r: ConfigReader, qwen3: bool) -> dict[str, Any]:
-    fields = read_transformers_style(r, QWEN3_MOE_DEFAULTS if qwen3 else QWEN2_MOE_DEFAULTS)
+    fields = read_transformers_style(r, FORMATS["qwen3_moe" if qwen3 else "qwen2_moe"].defaults)
     fields["family"] = "qwen2"
     fields["tokenizer"]["kind"] = "byte-level-bpe"
     r.note("tokenizer.kind", "family: byte-level BPE")
     n = fields["num_layers"]
     att = fields["attention"]
     if qwen3:
-        att.update(out_bias=False, qk_norm="rmsnorm")
+        att.update(out_bias=att["qkv_bias"], qk_norm=True)
         r.note("attention.qk_norm", "format: Qwen3-MoE normalises q and k per head (q_norm, k_norm)")
     else:
         bias = r.take("qkv_bias", "bool", "attention.qkv_bias", True, "format default (Qwen2MoeConfig)")
         if r.has("attention_bias"):
             r.warnings.append("'attention_bias' is ignored: Qwen2-MoE's q/k/v bias is 'qkv_bias'")
         att.update(qkv_bias=bias, out_bias=False)
-    r.note("attention.out_bias", "family: no o_proj bias")
+    r.note("attention.out_bias", "format: attention_bias covers o_proj" if qwen3 else "format: no o_proj bias")
     enabled = r.take("use_sliding_window", "bool", "long_context.sliding_window.enabled", False)
     if enabled:
         raise r.fail("use_sliding_window is true: modelkin reads MoE configs without a sliding window only")
@@ -99,7 +85,7 @@ def read_qwen_moe(r: ConfigReader, qwen3: bool) -> dict[str, Any]:
             "sliding_window": {
                 "enabled": False,
                 "window": window,
-                "max_window_layers": None if max_window is None or max_window > n else max_window,
+                "max_window_layers": max_window,
             }
         }
     r.mark_used("layer_types")
@@ -145,10 +131,18 @@ def read_qwen_moe(r: ConfigReader, qwen3: bool) -> dict[str, Any]:
     return fields
 
 
+def read_qwen2_moe(r: ConfigReader) -> dict[str, Any]:
+    return read_qwen_moe(r, qwen3=False)
+
+
+def read_qwen3_moe(r: ConfigReader) -> dict[str, Any]:
+    return read_qwen_moe(r, qwen3=True)
+
+
 def write_qwen_moe(spec: ArchBase) -> dict[str, Any]:
     qwen3 = spec.generation == "qwen3-moe"
-    model_type, arch = ("qwen3_moe", "Qwen3MoeForCausalLM") if qwen3 else ("qwen2_moe", "Qwen2MoeForCausalLM")
-    config = write_transformers_style(spec, model_type, arch)
+    model_type = "qwen3_moe" if qwen3 else "qwen2_moe"
+    config = write_transformers_style(spec, model_type)
     if not qwen3:
         config["qkv_bias"] = spec.attention.qkv_bias
         if spec.attention.head_dim * spec.attention.num_heads == spec.hidden_size:
@@ -159,7 +153,8 @@ def write_qwen_moe(spec: ArchBase) -> dict[str, Any]:
     config["use_sliding_window"] = False
     if window is not None:
         config["sliding_window"] = window.window
-        config["max_window_layers"] = window.max_window_layers
+        if window.max_window_layers is not None:
+            config["max_window_layers"] = window.max_window_layers
     kinds = spec.mlp_kinds()
     config["decoder_sparse_step"] = 1
     config["mlp_only_layers"] = [i for i, kind in enumerate(kinds) if kind == "dense"]
@@ -182,12 +177,20 @@ def write_qwen_moe(spec: ArchBase) -> dict[str, Any]:
 
 
 def read_glm4_moe(r: ConfigReader) -> dict[str, Any]:
-    fields = read_transformers_style(r, GLM4_MOE_DEFAULTS)
+    hidden, heads = r.config.get("hidden_size"), r.config.get("num_attention_heads")
+    implicit = not r.has("head_dim") and isinstance(hidden, int) and isinstance(heads, int) and heads > 0
+    if implicit and hidden % heads:
+        # Glm4MoeAttention takes hidden_size // num_attention_heads, rounding down (the class
+        # defaults, 4096 and 96, give 42); read it as transformers does.
+        r.config = {**r.config, "head_dim": hidden // heads}
+    fields = read_transformers_style(r, FORMATS["glm4_moe"].defaults)
+    if implicit and hidden % heads:
+        r.note("attention.head_dim", "transformers' rule: hidden_size // num_attention_heads, rounded down")
     fields["family"] = "glm"
     n = fields["num_layers"]
     fields["attention"]["out_bias"] = False
     if r.take("use_qk_norm", "bool", "attention.qk_norm", False, "format default (Glm4MoeConfig)"):
-        fields["attention"]["qk_norm"] = "rmsnorm"
+        fields["attention"]["qk_norm"] = True
     fields["tokenizer"]["kind"] = "tiktoken-bpe"
     r.note("tokenizer.kind", "family: GLM-4's 151k tiktoken-style vocabulary")
     r.note("positions.layout", "format: rotate_half on the rotary part (half-split pairs)")
@@ -225,10 +228,10 @@ def read_glm4_moe(r: ConfigReader) -> dict[str, Any]:
 
 
 def write_glm4_moe(spec: ArchBase) -> dict[str, Any]:
-    config = write_transformers_style(spec, "glm4_moe", "Glm4MoeForCausalLM")
+    config = write_transformers_style(spec, "glm4_moe")
     config["attention_bias"] = spec.attention.qkv_bias
     config["partial_rotary_factor"] = spec.positions.rotary_fraction
-    config["use_qk_norm"] = spec.attention.qk_norm == "rmsnorm"
+    config["use_qk_norm"] = spec.attention.qk_norm
     kinds = spec.mlp_kinds()
     first_moe = kinds.index("moe") if "moe" in kinds else len(kinds)
     if kinds != ["dense"] * first_moe + ["moe"] * (len(kinds) - first_moe):
@@ -281,7 +284,7 @@ def read_llama4(r: ConfigReader) -> dict[str, Any]:
 
 
 def _read_llama4_text(r: ConfigReader) -> dict[str, Any]:
-    fields = read_transformers_style(r, LLAMA4_DEFAULTS)
+    fields = read_transformers_style(r, FORMATS["llama4_text"].defaults)
     fields["family"] = "llama"
     fields["tokenizer"]["kind"] = "tiktoken-bpe"
     r.note("tokenizer.kind", "family: Llama 4's 200k tiktoken-style vocabulary")
@@ -294,8 +297,9 @@ def _read_llama4_text(r: ConfigReader) -> dict[str, Any]:
         "intermediate_size_mlp", "posint", "mlp.intermediate_size", 16384, "format default (Llama4TextConfig)"
     )
     r.note("moe.intermediate_size", "config: intermediate_size (one expert's width)")
-    if r.take("use_qk_norm", "bool", "attention.qk_norm", True, "format default (Llama4TextConfig)"):
-        fields["attention"]["qk_norm"] = "l2"
+    fields["attention"]["qk_l2_norm"] = r.take(
+        "use_qk_norm", "bool", "attention.qk_l2_norm", True, "format default (Llama4TextConfig)"
+    )
     # NoPE layers: no_rope_layers[i] == 0 (1 means "uses RoPE"); else every interval-th layer.
     rope_flags = _layer_list(r, "no_rope_layers", n, "layers.attention")
     interval = r.take("no_rope_layer_interval", "posint", "layers.attention", 4, "format default (every 4th NoPE)")
@@ -343,12 +347,26 @@ def _read_llama4_text(r: ConfigReader) -> dict[str, Any]:
     return fields
 
 
+def write_llama4_wrapper(spec: ArchBase) -> dict[str, Any]:
+    """The multimodal `llama4` form: the text model as `text_config`. No `vision_config` is
+    written (the spec describes the text model; transformers would fill in a default tower)."""
+    text = write_llama4(spec)
+    tied = text.pop("tie_word_embeddings")
+    text.pop("architectures")
+    return {
+        "architectures": [FORMATS["llama4"].architecture],
+        "model_type": "llama4",
+        "text_config": text,
+        "tie_word_embeddings": tied,
+    }
+
+
 def write_llama4(spec: ArchBase) -> dict[str, Any]:
     """The text model as transformers' `llama4_text` (Llama4ForCausalLM)."""
-    config = write_transformers_style(spec, "llama4_text", "Llama4ForCausalLM")
+    config = write_transformers_style(spec, "llama4_text")
     att = spec.attention
     config["attention_bias"] = att.qkv_bias
-    config["use_qk_norm"] = att.qk_norm == "l2"
+    config["use_qk_norm"] = att.qk_l2_norm
     kinds = spec.attention_kinds()
     config["no_rope_layers"] = [0 if kind == "nope" else 1 for kind in kinds]
     chunked = spec.long_context.chunked

@@ -6,16 +6,18 @@ this object. Each architectural choice is its own small model; values that
 follow from others (head group size, rotary dims, effective RoPE base) are
 properties computed here and nowhere else.
 
-The family-specific subclasses (`LlamaArch`, `Qwen2Arch`, `GlmArch`) live in
-`llama.py`, `qwen2.py` and `glm.py`; they narrow `family` and `generation`
-and add the checks that only make sense for that family.
+Families and generations are names from the registry (`registry.py`); what a
+generation allows is what one of its config formats can express, checked here
+once (`registry.check_generation`) rather than restated per family.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationInfo, model_validator
+
+from . import registry
 
 
 class Strict(BaseModel):
@@ -62,9 +64,13 @@ class Attention(Strict):
     head_dim: PositiveInt = Field(le=65_536)
     qkv_bias: bool = False
     out_bias: bool = False
-    # RMSNorm with a weight over head_dim on q and k (Qwen3-MoE, GLM-4.5), or Llama 4's
-    # weightless L2 norm, applied after RoPE and only on the layers that rotate.
-    qk_norm: Literal["none", "rmsnorm", "l2"] = "none"
+    qk_norm: bool = Field(
+        default=False, description="RMSNorm over head_dim on each query and key head before RoPE (Qwen3)"
+    )
+    qk_l2_norm: bool = Field(
+        default=False,
+        description="Llama 4's weightless L2 norm on each query and key head, after RoPE, on the layers that rotate",
+    )
 
     @model_validator(mode="after")
     def _heads_divide(self) -> Attention:
@@ -322,30 +328,12 @@ class Layers(Strict):
 
 # --- the architecture ------------------------------------------------------------
 
-Family = Literal["llama", "qwen2", "glm"]
-Generation = Literal[
-    "llama-1",
-    "llama-2",
-    "llama-3",
-    "llama-3.1",
-    "llama-3.2",
-    "llama-4",
-    "qwen2",
-    "qwen2.5",
-    "qwen2-moe",
-    "qwen3-moe",
-    "chatglm2",
-    "chatglm3",
-    "glm-4",
-    "glm-4-0414",
-    "glm-4.5",
-]
+Family = Literal[registry.FAMILY_NAMES]
+Generation = Literal[registry.GENERATION_NAMES]
 
 
 class ArchBase(Strict):
-    """Fields shared by every family. Use `ArchSpec` (the discriminated union) to
-    validate a dict; the subclasses in the family modules narrow `family` and
-    `generation`."""
+    """One architecture (exported as `ArchSpec`); `validate_spec` builds it from a dict."""
 
     family: Family
     generation: Generation
@@ -371,7 +359,7 @@ class ArchBase(Strict):
     layers: Layers = Layers()
 
     @model_validator(mode="after")
-    def _consistent(self) -> ArchBase:
+    def _consistent(self, info: ValidationInfo) -> ArchBase:
         rotary = self.attention.head_dim * self.positions.rotary_fraction
         if rotary != int(rotary) or int(rotary) % 2:
             raise ValueError(
@@ -390,6 +378,11 @@ class ArchBase(Strict):
                 f"tokenizer.vocab_size ({tok.vocab_size}) exceeds the embedding's vocab_size ({self.vocab_size})"
             )
         self._check_layers()
+        # Context {"family_rules": False} builds choices no generation has (the reference
+        # model can still run them); everything else is checked regardless.
+        problem = registry.check_generation(self) if (info.context or {}).get("family_rules", True) else None
+        if problem:
+            raise ValueError(problem)
         if (
             self.long_context.dual_chunk
             and self.long_context.sliding_window

@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import ModelkinError
 from ..families import read_hf_config
 from ..families.accounting import params_total, token_scaling
-from ..families.layout import VISION_PREFIXES, layout
+from ..families.layout import NAMES, VISION_PREFIXES, layout
 from .findings import Finding
 from .gather import Gathered
 from .index_file import check_index_against_headers
@@ -130,8 +130,11 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
         shape = tensors[name][1].shape
         if tuple(shape) != slot.shape:
             report["shape_mismatches"].append({"tensor": name, "expected": list(slot.shape), "actual": list(shape)})
+    stored_head = _stored_tied_head(spec, convention, tensors)
     vision = _vision_tensors(spec, tensors)
-    report["unexpected"] = sorted(n for n in tensors if n not in expected and n not in buffers and n not in vision)
+    report["unexpected"] = sorted(
+        n for n in tensors if n not in expected and n not in buffers and n != stored_head and n not in vision
+    )
     if report["missing"]:
         findings.append(
             Finding(
@@ -155,9 +158,10 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
             )
         )
     _explain_kv_heads(spec, report, findings)
-    beside = _beside_the_model(expected, tensors, vision, report, findings)
+    beside = _beside_the_model(expected, tensors, vision, set(buffers), report, findings)
     if expected and not report["missing"] and not report["unexpected"] and not report["shape_mismatches"]:
-        if report["params_checkpoint"] != report["params_expected"] + beside:
+        copy = tensors[stored_head][1].numel if stored_head else 0
+        if report["params_checkpoint"] - copy != report["params_expected"] + beside:
             findings.append(
                 Finding(
                     "error",
@@ -166,24 +170,25 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
                 )
             )
 
-    head_names = [n for n, s in expected.items() if s.component == "head"] or [
-        "lm_head.weight",
-        "transformer.output_layer.weight",
-    ]
-    has_head = any(n in tensors for n in head_names + ["lm_head.weight", "transformer.output_layer.weight"])
+    has_head = any(slot.component == "head" for slot in expected.values() if slot.name in tensors)
     report["tied_embeddings"] = {
         "config": spec.embeddings.tied,
-        "checkpoint_has_head": has_head,
+        "checkpoint_has_head": has_head or stored_head is not None,
         "consistent": spec.embeddings.tied != has_head,
+        "stored_copy": stored_head,
     }
-    if spec.embeddings.tied and has_head:
+    if stored_head:
+        copy = tensors[stored_head][1].numel
         findings.append(
             Finding(
-                "error",
-                "tied-head-present",
-                "tie_word_embeddings is true but the checkpoint stores a separate output head",
+                "info",
+                "tied-head-stored",
+                f"tie_word_embeddings is true and the checkpoint also stores {stored_head} "
+                f"({copy:,} values): transformers ties it to the embedding when loading, so it counts once; "
+                f"{report['params_checkpoint'] - copy:,} parameters unique, {report['params_checkpoint']:,} as stored",
             )
         )
+        report["params_unique"] = report["params_checkpoint"] - copy
 
     report["tokenizer"] = _tokenizer(g, spec, findings)
     report["generation_defaults"] = _generation_defaults(g, spec, findings)
@@ -200,13 +205,15 @@ def _vision_tensors(spec, tensors: dict[str, Any]) -> set[str]:
     return {name for name in tensors if name.startswith(VISION_PREFIXES)}
 
 
-def _beside_the_model(expected, tensors, vision: set[str], report: dict[str, Any], findings: list[Finding]) -> int:
+def _beside_the_model(
+    expected, tensors, vision: set[str], buffers: set[str], report: dict[str, Any], findings: list[Finding]
+) -> int:
     """What the headers hold beyond the text model transformers builds: MTP layers (with their
     head copy), buffers stored as tensors (e_score_correction_bias), the vision side. Reported
     and explained as information; returns their count for the parameter check."""
     parts: dict[str, int] = {}
     for name, slot in expected.items():
-        if name in tensors and not slot.in_model:
+        if name in tensors and not slot.in_model and name not in buffers:  # rotary inv_freq is set apart already
             parts[slot.component] = parts.get(slot.component, 0) + tensors[name][1].numel
     if vision:
         parts["vision"] = sum(tensors[name][1].numel for name in vision)
@@ -227,6 +234,17 @@ def _beside_the_model(expected, tensors, vision: set[str], report: dict[str, Any
         )
     )
     return sum(parts.values())
+
+
+def _stored_tied_head(spec, convention: str, tensors: dict[str, Any]) -> str | None:
+    """The name of an output head stored although the config ties it to the embedding (Qwen3-0.6B
+    publishes one), when it has the head's shape; None otherwise."""
+    if not spec.embeddings.tied or convention not in NAMES:
+        return None
+    name = NAMES[convention]["head"] + ".weight"
+    if name in tensors and tuple(tensors[name][1].shape) == (spec.vocab_size, spec.hidden_size):
+        return name
+    return None
 
 
 def _explain_kv_heads(spec, report: dict[str, Any], findings: list[Finding]) -> None:

@@ -39,9 +39,12 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
         rows.append(
             [
                 "tied embeddings",
-                f"config {'yes' if tied['config'] else 'no'}, head tensor {'present' if tied['checkpoint_has_head'] else 'absent'}",
+                f"config {'yes' if tied['config'] else 'no'}, head tensor {'present' if tied['checkpoint_has_head'] else 'absent'}"
+                + (" (a stored copy of the tied embedding)" if tied.get("stored_copy") else ""),
             ]
         )
+    if "params_unique" in report:
+        rows.append(["params counted once", f"{report['params_unique']:,}"])
     lines += [tabulate(rows, tablefmt=fmt, disable_numparse=True), ""]
 
     if report["missing"] or report["unexpected"] or report["shape_mismatches"]:

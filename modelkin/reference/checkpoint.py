@@ -27,6 +27,7 @@ from torch import Tensor
 from ..errors import ModelkinError, UnreadableInput
 from ..families import read_hf_config, spec_to_hf, validate_spec
 from ..families.layout import NAMES, default_convention, layout
+from ..families.registry import GENERATIONS
 from ..families.spec import ArchBase
 from ..jsonfile import read_json
 from .reference import ReferenceModel, build_reference, reference_convention
@@ -52,7 +53,7 @@ class Piece:
 
 
 def conversion_plan(spec: ArchBase, convention: str) -> list[Piece]:
-    if convention == reference_convention(spec) and convention not in ("glm", "chatglm"):
+    if NAMES[convention] is NAMES[reference_convention(spec)] and "rotary" not in NAMES[convention]:
         # The reference's own names: every tensor (buffers such as GLM-4.5's
         # e_score_correction_bias included) is itself.
         return [Piece(slot.name, slot.shape, (slot.name,)) for slot in layout(spec, convention)]
@@ -121,86 +122,12 @@ def _chatglm_inv_freq(spec: ArchBase) -> Tensor:
 # --- family tokens -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FamilyTokens:
-    """The special tokens a generation's tokenizer carries, and which of them the config names."""
-
-    bos: str | None
-    eos: str
-    pad: str | None
-    extra: tuple[str, ...] = ()
-    prefix: tuple[str, ...] | None = None  # tokens put before every sequence (default: [bos])
-    config_bos: str | None = None  # bos_token_id in config.json (Qwen2 names <|endoftext|> there)
-    eos_all: tuple[str, ...] = ()  # every token that ends generation; default (eos,)
-    tokenizer_class: str | None = None
-
-
-_LLAMA_SP = FamilyTokens(bos="<s>", eos="</s>", pad=None, config_bos="<s>")
-_LLAMA3 = FamilyTokens(
-    bos="<|begin_of_text|>",
-    eos="<|end_of_text|>",
-    pad=None,
-    config_bos="<|begin_of_text|>",
-    extra=("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"),
-)
-_QWEN2 = FamilyTokens(
-    bos=None, eos="<|endoftext|>", pad="<|endoftext|>", extra=("<|im_start|>", "<|im_end|>"), config_bos="<|endoftext|>"
-)
-_CHATGLM_MASKS = ("[MASK]", "[gMASK]", "[sMASK]")
-_GLM_ROLES = ("<|system|>", "<|user|>", "<|assistant|>", "<|observation|>")
-# ChatGLM's own tokenizer class is remote code; the plain fast class reads tokenizer.json as saved.
-_CHATGLM2 = FamilyTokens(
-    bos=None,
-    eos="</s>",
-    pad="<unk>",
-    extra=(*_CHATGLM_MASKS, "sop", "eop"),
-    prefix=("[gMASK]", "sop"),
-    tokenizer_class="PreTrainedTokenizerFast",
-)
-_CHATGLM3 = FamilyTokens(
-    bos=None,
-    eos="</s>",
-    pad="<unk>",
-    extra=(*_CHATGLM_MASKS, "sop", "eop", *_GLM_ROLES),
-    prefix=("[gMASK]", "sop"),
-    tokenizer_class="PreTrainedTokenizerFast",
-)
-_GLM4 = FamilyTokens(
-    bos=None,
-    eos="<|endoftext|>",
-    pad="<|endoftext|>",
-    extra=(*_CHATGLM_MASKS, "<sop>", "<eop>", *_GLM_ROLES),
-    prefix=("[gMASK]", "<sop>"),
-    eos_all=("<|endoftext|>", "<|user|>", "<|observation|>"),
-)
-
-FAMILY_TOKENS: dict[str, FamilyTokens] = {
-    "llama-1": _LLAMA_SP,
-    "llama-2": _LLAMA_SP,
-    "llama-3": _LLAMA3,
-    "llama-3.1": _LLAMA3,
-    "llama-3.2": _LLAMA3,
-    "qwen2": _QWEN2,
-    "qwen2.5": _QWEN2,
-    "chatglm2": _CHATGLM2,
-    "chatglm3": _CHATGLM3,
-    "glm-4": _GLM4,
-    "glm-4-0414": _GLM4,
-    # The MoE generations' tiny tokenizers are their families' (the kinds are the same;
-    # Llama 4's 200k vocabulary and Qwen3's chat tokens change no architecture choice).
-    "llama-4": _LLAMA3,
-    "qwen2-moe": _QWEN2,
-    "qwen3-moe": _QWEN2,
-    "glm-4.5": _GLM4,
-}
-
-
 def attach_tokenizer(spec: ArchBase, out_dir: Path) -> ArchBase:
     """Train the family's tokenizer kind into `out_dir` (at most MAX_TRAINED_VOCAB entries,
     never more than the embedding rows) and return the spec with its token ids."""
     from .tokenizer import train_tokenizer  # needs only `tokenizers`
 
-    tokens = FAMILY_TOKENS[spec.generation]
+    tokens = GENERATIONS[spec.generation].tokens
     size = min(spec.vocab_size, MAX_TRAINED_VOCAB)
     try:
         trained = train_tokenizer(

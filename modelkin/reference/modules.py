@@ -37,10 +37,12 @@ class RMSNorm(nn.Module):
         return self.weight * x32.to(dtype)
 
 
-def make_norm(spec: ArchBase) -> nn.Module:
+def make_norm(spec: ArchBase, width: int | None = None) -> nn.Module:
+    """The spec's norm over `width` features (default: the hidden size)."""
+    width = width or spec.hidden_size
     if spec.norm.kind == "rmsnorm":
-        return RMSNorm(spec.hidden_size, spec.norm.eps)
-    return nn.LayerNorm(spec.hidden_size, eps=spec.norm.eps)  # weight + bias, as layout() expects
+        return RMSNorm(width, spec.norm.eps)
+    return nn.LayerNorm(width, eps=spec.norm.eps)  # weight + bias, as layout() expects
 
 
 # --- MLP ---------------------------------------------------------------------------
@@ -164,6 +166,10 @@ class Attention(nn.Module):
         self.q_proj = nn.Linear(h, att.num_heads * att.head_dim, bias=att.qkv_bias)
         self.k_proj = nn.Linear(h, att.num_kv_heads * att.head_dim, bias=att.qkv_bias)
         self.v_proj = nn.Linear(h, att.num_kv_heads * att.head_dim, bias=att.qkv_bias)
+        if att.qk_norm:  # over each head's head_dim features, before RoPE (Qwen3)
+            self.q_norm = make_norm(spec, att.head_dim)
+            self.k_norm = make_norm(spec, att.head_dim)
+        self.qk_norm = att.qk_norm
         self.o_proj = nn.Linear(att.num_heads * att.head_dim, h, bias=att.out_bias)
         self.scale = att.head_dim**-0.5
         self.pair_layout = spec.positions.layout
@@ -179,12 +185,8 @@ class Attention(nn.Module):
         elif kind == "chunked":
             assert spec.long_context.chunked is not None
             self.mask_key = ("chunk", spec.long_context.chunked.chunk_size)
-        # QK-norm: RMSNorm with a weight over head_dim before RoPE (Qwen3-MoE, GLM-4.5), or
-        # Llama 4's weightless L2 norm after RoPE, on the layers that rotate only.
-        self.qk_norm = att.qk_norm if (att.qk_norm != "l2" or self.use_rope) else "none"
-        if self.qk_norm == "rmsnorm":
-            self.q_norm = RMSNorm(att.head_dim, spec.norm.eps)
-            self.k_norm = RMSNorm(att.head_dim, spec.norm.eps)
+        # Llama 4's weightless L2 norm of q and k, after RoPE, on the layers that rotate only.
+        self.qk_l2_norm = att.qk_l2_norm and self.use_rope
         self.norm_eps = spec.norm.eps
         tuning = spec.long_context.temperature_tuning
         self.temperature = tuning if tuning is not None and not self.use_rope else None
@@ -194,7 +196,7 @@ class Attention(nn.Module):
         q = self.q_proj(x).view(b, t, self.num_heads, self.head_dim).transpose(1, 2)
         k = self.k_proj(x).view(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
         v = self.v_proj(x).view(b, t, self.num_kv_heads, self.head_dim).transpose(1, 2)
-        if self.qk_norm == "rmsnorm":
+        if self.qk_norm:
             q, k = self.q_norm(q), self.k_norm(k)
         if self.dual_chunk is not None:
             out = self._dual_chunk(q, k, v, ctx, cache)
@@ -202,7 +204,7 @@ class Attention(nn.Module):
             if self.use_rope:
                 q = apply_rope(q, ctx.cos, ctx.sin, self.pair_layout, self.rotary_dim)
                 k = apply_rope(k, ctx.cos, ctx.sin, self.pair_layout, self.rotary_dim)
-            if self.qk_norm == "l2":
+            if self.qk_l2_norm:
                 q, k = _l2_norm(q, self.norm_eps), _l2_norm(k, self.norm_eps)
             if self.temperature is not None:
                 # Llama 4: NoPE layers sharpen attention with the query's position.
@@ -265,8 +267,8 @@ class DecoderLayer(nn.Module):
         if self.placement == "sandwich":
             self.post_self_attn_layernorm = make_norm(spec)
         self.post_attention_layernorm = make_norm(spec)
-        # Llama 4 calls the MLP `feed_forward`; everyone else `mlp`.
-        self.mlp_name = "feed_forward" if spec.generation == "llama-4" else "mlp"
+        # The MLP's module name as the format names it (Llama 4: `feed_forward`).
+        self.mlp_name = _names(spec)["down"].split(".")[0]
         setattr(self, self.mlp_name, make_mlp(spec, layer))
         if self.placement == "sandwich":
             self.post_mlp_layernorm = make_norm(spec)
@@ -293,15 +295,24 @@ def make_mlp(spec: ArchBase, layer: int) -> nn.Module:
     from .moe import MoeBlock
 
     assert spec.moe is not None
-    llama4 = spec.generation == "llama-4"
+    names = _names(spec)
+    fused = "fused_experts" in names
     return MoeBlock(
         spec.moe,
         spec.hidden_size,
         ACTIVATIONS[spec.mlp.kind],
-        fused=llama4,
-        router_name="router" if llama4 else "gate",
-        shared_name="shared_experts" if spec.generation == "glm-4.5" else "shared_expert",
+        fused=fused,
+        router_name=names["router"].split(".")[-1],
+        shared_name=names.get("shared_expert", "shared_expert").split(".")[-1],
     )
+
+
+def _names(spec: ArchBase) -> dict[str, str]:
+    """The tensor names of the reference's naming (module attribute names follow them)."""
+    from ..families.layout import NAMES
+    from ..families.registry import native_format
+
+    return NAMES[native_format(spec)]
 
 
 class MtpLayer(nn.Module):

@@ -21,20 +21,15 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from ..families.registry import native_format
 from ..families.spec import ArchBase
 from .modules import AttentionContext, DecoderBody, KVCache
 from .rope import Rope
 
 
 def reference_convention(spec: ArchBase) -> str:
-    """The naming of the reference's state dict: transformers' names for the family."""
-    from ..families.hf import FORMAT_GENERATION, default_format
-
-    if spec.generation in FORMAT_GENERATION.values():
-        return default_format(spec)
-    if spec.family == "glm":
-        return "glm4" if spec.norm.placement == "sandwich" else "glm"
-    return spec.family
+    """The naming of the reference's state dict: that of the generation's transformers-native format."""
+    return native_format(spec)
 
 
 INIT_STD = 0.02  # transformers' initializer_range default

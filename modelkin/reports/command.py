@@ -10,6 +10,7 @@ from typing import Any
 
 from ..argtypes import positive_int
 from ..families.accounting import DEFAULT_CONTEXT
+from ..families.registry import FAMILY_NAMES
 
 
 def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -20,7 +21,7 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
     )
     p.add_argument("ids", nargs="*", metavar="ID", help="catalog IDs or Hugging Face repo ids")
     p.add_argument("--all", action="store_true", help="every model in the catalog")
-    p.add_argument("--family", choices=("llama", "qwen2", "glm"), help="every catalog model of this family")
+    p.add_argument("--family", choices=FAMILY_NAMES, help="every catalog model of this family")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write (created; replaced only with --force)")
     p.add_argument(
         "--context",

@@ -105,13 +105,11 @@ FEATURES: list[tuple[str, Callable[[ArchBase], Any]]] = [
     ("GQA group size", lambda s: s.attention.group_size),
     ("head dim", lambda s: s.attention.head_dim),
     ("QKV bias", lambda s: yes(s.attention.qkv_bias)),
+    ("output bias", lambda s: yes(s.attention.out_bias)),
     (
         "QK-norm",
-        lambda s: {"none": "no", "rmsnorm": "RMSNorm per head", "l2": "L2 (no weight), RoPE layers"}[
-            s.attention.qk_norm
-        ],
+        lambda s: "L2, no weight (RoPE layers)" if s.attention.qk_l2_norm else yes(s.attention.qk_norm),
     ),
-    ("output bias", lambda s: yes(s.attention.out_bias)),
     (
         "RoPE base",
         lambda s: (

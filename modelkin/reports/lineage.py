@@ -1,8 +1,9 @@
 """What changed from one generation of a family to the next, computed from the specs.
 
 Each catalog model gets a *predecessor*: the model it is best compared with to see what its
-makers changed. A base model's predecessor is the closest-sized base model of the family's
-previous generation (Llama-3-8B → Llama-2-7B); a variant (instruct/chat, 1M-context) is
+makers changed. A base model's predecessor is the closest-sized base model of its generation's
+predecessor in the registry (or the nearest earlier one the catalog has a base model of:
+Llama-3-8B → Llama-2-7B); a variant (instruct/chat, 1M-context) is
 compared with the same-size model it was derived from (Qwen2.5-7B-Instruct-1M → Qwen2.5-7B).
 The differences are the `feature_rows` that differ, so the lineage and the feature matrix's
 highlights always say the same thing.
@@ -16,33 +17,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, get_args
+from typing import Any
 
 from ..configs.catalog import CatalogEntry
 from ..families.accounting import params_total
-from ..families.spec import Family, Generation
+from ..families.registry import FAMILIES, GENERATIONS
 from .features import feature_rows
 
-GENERATION_ORDER: tuple[str, ...] = get_args(Generation)
-FAMILY_ORDER: tuple[str, ...] = get_args(Family)
-FAMILY_NAMES = {"llama": "LLaMA", "qwen2": "Qwen2", "glm": "GLM"}
-GENERATION_NAMES = {
-    "llama-1": "LLaMA 1",
-    "llama-2": "Llama 2",
-    "llama-3": "Llama 3",
-    "llama-3.1": "Llama 3.1",
-    "llama-3.2": "Llama 3.2",
-    "qwen2": "Qwen2",
-    "qwen2.5": "Qwen2.5",
-    "chatglm2": "ChatGLM2",
-    "chatglm3": "ChatGLM3",
-    "glm-4": "GLM-4",
-    "glm-4-0414": "GLM-4-0414",
-    "llama-4": "Llama 4",
-    "qwen2-moe": "Qwen2-MoE",
-    "qwen3-moe": "Qwen3-MoE",
-    "glm-4.5": "GLM-4.5",
-}
+GENERATION_ORDER: tuple[str, ...] = tuple(GENERATIONS)
+FAMILY_ORDER: tuple[str, ...] = tuple(FAMILIES)
+FAMILY_NAMES = {name: family.display for name, family in FAMILIES.items()}
+GENERATION_NAMES = {name: generation.display for name, generation in GENERATIONS.items()}
 VARIANTS = ("base", "chat", "1m")  # in the order a family derives them
 VARIANT_NAMES = {"base": "", "chat": " chat/instruct", "1m": " 1M-context"}
 # Rows that name the model rather than a choice; never reported as "changed".
@@ -173,14 +158,13 @@ def predecessor(entry: CatalogEntry, catalog: Sequence[CatalogEntry]) -> Catalog
                     e.id,
                 ),
             )
-    mine = stage_sort_key(stage_of(entry))[0]
-    older = [e for e in relatives if variant_of(e) == "base" and stage_sort_key(stage_of(e))[0] < mine]
-    if not older:
-        return None
-    latest = max(stage_sort_key(stage_of(e))[0] for e in older)
-    return min(
-        (e for e in older if stage_sort_key(stage_of(e))[0] == latest), key=lambda e: (size_distance(e, entry), e.id)
-    )
+    generation = GENERATIONS[entry.generation].predecessor if entry.generation in GENERATIONS else None
+    while generation is not None:
+        older = [e for e in relatives if variant_of(e) == "base" and e.generation == generation]
+        if older:
+            return min(older, key=lambda e: (size_distance(e, entry), e.id))
+        generation = GENERATIONS[generation].predecessor
+    return None
 
 
 UNKNOWN = "unknown"

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from modelkin.families.registry import FORMAT_NAMES
+
 from .files import (
     MARKER,
     TINY_CONFIG,
@@ -27,6 +29,8 @@ from .files import (
     write_safetensors,
     write_tiny_checkpoint,
 )
+
+SUPPORTED = ", ".join(FORMAT_NAMES)  # the formats the registry declares, in its order
 
 
 @dataclass(frozen=True)
@@ -392,7 +396,7 @@ cfg_case("cfg-model-type-missing", _config(drop=("model_type",)), "required key 
 cfg_case(
     "cfg-model-type-unknown",
     _config({"model_type": "gpt2"}),
-    "model_type 'gpt2' is not supported (supported: llama, qwen2, glm, glm4, chatglm)",
+    f"model_type 'gpt2' is not supported (supported: {SUPPORTED})",
 )
 cfg_case(
     "cfg-model-type-disagrees",
@@ -466,7 +470,7 @@ case(
     make=_auto_map_unsupported,
     exit_code=2,
     marker=True,
-    stderr="modelkin: {d}/ckpt/config.json: model_type 'evil' is not supported (supported: llama, qwen2, glm, glm4, chatglm)",
+    stderr="modelkin: {d}/ckpt/config.json: model_type 'evil' is not supported (supported: " + SUPPORTED + ")",
 )
 case(
     id="cfg-auto-map-chatglm",
