@@ -628,6 +628,32 @@ def _figures(models: Sequence[ModelFacts], context: int) -> list[tuple[Figure, b
             )
         )
 
+    moe = [m for m in models if m.spec.moe is not None]
+    if moe:
+        # Dense models sit on the diagonal (every parameter used per token); MoE models below it.
+        shown = (moe + [m for m in reps if m.spec.moe is None])[: 2 * MAX_SERIES]
+        points = {m.id: (float(m.acc["params_total"]), float(m.acc["params_active"])) for m in shown}
+        low = min(x for x, _ in points.values()) / 1.5
+        high = max(x for x, _ in points.values()) * 1.5
+        jobs.append(
+            (
+                "scatter_with_reference",
+                (
+                    points,
+                    ([low, high], [low, high], "dense: active = total"),
+                    "total parameters",
+                    "active parameters per token",
+                    "Active vs total parameters",
+                ),
+                {"logx": True, "logy": True},
+                "active-vs-total",
+                "Active vs total parameters",
+                "Memory holds the total (every expert), compute per token follows the active count (everything a "
+                "token passes through, embedding and head included). Dense models lie on the diagonal; the distance "
+                "below it (log scale) is the mixture-of-experts saving.",
+            )
+        )
+
     rope_series, left_out = _rope_series(models)
     note = f" Not drawn (palette full): {', '.join(left_out)}." if left_out else ""
     jobs.append(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from ..families import rope_math
 from ..families.accounting import CHINCHILLA_TOKENS_PER_PARAM, DTYPE_BYTES, cache_is_capped, kv_cache_bytes
 from ..units import count, flops, nbytes
+from .explain_moe import mixed_attention_layers, total_vs_active
 from .features import feature_rows
 from .lineage import FAMILY_NAMES, IDENTITY_ROWS, SIZE_ROWS
 
@@ -39,6 +40,8 @@ def explanations(models: Sequence[ModelFacts], context: int) -> list[Explanation
         lambda: tied_embeddings(models),
         lambda: kv_cache_vs_weights(models, context),
         lambda: compute_per_token(models, context),
+        lambda: total_vs_active(models),
+        lambda: mixed_attention_layers(models, context),
         lambda: tokens_per_parameter(models),
     ]
     return [text for text in (build() for build in builders) if text is not None]
