@@ -11,19 +11,18 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from .commands.emit import emit_json, emit_table
 from .families.rope_math import attention_factor, base_frequencies, full_turns_within, inverse_frequencies, wavelengths
 from .families.spec import ArchBase
 
 FORMATS = ("table", "markdown", "json", "csv")
 
 
-def add_rope_parser(subparsers: Any) -> argparse.ArgumentParser:
-    p = subparsers.add_parser("rope", help="RoPE inventory: rotary dims, layout, base, scaling, wavelengths")
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("id", help="catalog ID or Hugging Face repo id")
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     p.add_argument("--all", action="store_true", help="one row per rotating pair (with csv: only that table)")
     p.add_argument("--tiny", action="store_true", help="the tiny variant's RoPE instead")
-    return p
 
 
 def _scaling_fields(spec: ArchBase) -> dict[str, Any]:
@@ -212,8 +211,7 @@ def _pair_rows(inv: dict[str, Any], plain: bool) -> tuple[list[str], list[list[A
     return headers, rows
 
 
-def cmd_rope(args: argparse.Namespace) -> str:
-    from .cli import emit_json, emit_table  # the CLI's emitters; imported late (cli imports this module)
+def run(args: argparse.Namespace) -> str:
     from .configs import get
 
     entry = get(args.id)

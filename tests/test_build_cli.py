@@ -6,7 +6,6 @@ config values a flag asked for), and the file system after failures.
 
 from __future__ import annotations
 
-import argparse
 import json
 
 import pytest
@@ -19,26 +18,12 @@ from transformers import AutoModelForCausalLM  # noqa: E402
 from modelkin.configs import get  # noqa: E402
 from modelkin.errors import ModelkinError  # noqa: E402
 from modelkin.families.tiny import tiny  # noqa: E402
-from modelkin.reference.builder import add_build_parser, cmd_build  # noqa: E402
 from modelkin.reference.checkpoint import load_reference  # noqa: E402
 
 
 @pytest.fixture
-def build(monkeypatch, cli):
-    """`modelkin build ...` in-process, wiring the command in if cli.py does not yet."""
-    from modelkin import cli as cli_module
-
-    if "build" not in cli_module.COMMANDS:
-        original = cli_module.build_parser
-
-        def with_build() -> argparse.ArgumentParser:
-            parser = original()
-            sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-            add_build_parser(sub)
-            return parser
-
-        monkeypatch.setattr(cli_module, "build_parser", with_build)
-        monkeypatch.setitem(cli_module.COMMANDS, "build", cmd_build)
+def build(cli):
+    """`modelkin build ...` in-process."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny models; threads only add hand-off overhead on a busy machine
     transformers.utils.logging.set_verbosity_error()

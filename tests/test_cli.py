@@ -144,3 +144,29 @@ def test_python_dash_m_and_schema():
     schema = json.loads(out.stdout)
     assert schema["properties"]["family"]["enum"] == list(registry.FAMILY_NAMES)
     assert schema["properties"]["generation"]["enum"] == list(registry.GENERATION_NAMES)
+
+
+def test_each_command_has_one_home_loaded_only_when_chosen():
+    """Every sub-command `--help` lists is a table entry whose module declares and runs it;
+    parsing one command imports that command's module and no other's."""
+    from modelkin.commands import COMMANDS
+
+    listed = subprocess.run([sys.executable, "-m", "modelkin", "--help"], capture_output=True, text=True, timeout=60)
+    assert listed.stdout.split("{", 1)[1].split("}", 1)[0].split(",") == list(COMMANDS)
+    code = (
+        "import json, sys\n"
+        "from modelkin.cli import build_parser\n"
+        "from modelkin.commands import COMMANDS\n"
+        "modules = {c.module for c in COMMANDS.values()}\n"
+        "parser = build_parser()\n"
+        "before = sorted(modules & set(sys.modules))\n"
+        "parser.parse_args(['show', 'llama-3.1-8b'])\n"
+        "print(json.dumps([before, sorted(modules & set(sys.modules))]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert json.loads(out.stdout) == [[], [COMMANDS["show"].module]], out.stderr
+    import importlib
+
+    for command in COMMANDS.values():
+        module = importlib.import_module(command.module)
+        assert callable(module.add_arguments) and callable(module.run), command.module

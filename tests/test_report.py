@@ -269,16 +269,15 @@ def test_foreign_folder_refused_without_force(data, tmp_path):
 
 
 def test_command_refuses_existing_report_with_exit_2(tmp_path):
-    from modelkin.cli import _Parser
-    from modelkin.reports.command import add_report_parser, cmd_report
+    from modelkin.cli import build_parser
+    from modelkin.reports.command import run
 
-    parser = _Parser(prog="modelkin")
-    add_report_parser(parser.add_subparsers(dest="command", parser_class=_Parser))
+    parser = build_parser()
     out = tmp_path / "r"
     out.mkdir()
     (out / "report.json").write_text(json.dumps({"schema": SCHEMA}), encoding="utf-8")
     with pytest.raises(ModelkinError) as refused:
-        cmd_report(parser.parse_args(["report", "llama-3-8b", "--out", str(out)]))
+        run(parser.parse_args(["report", "llama-3-8b", "--out", str(out)]))
     assert refused.value.exit_code == 2
     with pytest.raises(ModelkinError):
         parser.parse_args(["report", "llama-3-8b"])  # --out is required

@@ -271,11 +271,11 @@ def test_sliding_window_matches_transformers_qwen2():
 def _rope_cmd(*argv: str) -> str:
     import argparse
 
-    from modelkin.rope_view import add_rope_parser, cmd_rope
+    from modelkin.rope_view import add_arguments, run
 
     parser = argparse.ArgumentParser()
-    add_rope_parser(parser.add_subparsers(dest="command"))
-    return cmd_rope(parser.parse_args(["rope", *argv]))
+    add_arguments(parser)
+    return run(parser.parse_args(list(argv)))
 
 
 @pytest.mark.parametrize("model_id", ["llama-3.1-8b", "qwen2-7b-instruct", "glm-4-9b-chat", "chatglm2-6b"])
@@ -322,9 +322,9 @@ def test_rope_command_does_not_import_torch():
 
     code = (
         "import argparse, sys\n"
-        "from modelkin.rope_view import add_rope_parser, cmd_rope\n"
-        "p = argparse.ArgumentParser(); add_rope_parser(p.add_subparsers(dest='c'))\n"
-        "text = cmd_rope(p.parse_args(['rope', 'qwen2.5-7b-instruct-1m', '--all']))\n"
+        "from modelkin.rope_view import add_arguments, run\n"
+        "p = argparse.ArgumentParser(); add_arguments(p)\n"
+        "text = run(p.parse_args(['qwen2.5-7b-instruct-1m', '--all']))\n"
         "assert 'dual chunk' in text, text\n"
         "heavy = sorted(m for m in ('torch', 'transformers') if m in sys.modules)\n"
         "assert not heavy, heavy\n"

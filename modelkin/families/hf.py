@@ -157,4 +157,8 @@ def _generation(fields: dict[str, Any], model_type: str, config: dict[str, Any],
         if generation:
             return generation, f"from the {source} {name!r}"
     family = registry.FAMILIES[FORMATS[model_type].family]
-    return registry.resolve(family.infer)(fields, config)
+    generation, how = registry.resolve(family.infer)(fields, config)
+    if generation not in candidates:  # the family's rule knows nothing of this format's generations
+        generation = candidates[0]
+        how = f"guessed: the first generation written as {model_type!r}; pass a hint to be sure"
+    return generation, how

@@ -34,10 +34,7 @@ GREEDY_TOKENS = 20
 FULL_EXPORT_LIMIT = 200_000_000  # parameters; bigger specs are only counted (--meta), never materialised
 
 
-def add_build_parser(subparsers: Any) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "build", help="write a (tiny) model as a Hugging Face folder, or count it on the meta device"
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", metavar="ID|SPEC.json", help="catalog ID, a spec JSON dump, or a config.json")
     p.add_argument("--tiny", action="store_true", help="scale down with the tiny rule (see `modelkin show ID --tiny`)")
     p.add_argument("--out", help="folder to write (refused if it exists and is not empty, unless --force)")
@@ -67,10 +64,9 @@ def add_build_parser(subparsers: Any) -> argparse.ArgumentParser:
         action="store_true",
         help="instantiate the model on the meta device and compare its parameter count with the accounting",
     )
-    return p
 
 
-def cmd_build(args: argparse.Namespace) -> str | tuple[int, str]:
+def run(args: argparse.Namespace) -> str | tuple[int, str]:
     spec, name = resolve_source(args.source)
     if args.tiny:
         spec = tiny(spec)

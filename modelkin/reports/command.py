@@ -6,19 +6,14 @@ Parsing and one summary line only; the content is `build_report`, the files `wri
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from ..argtypes import positive_int
 from ..families.accounting import DEFAULT_CONTEXT
 from ..families.registry import FAMILY_NAMES
 
 
-def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
-    p = subparsers.add_parser(
-        "report",
-        help="write a comparison report (HTML, Markdown, JSON, CSV, plots) for catalog models",
-        description="Write report.html, report.md, report.json, one CSV per table and plots/*.png into DIR.",
-    )
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = "Write report.html, report.md, report.json, one CSV per table and plots/*.png into DIR."
     p.add_argument("ids", nargs="*", metavar="ID", help="catalog IDs or Hugging Face repo ids")
     p.add_argument("--all", action="store_true", help="every model in the catalog")
     p.add_argument("--family", choices=FAMILY_NAMES, help="every catalog model of this family")
@@ -30,11 +25,9 @@ def add_report_parser(subparsers: Any) -> argparse.ArgumentParser:
         help=f"context length for KV-cache and FLOP figures (default {DEFAULT_CONTEXT})",
     )
     p.add_argument("--force", action="store_true", help="replace an existing report (or non-empty folder) at DIR")
-    p.set_defaults(func=cmd_report)
-    return p
 
 
-def cmd_report(args: argparse.Namespace) -> str:
+def run(args: argparse.Namespace) -> str:
     from .build_report import build_report, select_ids
     from .write import write_report
 

@@ -1,0 +1,79 @@
+"""`modelkin show ID`: one model's architecture and what it costs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..argtypes import tokens
+from ..configs import get
+from ..families.accounting import accounting
+from .emit import emit_json, emit_table, spec_json
+from .figures import accounting_args, add_figures, describe
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("id", help="catalog ID or Hugging Face repo id")
+    add_figures(p)
+    p.add_argument("--tokens", type=tokens, help="training tokens (default: the published figure)")
+    p.add_argument("--provenance", action="store_true", help="say where every value came from")
+    p.add_argument("--tiny", action="store_true", help="print the tiny variant beside the full spec")
+
+
+def run(args: argparse.Namespace) -> str:
+    entry = get(args.id)
+    read = entry.read()
+    spec = read.spec
+    trained = (
+        args.tokens if args.tokens is not None else (entry.training_tokens.value if entry.training_tokens else None)
+    )
+    acc = accounting(spec, tokens=trained, **accounting_args(args))
+    coverage = None
+    if args.context is not None:
+        from ..families.coverage import context_coverage
+
+        coverage = context_coverage(spec, args.context, dtype=args.dtype)
+    tiny_spec = None
+    if args.tiny:
+        from ..families.tiny import tiny
+
+        tiny_spec = tiny(spec)
+    if args.format == "json":
+        out: dict[str, Any] = {
+            "id": entry.id,
+            "repo": entry.repo,
+            "spec": spec_json(spec),
+            "accounting": acc,
+            "source": entry.config_source,
+            "warnings": read.warnings,
+        }
+        if entry.published_params:
+            out["published_params"] = {"value": entry.published_params.value, "source": entry.published_params.source}
+        if entry.training_tokens:
+            out["training_tokens_source"] = entry.training_tokens.source
+        if args.provenance:
+            out["provenance"] = read.provenance
+        if tiny_spec is not None:
+            out["tiny"] = {"spec": spec_json(tiny_spec), "accounting": accounting(tiny_spec, **accounting_args(args))}
+        if coverage is not None:
+            out["context_coverage"] = coverage
+        return emit_json(out)
+    parts = []
+    if tiny_spec is not None:
+        full_rows = describe(spec, acc, args.format)
+        tiny_rows = describe(tiny_spec, accounting(tiny_spec, **accounting_args(args)), args.format)
+        rows = [[a[0], a[1], b[1]] for a, b in zip(full_rows, tiny_rows)]
+        parts.append(emit_table([entry.id, "full", "tiny"], rows, args.format))
+    else:
+        rows = [["id", entry.id], ["repo", entry.repo]] + describe(spec, acc, args.format)
+        if entry.published_params:
+            rows.append(["published params", f"{entry.published_params.value:,} ({entry.published_params.source})"])
+        parts.append(emit_table(["field", "value"], rows, args.format))
+    if args.provenance:
+        prov = [[k, v] for k, v in sorted(read.provenance.items())]
+        parts.append(emit_table(["spec field", "where the value came from"], prov, args.format))
+    if coverage is not None:
+        parts.append(coverage["summary"])
+    if args.format == "table":
+        parts.append(f"source: {entry.config_source.get('url', '')}")
+    return "\n\n".join(parts)
