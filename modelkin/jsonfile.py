@@ -17,6 +17,27 @@ from .errors import UnreadableInput
 MAX_SMALL_FILE = 64 * 2**20  # no config or spec is this large; a file that is, is something else
 
 
+class DuplicateKey(ValueError):
+    """A JSON object names a key twice: Python's parser would silently keep the last value, so
+    a file could show one value to one reader and another to us."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"key {key!r} appears twice")
+        self.key = key
+
+
+def reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """`object_pairs_hook` for `json.loads` raising `DuplicateKey` (every reader of strangers' JSON uses it)."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return result
+
+
 def parse_json_text(text: str, where: str) -> Any:
     def no_constants(name: str) -> Any:
         raise ValueError(f"{name} is not valid JSON")

@@ -19,7 +19,10 @@ FORMATS = ("table", "markdown", "json", "csv")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("id", help="catalog ID or Hugging Face repo id")
+    from .commands.model_arg import TARGET_HELP, add_refresh
+
+    p.add_argument("id", help=TARGET_HELP)
+    add_refresh(p)
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     p.add_argument("--all", action="store_true", help="one row per rotating pair (with csv: only that table)")
     p.add_argument("--tiny", action="store_true", help="the tiny variant's RoPE instead")
@@ -212,15 +215,15 @@ def _pair_rows(inv: dict[str, Any], plain: bool) -> tuple[list[str], list[list[A
 
 
 def run(args: argparse.Namespace) -> str:
-    from .configs import get
+    from .commands.model_arg import target as resolve
 
-    entry = get(args.id)
-    spec = entry.spec
-    model_id = entry.id
+    target = resolve(args.id, args)
+    spec = target.spec
+    model_id = target.label
     if getattr(args, "tiny", False):
         from .families.tiny import tiny
 
-        spec, model_id = tiny(spec), f"{entry.id} (tiny)"
+        spec, model_id = tiny(spec), f"{target.label} (tiny)"
     inv = rope_inventory(spec)
     show_all = getattr(args, "all", False)
     if args.format == "json":

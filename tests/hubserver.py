@@ -1,8 +1,9 @@
 """A fake Hugging Face Hub on 127.0.0.1 for tests: serves repositories from a local folder.
 
 Layout: `root/<org>/<name>/<files...>` is the repository `org/name`, with one
-commit whose hash is derived from the repo id. It answers the calls
-huggingface_hub 2.4 makes for `model_info(files_metadata=True)`,
+commit whose hash is derived from the repo id (`hub.commits[repo_id] = sha` publishes
+the folder's current files as a new commit). It answers the calls huggingface_hub 2.4
+makes for `model_info(files_metadata=True)`, `snapshot_download` (the tree listing),
 `hf_hub_download` (HEAD then GET on /resolve/) and range GETs, counts the body
 bytes it serves per file, and can inject faults per file:
 
@@ -29,6 +30,7 @@ from urllib.parse import unquote, urlsplit
 
 LFS_SUFFIXES = (".safetensors", ".bin", ".model")
 _API = re.compile(r"/api/models/(?P<repo>[^/]+/[^/]+?)(?:/revision/(?P<rev>[^/?]+))?")
+_TREE = re.compile(r"/api/models/(?P<repo>[^/]+/[^/]+)/tree/(?P<rev>[^/]+)(?:/(?P<path>.*))?")
 _RESOLVE = re.compile(r"/(?P<repo>[^/]+/[^/]+)/resolve/(?P<rev>[^/]+)/(?P<path>.+)")
 _RANGE = re.compile(r"bytes=(\d+)-(\d*)")
 
@@ -41,6 +43,8 @@ class FakeHub:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.faults: dict[str, str] = {}
+        # repo id -> commit hash it serves now; change it (and the files) to publish a new revision.
+        self.commits: dict[str, str] = {}
         self.bytes_served: dict[str, int] = defaultdict(int)  # repo file path -> body bytes
         self.requests: list[dict[str, str | None]] = []
         self._lock = threading.Lock()
@@ -155,7 +159,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self) -> None:
         path = unquote(urlsplit(self.path).path)
-        if match := _API.fullmatch(path):
+        if match := _TREE.fullmatch(path):
+            self._record("api")
+            if self._fault("api") in ("reset", "500"):
+                return
+            self._tree(match["repo"], match["rev"])
+        elif match := _API.fullmatch(path):
             self._record("api")
             if self._fault("api") in ("reset", "500"):
                 return
@@ -174,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
         if hub.repo_dir(repo_id) is None:
             self._error(404, "RepoNotFound", "Repository not found")
             return None
-        commit = commit_of(repo_id)
+        commit = hub.commits.get(repo_id) or commit_of(repo_id)
         if revision not in (None, "main", commit):
             self._error(404, "RevisionNotFound", "Invalid rev id: " + str(revision))
             return None
@@ -198,6 +207,25 @@ class _Handler(BaseHTTPRequestHandler):
             siblings.append(entry)
         body = json.dumps({"id": repo_id, "modelId": repo_id, "sha": commit, "private": False, "siblings": siblings})
         self._send(200, {"Content-Type": "application/json"}, body.encode())
+
+    def _tree(self, repo_id: str, revision: str) -> None:
+        """GET /api/models/org/name/tree/rev?recursive=…: what `snapshot_download` lists (one page)."""
+        if self._check_repo(repo_id, revision) is None:
+            return
+        folder = self.fake_hub.root / repo_id
+        entries = []
+        for name in self.fake_hub.files(repo_id):
+            file = folder / name
+            entry: dict[str, object] = {
+                "type": "file",
+                "path": name,
+                "size": file.stat().st_size,
+                "oid": hashlib.sha1(name.encode()).hexdigest(),
+            }
+            if name.endswith(LFS_SUFFIXES):
+                entry["lfs"] = {"oid": FakeHub.etag(file), "size": file.stat().st_size, "pointerSize": 134}
+            entries.append(entry)
+        self._send(200, {"Content-Type": "application/json"}, json.dumps(entries).encode())
 
     def _resolve(self, repo_id: str, revision: str, name: str) -> None:
         commit = self._check_repo(repo_id, revision)

@@ -29,7 +29,7 @@ ENTRY_KEYS = {
     "training_tokens",
     "notes",
 }
-SOURCE_KINDS = {"hf-config", "shared-real-config", "reconstructed"}
+SOURCE_KINDS = {"hf-config", "reconstructed"}
 GENERATIONS = {
     "llama-1",
     "llama-2",
@@ -131,9 +131,13 @@ def test_entry_shape(path: Path, entry: dict[str, Any]) -> None:
     assert entry["id"] in repo_name.replace("meta-llama-", "llama-").replace("-hf", "")
     assert isinstance(entry["config"], dict) and entry["config"]
     source = entry["config_source"]
-    assert set(source) == {"kind", "url", "note"}
+    assert {"kind", "url", "note"} <= set(source) <= {"kind", "url", "copy", "note"}
     assert source["kind"] in SOURCE_KINDS
-    assert source["url"].strip() and source["note"].strip()
+    # The model's own published file, which anyone can open; `copy` names the public copy that was read.
+    assert source["url"].startswith(f"https://huggingface.co/{entry['repo']}/blob/"), source["url"]
+    assert source["note"].strip()
+    if "copy" in source:  # a GitHub repository, a path and a commit
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+ \S+( @ [0-9a-f]{40})?", source["copy"]), source["copy"]
     assert isinstance(entry["notes"], str)
 
 
@@ -174,7 +178,9 @@ def test_model_type_matches_generation(path: Path, entry: dict[str, Any]) -> Non
     assert entry["config"]["model_type"] == expected[family]
 
 
-SHARED_ENTRIES = [(p, e) for p, e in ENTRIES if e["config_source"]["kind"] == "shared-real-config"]
+# Entries whose config is the very file in the shared real-config collection (PROVENANCE.md gives its public origin).
+SHARED_IDS = {"chatglm2-6b", "chatglm3-6b", "llama-3.2-1b", "qwen2-7b", "qwen2.5-14b-instruct-1m"}
+SHARED_ENTRIES = [(p, e) for p, e in ENTRIES if e["id"] in SHARED_IDS]
 
 
 @needs_shared

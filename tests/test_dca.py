@@ -22,7 +22,8 @@ from modelkin.families import validate_spec  # noqa: E402
 from modelkin.families.rope_math import dca_exact_limit, dca_max_distance, dca_positions  # noqa: E402
 from modelkin.families.spec import DualChunkAttention  # noqa: E402
 from modelkin.families.tiny import tiny  # noqa: E402
-from modelkin.reference.dca import check_one_chunk, dca_attention  # noqa: E402
+from modelkin.reference.builder import check_one_chunk  # noqa: E402
+from modelkin.reference.dca import dca_attention  # noqa: E402
 from modelkin.reference.rope import Rope, apply_rope  # noqa: E402
 
 HEAD_DIM = 16
@@ -211,9 +212,8 @@ def test_prefill_then_decode_equals_slow():
 def test_reference_model_decoding_with_cache_equals_full_forward():
     """Model level: the reference model's DCA path with its KV cache (prefill + decode)
     gives the full forward's logits, on a sequence spanning several chunks (s = 1)."""
-    reference = pytest.importorskip(
-        "modelkin.reference.reference", reason="modelkin/reference/reference.py is not written yet"
-    )
+    from modelkin.reference import reference
+
     data = tiny(get("qwen2.5-7b-instruct-1m").spec).model_dump()
     data["long_context"]["dual_chunk"] = {"chunk_size": 16, "local_size": 4, "original_max_position_embeddings": 128}
     spec = validate_spec(data, "test")

@@ -176,8 +176,18 @@ def test_single_safetensors_file(cli, llama_folder):
     shard, _ = _shard_of(llama_folder, "model.embed_tokens.weight")
     code, report = inspect_json(cli, shard)
     assert report["params_checkpoint"] > 0 and report["family"] == "llama"
-    assert code == 1  # one shard of several: the other tensors are missing
-    assert report["missing"]
+    # One shard of several, with the index beside it: the whole checkpoint is inspected, and it says so.
+    assert code == 0 and not report["missing"]
+    notes = [f["message"] for f in report["findings"] if f["code"] == "one-shard-of-many"]
+    assert len(notes) == 1 and "model.safetensors.index.json" in notes[0]
+    assert len(report["shards"]) > 1
+
+
+def test_single_shard_without_index_is_checked_alone(cli, llama_folder):
+    shard, _ = _shard_of(llama_folder, "model.embed_tokens.weight")
+    (shard.parent / "model.safetensors.index.json").unlink()
+    code, report = inspect_json(cli, shard)
+    assert code == 1 and report["missing"]  # the other shards' tensors are missing
 
 
 def test_inspect_imports_neither_torch_nor_transformers(llama_folder):
@@ -210,7 +220,7 @@ def test_transformers_save_pretrained_inspects_clean(cli, tmp_path, model_id):
     config = spec_to_hf(spec)
     torch.manual_seed(0)
     model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**config))
-    folder = tmp_path / model_id
+    folder = tmp_path / f"tiny-{model_id}"  # a folder named exactly llama-2-7b would claim to be it
     model.save_pretrained(folder)
     code, report = inspect_json(cli, folder)
     assert code == 0, report["findings"]

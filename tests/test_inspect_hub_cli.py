@@ -48,7 +48,8 @@ def test_inspect_cache_after_headers_only_is_partial(cli, hub):
     code, out, err = cli("inspect", "--cache", "--format", "json")
     rows = json.loads(out)
     assert [r["id"] for r in rows] == [REPO_ID]
-    assert rows[0]["verdict"] == "partial" and rows[0]["problem"] == "3 of 3 shards not in the cache"
+    shards = ", ".join(f"model-0000{i}-of-00003.safetensors" for i in (1, 2, 3))
+    assert rows[0]["verdict"] == "partial" and rows[0]["problem"] == f"3 of 3 shards not in the cache: {shards}"
     assert code == 0
 
 

@@ -104,3 +104,29 @@ def test_load_reference_reads_a_folder_saved_with_class_defaults(tmp_path):
     ids = torch.randint(0, 256, (1, 12))
     with torch.no_grad():
         assert float((ours(ids) - hf(ids).logits).abs().max()) < 1e-5
+
+
+def test_nope_layers_equal_transformers_smollm3():
+    """A "nope" layer attends without RoPE. No format of ours states it yet; transformers'
+    SmolLM3 (Llama's block, `no_rope_layers`) is the truth for the reference model."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from modelkin.families.spec import ArchBase
+    from modelkin.reference.reference import build_reference
+
+    data = tiny(get("llama-3.2-1b").spec).model_dump()
+    data["num_layers"] = 4
+    data["layers"] = {"attention": ["full", "nope", "full", "nope"]}
+    spec = ArchBase.model_validate(data, context={"family_rules": False})
+    model = build_reference(spec, seed=0)
+    config = {**spec_to_hf(spec.model_copy(update={"layers": type(spec.layers)()})), "model_type": "smollm3"}
+    config.update(architectures=["SmolLM3ForCausalLM"], no_rope_layers=[1, 0, 1, 0])
+    hf = AutoModelForCausalLM.from_config(AutoConfig.for_model(**config), dtype=torch.float32).eval()
+    result = hf.load_state_dict(model.state_dict(), strict=False)
+    assert result.unexpected_keys == [] and set(result.missing_keys) <= {"lm_head.weight"}
+    ids = torch.randint(0, spec.vocab_size, (2, 24), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert float((model(ids) - hf(ids).logits).abs().max()) < 1e-5
+        everywhere = build_reference(spec.model_copy(update={"layers": type(spec.layers)()}), seed=0)
+        assert float((everywhere(ids) - model(ids)).abs().max()) > 1e-4  # the NoPE layers matter

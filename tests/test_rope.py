@@ -215,9 +215,9 @@ def _hf_model_from_reference(spec, model):
 
 
 def _reference():
-    return pytest.importorskip(
-        "modelkin.reference.reference", reason="modelkin/reference/reference.py is not written yet"
-    )
+    from modelkin.reference import reference
+
+    return reference
 
 
 @pytest.mark.parametrize("model_id, scaling", [("qwen2-7b-instruct", "yarn"), ("llama-3.1-8b", "llama3")])

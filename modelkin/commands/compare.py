@@ -1,28 +1,29 @@
-"""`modelkin compare ID ID ...`: models side by side, differing rows marked."""
+"""`modelkin compare MODEL MODEL ...`: models (any targets, variants too) side by side, differing rows marked."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from ..configs import get
 from ..errors import ModelkinError
 from ..families.accounting import DEFAULT_CONTEXT, accounting
 from ..reports.features import count, feature_rows, flops, nbytes
 from .emit import emit_json, emit_table, spec_json
 from .figures import accounting_args, add_figures
+from .model_arg import TARGET_HELP, add_refresh, target
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("ids", nargs="+")
+    p.add_argument("ids", nargs="+", metavar="MODEL", help=TARGET_HELP)
+    add_refresh(p)
     add_figures(p)
 
 
 def run(args: argparse.Namespace) -> str:
     if len(args.ids) < 2:
         raise ModelkinError("compare", "give at least two IDs")
-    entries = [get(i) for i in args.ids]
-    specs = [e.spec for e in entries]
+    models = [target(i, args) for i in args.ids]
+    specs = [m.spec for m in models]
     accs = [accounting(s, **accounting_args(args)) for s in specs]
     table: dict[str, list[Any]] = {}
     for s in specs:
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> str:
         ],
     }
     table.update(extra)
-    ids = [e.id for e in entries]
+    ids = [m.label for m in models]
     if args.format == "json":
         return emit_json(
             {

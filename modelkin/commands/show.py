@@ -1,4 +1,4 @@
-"""`modelkin show ID`: one model's architecture and what it costs."""
+"""`modelkin show MODEL`: one model's architecture and what it costs (any target, see modelkin.targets)."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ import argparse
 from typing import Any
 
 from ..argtypes import tokens
-from ..configs import get
 from ..families.accounting import accounting
 from .emit import emit_json, emit_table, spec_json
 from .figures import accounting_args, add_figures, describe
+from .model_arg import TARGET_HELP, add_refresh, repo_of, source_of, target
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("id", help="catalog ID or Hugging Face repo id")
+    p.add_argument("id", help=TARGET_HELP)
+    add_refresh(p)
     add_figures(p)
     p.add_argument("--tokens", type=tokens, help="training tokens (default: the published figure)")
     p.add_argument("--provenance", action="store_true", help="say where every value came from")
@@ -21,11 +22,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> str:
-    entry = get(args.id)
-    read = entry.read()
-    spec = read.spec
+    model = target(args.id, args)
+    entry = model.entry if not model.edits else None  # published figures belong to the unedited model
+    spec = model.spec
     trained = (
-        args.tokens if args.tokens is not None else (entry.training_tokens.value if entry.training_tokens else None)
+        args.tokens
+        if args.tokens is not None
+        else (entry.training_tokens.value if entry and entry.training_tokens else None)
     )
     acc = accounting(spec, tokens=trained, **accounting_args(args))
     coverage = None
@@ -40,19 +43,21 @@ def run(args: argparse.Namespace) -> str:
         tiny_spec = tiny(spec)
     if args.format == "json":
         out: dict[str, Any] = {
-            "id": entry.id,
-            "repo": entry.repo,
+            "id": model.label,
+            "repo": repo_of(model),
             "spec": spec_json(spec),
             "accounting": acc,
-            "source": entry.config_source,
-            "warnings": read.warnings,
+            "source": source_of(model),
+            "warnings": model.warnings,
         }
-        if entry.published_params:
+        if model.edits:
+            out["edits"] = list(model.edits)
+        if entry and entry.published_params:
             out["published_params"] = {"value": entry.published_params.value, "source": entry.published_params.source}
-        if entry.training_tokens:
+        if entry and entry.training_tokens:
             out["training_tokens_source"] = entry.training_tokens.source
         if args.provenance:
-            out["provenance"] = read.provenance
+            out["provenance"] = model.provenance
         if tiny_spec is not None:
             out["tiny"] = {"spec": spec_json(tiny_spec), "accounting": accounting(tiny_spec, **accounting_args(args))}
         if coverage is not None:
@@ -63,17 +68,17 @@ def run(args: argparse.Namespace) -> str:
         full_rows = describe(spec, acc, args.format)
         tiny_rows = describe(tiny_spec, accounting(tiny_spec, **accounting_args(args)), args.format)
         rows = [[a[0], a[1], b[1]] for a, b in zip(full_rows, tiny_rows)]
-        parts.append(emit_table([entry.id, "full", "tiny"], rows, args.format))
+        parts.append(emit_table([model.label, "full", "tiny"], rows, args.format))
     else:
-        rows = [["id", entry.id], ["repo", entry.repo]] + describe(spec, acc, args.format)
-        if entry.published_params:
+        rows = [["id", model.label], ["repo", repo_of(model) or "-"]] + describe(spec, acc, args.format)
+        if entry and entry.published_params:
             rows.append(["published params", f"{entry.published_params.value:,} ({entry.published_params.source})"])
         parts.append(emit_table(["field", "value"], rows, args.format))
     if args.provenance:
-        prov = [[k, v] for k, v in sorted(read.provenance.items())]
+        prov = [[k, v] for k, v in sorted(model.provenance.items())]
         parts.append(emit_table(["spec field", "where the value came from"], prov, args.format))
     if coverage is not None:
         parts.append(coverage["summary"])
     if args.format == "table":
-        parts.append(f"source: {entry.config_source.get('url', '')}")
+        parts.append(f"source: {source_of(model).get('url', '')}")
     return "\n\n".join(parts)

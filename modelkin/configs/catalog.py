@@ -48,6 +48,18 @@ class CatalogEntry:
         return self.read().spec
 
 
+@dataclass(frozen=True)
+class TargetEntry(CatalogEntry):
+    """A model that is not in the catalog (a config file, a Hub repo, an edited catalog model),
+    shaped like an entry so that reports take it; see `modelkin.targets.as_catalog_entry`."""
+
+    resolved: HFRead | None = None
+
+    def read(self) -> HFRead:
+        assert self.resolved is not None
+        return self.resolved
+
+
 def _folder():
     return resources.files(__package__) / "catalog"
 
@@ -93,7 +105,8 @@ def _read(model_id: str) -> HFRead:
 
 
 @cache
-def _aliases() -> dict[str, str]:
+def repo_aliases() -> dict[str, str]:
+    """Lower-case repo id -> catalog id."""
     return {_load(i).repo.lower(): i for i in ids()}
 
 
@@ -102,8 +115,8 @@ def resolve(name: str) -> str:
     key = name.strip().lower()
     if key in ids():
         return key
-    if key in _aliases():
-        return _aliases()[key]
+    if key in repo_aliases():
+        return repo_aliases()[key]
     tail = key.rsplit("/", 1)[-1]
     if tail in ids() and "/" in key:
         return tail

@@ -73,6 +73,11 @@ def active_conventions(spec: ArchBase) -> dict[str, int]:
     return {"all_a_token_uses": ours, "without_embedding_and_head": ours - by["embedding"] - by["head"]}
 
 
+def qkv_bias_params(spec: ArchBase) -> int:
+    """Values in the query, key and value projections' biases."""
+    return sum(s.numel for s in layout(spec) if s.role in ("q", "k", "v", "qkv") and s.name.endswith(".bias"))
+
+
 def matmul_params(spec: ArchBase) -> int:
     """Weights that multiply activations once per token (all linear layers and the head)."""
     by = params_by_component(spec)

@@ -19,9 +19,19 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from ..errors import InvalidSpec
-from . import registry
 from .hf_reader import ConfigReader, HFRead
-from .registry import FORMATS, GENERATIONS, default_format, generation_from_name
+from .registry import (
+    FAMILIES,
+    FORMAT_NAMES,
+    FORMATS,
+    GENERATIONS,
+    default_format,
+    formats_of,
+    generation_from_name,
+    generations_in,
+    resolve,
+    unexpressed,
+)
 from .spec import ArchBase
 
 ArchSpec = ArchBase  # one class for every family; what a generation allows is checked against the registry
@@ -65,13 +75,15 @@ def detect_model_type(config: dict[str, Any], where: str) -> str:
     """The config's format (its model_type), refused when another format's keys say it is mislabelled."""
     model_type = config.get("model_type")
     if model_type is None:
-        raise InvalidSpec(where, "required key 'model_type' is missing")
+        from .recognise import implied_model_type
+
+        model_type = implied_model_type(config)  # early ChatGLM2 revisions: architectures / auto_map
+        if model_type is None:
+            raise InvalidSpec(where, "required key 'model_type' is missing")
     if not isinstance(model_type, str):
         raise InvalidSpec(where, f"key 'model_type' must be a string, got {model_type!r}"[:200])
     if model_type not in FORMATS:
-        raise InvalidSpec(
-            where, f"model_type {model_type!r} is not supported (supported: {', '.join(registry.FORMAT_NAMES)})"
-        )
+        raise InvalidSpec(where, f"model_type {model_type!r} is not supported (supported: {', '.join(FORMAT_NAMES)})")
     own = set(FORMATS[model_type].signature_keys)
     for other in FORMATS.values():
         present = [k for k in other.signature_keys if k in config and k not in own]
@@ -79,8 +91,10 @@ def detect_model_type(config: dict[str, Any], where: str) -> str:
             raise InvalidSpec(
                 where, f"model_type is {model_type!r} but keys {', '.join(present)} belong to the {other.name!r} format"
             )
-    if model_type == "chatglm" and "padded_vocab_size" not in config and "vocab_size" in config:
-        raise InvalidSpec(where, "model_type is 'chatglm' but the config has no padded_vocab_size")
+    if model_type == "chatglm":
+        from .recognise import check_first_chatglm
+
+        check_first_chatglm(config, where)
     return model_type
 
 
@@ -92,7 +106,7 @@ def read_hf_config(
     `generation` states it outright (the catalog does)."""
     reader = ConfigReader(config, where)
     model_type = detect_model_type(config, where)
-    fields = registry.resolve(FORMATS[model_type].reader)(reader)
+    fields = resolve(FORMATS[model_type].reader)(reader)
     if generation is not None:
         how = "stated by the caller (catalog entry)"
     else:
@@ -100,6 +114,8 @@ def read_hf_config(
     fields["generation"] = generation
     reader.note("generation", how)
     _drop_ids_outside_vocab(fields, reader)
+    if "model_type" not in config:
+        reader.warnings.append(f"no model_type: read as {model_type!r}, the family its architectures/auto_map name")
     reader.note("family", f"model_type {model_type!r}")
     for key in reader.unknown_keys():
         reader.warnings.append(f"unknown key '{key}' ignored")
@@ -131,13 +147,13 @@ def spec_to_hf(spec: ArchBase, fmt: str | None = None) -> dict[str, Any]:
     """The config.json that the matching transformers class (or, for `chatglm`,
     THUDM's code) reads as this architecture."""
     fmt = fmt or default_format(spec)
-    allowed = registry.formats_of(spec.family)
+    allowed = formats_of(spec.family)
     if fmt not in allowed:
         raise InvalidSpec("format", f"a {spec.family} spec can be written as {' or '.join(allowed)}, not {fmt!r}")
-    problems = registry.unexpressed(spec, fmt)
+    problems = unexpressed(spec, fmt)
     if problems:
         raise InvalidSpec(f"format {fmt}", problems[0])
-    return registry.resolve(FORMATS[fmt].writer)(spec)
+    return resolve(FORMATS[fmt].writer)(spec)
 
 
 # --- generation ------------------------------------------------------------------
@@ -146,7 +162,7 @@ def spec_to_hf(spec: ArchBase, fmt: str | None = None) -> dict[str, Any]:
 def _generation(fields: dict[str, Any], model_type: str, config: dict[str, Any], hint: str | None) -> tuple[str, str]:
     """The generation of a config of format `model_type`: the format's only one, else the one a
     name (hint, then `_name_or_path`) names, else the family's inference from the keys."""
-    candidates = registry.generations_in(model_type)
+    candidates = generations_in(model_type)
     if len(candidates) == 1:
         return candidates[0], f"model_type {model_type!r} is used by {GENERATIONS[candidates[0]].display} only"
     names = [(hint, "name")] if hint else []
@@ -156,8 +172,8 @@ def _generation(fields: dict[str, Any], model_type: str, config: dict[str, Any],
         generation = generation_from_name(name, candidates)
         if generation:
             return generation, f"from the {source} {name!r}"
-    family = registry.FAMILIES[FORMATS[model_type].family]
-    generation, how = registry.resolve(family.infer)(fields, config)
+    family = FAMILIES[FORMATS[model_type].family]
+    generation, how = resolve(family.infer)(fields, config)
     if generation not in candidates:  # the family's rule knows nothing of this format's generations
         generation = candidates[0]
         how = f"guessed: the first generation written as {model_type!r}; pass a hint to be sure"

@@ -40,6 +40,7 @@ class TensorSlot:
     shape: tuple[int, ...]
     component: Component
     layer: int | None = None
+    role: str | None = None  # the naming table's role ("q", "gate_up", "mlp_norm" …)
 
     @property
     def numel(self) -> int:
@@ -143,9 +144,9 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
 
     def linear(role: str, out_dim: int, in_dim: int, bias: bool, component: Component, i: int) -> None:
         base = names["layer"].format(i=i) + names[role]
-        slots.append(TensorSlot(base + ".weight", (out_dim, in_dim), component, i))
+        slots.append(TensorSlot(base + ".weight", (out_dim, in_dim), component, i, role))
         if bias:
-            slots.append(TensorSlot(base + ".bias", (out_dim,), component, i))
+            slots.append(TensorSlot(base + ".bias", (out_dim,), component, i, role))
 
     def norm(name: str, i: int | None, width: int = h) -> None:
         slots.append(TensorSlot(name + ".weight", (width,), "norm", i))
@@ -186,7 +187,7 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
             norm(prefix + names["post_mlp_norm"], i)
         if over is not None:
             slots[start:] = [
-                TensorSlot(s.name, s.shape, over if s.is_parameter else s.component, i) for s in slots[start:]
+                TensorSlot(s.name, s.shape, over if s.is_parameter else s.component, i, s.role) for s in slots[start:]
             ]
 
     def experts(i: int) -> None:

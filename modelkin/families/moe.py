@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from .spec import Strict
+from .strict import Strict
 
 
 class Router(Strict):

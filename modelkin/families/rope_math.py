@@ -149,7 +149,8 @@ def full_turns_within(inv_freq: list[float], context: int) -> int:
 #
 # Served semantics (vLLM's dual-chunk RoPE and the authors' ChunkLlama code), which
 # differ from the paper's equations in the successive-chunk cap and the inter-chunk
-# query position; see /work/shared/notes/dual-chunk-attention.md. L = cs − ls.
+# query position (paper: An et al. 2024, arXiv:2402.17463; served code: vllm-project/vllm
+# vllm/model_executor/layers/rotary_embedding/dual_chunk_rope.py). L = cs − ls.
 
 
 def dca_positions(i: int, j: int, chunk_size: int, local_size: int) -> tuple[int, int]:

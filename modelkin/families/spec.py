@@ -15,19 +15,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationInfo, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, ValidationInfo, model_validator
 
-from . import registry
-
-
-class Strict(BaseModel):
-    """Base of every modelkin schema: unknown keys are errors, values immutable."""
-
-    # strict: a "4096" or 32.5 where a count belongs is an error, never coerced.
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
-
-
-from .moe import Moe  # noqa: E402  (moe.py builds on Strict above)
+from .moe import Moe
+from .registry import FAMILY_NAMES, GENERATION_NAMES, check_generation
+from .strict import Strict  # noqa: F401  (re-exported: the schemas' base)
 
 # --- tokenizer -------------------------------------------------------------------
 
@@ -328,8 +320,8 @@ class Layers(Strict):
 
 # --- the architecture ------------------------------------------------------------
 
-Family = Literal[registry.FAMILY_NAMES]
-Generation = Literal[registry.GENERATION_NAMES]
+Family = Literal[FAMILY_NAMES]
+Generation = Literal[GENERATION_NAMES]
 
 
 class ArchBase(Strict):
@@ -380,7 +372,7 @@ class ArchBase(Strict):
         self._check_layers()
         # Context {"family_rules": False} builds choices no generation has (the reference
         # model can still run them); everything else is checked regardless.
-        problem = registry.check_generation(self) if (info.context or {}).get("family_rules", True) else None
+        problem = check_generation(self) if (info.context or {}).get("family_rules", True) else None
         if problem:
             raise ValueError(problem)
         if (

@@ -95,9 +95,8 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
     report["params_checkpoint"] = sum(dtypes.values())
 
     if g.config is None:
-        findings.append(
-            Finding("warning", "no-config", "no config.json: tensors counted, nothing to check them against")
-        )
+        # Not consistent: without a config nothing was checked (exit 1, see README "Exit codes").
+        findings.append(Finding("error", "no-config", "no config.json: tensors counted, nothing to check them against"))
         report["findings"] = [f.__dict__ for f in findings]
         return report
 
@@ -190,6 +189,15 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
         )
         report["params_unique"] = report["params_checkpoint"] - copy
 
+    from .claims import check_claim
+
+    claim, claim_findings = check_claim(
+        [g.name_hint, g.config.get("_name_or_path")],
+        spec,
+        report["params_checkpoint"],
+    )
+    report["claim"] = claim
+    findings.extend(claim_findings)
     report["tokenizer"] = _tokenizer(g, spec, findings)
     report["generation_defaults"] = _generation_defaults(g, spec, findings)
     _rope_context(spec, findings)
@@ -389,18 +397,15 @@ def _token_scaling(g: Gathered, spec, tokens: float | None, params: int) -> dict
 def _catalog_match(g: Gathered, spec):
     """The catalog entry for this checkpoint: by name when the architecture agrees,
     else the one entry with an identical architecture."""
-    from ..configs import entries, get
-    from ..errors import UnknownModel
+    from ..configs import entries
+    from ..targets import catalog_entry_named
 
     def arch(s) -> dict[str, Any]:
         d = s.model_dump()
         d.pop("dtype"), d.pop("tokenizer")
         return d
 
-    try:
-        named = get(g.name_hint)
-    except UnknownModel:
-        named = None
+    named = catalog_entry_named(g.name_hint, (g.config or {}).get("_name_or_path"))
     if named is not None and arch(named.spec) == arch(spec):
         return named
     matches = [e for e in entries() if arch(e.spec) == arch(spec)]

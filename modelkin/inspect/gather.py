@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UnreadableInput
 from ..jsonfile import read_json
+from ..pickles import PICKLE_SUFFIXES
 from .findings import Finding
 from .index_file import INDEX_NAME, Index, parse_index
 from .safetensors_header import Header, read_header
@@ -22,7 +23,6 @@ from .safetensors_header import Header, read_header
 if TYPE_CHECKING:  # imported when a folder has tokenizer files: most checkpoints' shards come without
     from .tokenizer_files import TokenizerInfo
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 TOKENIZER_FILES = (
     "tokenizer.json",
     "tokenizer_config.json",
@@ -56,6 +56,39 @@ def read_small_json(path: Path, what: str) -> Any:
     return read_json(path, what=what, require_object=True)
 
 
+def cached_repo_id(folder: Path) -> str | None:
+    """'org/name' when `folder` is a snapshot in the Hugging Face cache (models--org--name/snapshots/<rev>)."""
+    folder = folder.resolve()
+    repo = folder.parent.parent.name
+    if folder.parent.name == "snapshots" and repo.startswith("models--"):
+        return repo[len("models--") :].replace("--", "/")
+    return None
+
+
+def containment_root(folder: Path) -> Path:
+    """Where the files of a checkpoint may live: the folder itself, or for a snapshot in the
+    Hugging Face cache the whole cached repository, whose blobs/ the snapshot links into."""
+    folder = folder.resolve()
+    if cached_repo_id(folder) is not None:
+        return folder.parent.parent
+    return folder
+
+
+def checked_shard_path(folder: Path, name: str, where: str) -> Path:
+    """folder/name, refused when a symlink on the way leads out of the checkpoint (see containment_root).
+
+    Shard *names* were already checked by parse_index (no '..', absolute path, drive letter or NUL)."""
+    path = folder / name
+    if _plain_name(name) and not os.path.islink(path):
+        return path  # a plain file name that is no symlink is inside (one lstat, not one resolve per part)
+    target = path.resolve()  # follows symlinks
+    root = containment_root(folder)
+    if not target.is_relative_to(root):
+        inside = "the cached repository" if root != folder.resolve() else "the checkpoint folder"
+        raise UnreadableInput(where, f"shard {name!r} resolves outside {inside}")
+    return path
+
+
 def gather_local(target: str) -> Gathered:
     path = Path(target)
     if not path.exists():
@@ -65,17 +98,20 @@ def gather_local(target: str) -> Gathered:
             if path.suffix in PICKLE_SUFFIXES:
                 raise UnreadableInput(target, _pickle_message())
             raise UnreadableInput(target, "not a .safetensors file or a checkpoint folder")
+        whole = _whole_checkpoint(path)
+        if whole is not None:
+            return whole
         header = read_header(path)
         g = Gathered(
             target=target,
-            name_hint=path.parent.name,
+            name_hint=_name_hint(path.parent),
             headers={path.name: header},
             shard_sizes={path.name: header.file_size},
         )
         if (path.parent / "config.json").is_file():
             _read_folder_files(path.parent, g)
         return g
-    g = Gathered(target=target, name_hint=path.resolve().name)
+    g = Gathered(target=target, name_hint=_name_hint(path))
     _read_folder_files(path, g)
     g.pickle_files = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES and p.is_file())
     index_path = path / INDEX_NAME
@@ -85,7 +121,7 @@ def gather_local(target: str) -> Gathered:
     else:
         shard_names = sorted(p.name for p in path.glob("*.safetensors"))
     for name in shard_names:
-        shard = path / name
+        shard = checked_shard_path(path, name, str(index_path if g.index else path / name))
         if not shard.is_file():
             g.missing_shards.append(name)
             continue
@@ -99,6 +135,32 @@ def gather_local(target: str) -> Gathered:
     return g
 
 
+def _name_hint(folder: Path) -> str:
+    return cached_repo_id(folder) or folder.resolve().name
+
+
+def _whole_checkpoint(shard: Path) -> Gathered | None:
+    """One shard of a sharded checkpoint: the whole checkpoint, with a note saying so."""
+    index_path = shard.parent / INDEX_NAME
+    if not index_path.is_file():
+        return None
+    index = _read_index(index_path)
+    if shard.name not in index.shards:
+        return None
+    g = gather_local(str(shard.parent))
+    g.target = str(shard)
+    g.findings.insert(
+        0,
+        Finding(
+            "info",
+            "one-shard-of-many",
+            f"{shard.name} is one of {len(index.shards)} shards listed in {INDEX_NAME} beside it: "
+            "the whole checkpoint was inspected",
+        ),
+    )
+    return g
+
+
 def _pickle_message() -> str:
     return (
         "pickle checkpoints are not read: unpickling can run code from the file. "
@@ -108,13 +170,8 @@ def _pickle_message() -> str:
 
 def _read_index(index_path: Path) -> Index:
     index = parse_index(index_path.read_bytes(), str(index_path))
-    folder = index_path.parent.resolve()
     for shard in index.shards:
-        if _plain_name(shard) and not os.path.islink(folder / shard):
-            continue  # a plain file name that is no symlink resolves to folder/shard: inside (one lstat, not one per path part)
-        target = (index_path.parent / shard).resolve()  # follows symlinks
-        if not target.is_relative_to(folder):
-            raise UnreadableInput(str(index_path), f"shard {shard!r} resolves outside the checkpoint folder")
+        checked_shard_path(index_path.parent, shard, str(index_path))
     return index
 
 
@@ -136,12 +193,18 @@ def _read_folder_files(folder: Path, g: Gathered) -> None:
         g.tokenizer = read_tokenizer_files(folder)
 
 
-def gather_hub(target: str) -> Gathered:
+def gather_hub(target: str, refresh: bool = False) -> Gathered:
     from .hub import fetch_hub_checkpoint, parse_hub_id
 
     repo_id, revision = parse_hub_id(target)
-    hub = fetch_hub_checkpoint(repo_id, revision)
-    g = Gathered(target=target, name_hint=repo_id, source="hub", bytes_fetched=hub.bytes_fetched)
+    hub = fetch_hub_checkpoint(repo_id, revision, refresh=refresh)
+    g = Gathered(
+        target=target,
+        name_hint=repo_id,
+        source="cache" if hub.from_cache_only else "hub",
+        bytes_fetched=None if hub.from_cache_only else hub.bytes_fetched,
+    )
+    g.findings += [Finding("info", "hub-note", note) for note in hub.notes]
     files = hub.local_files
     if "config.json" in files:
         g.config = read_small_json(files["config.json"], "config.json")
@@ -155,6 +218,8 @@ def gather_hub(target: str) -> Gathered:
     if INDEX_NAME in files:
         g.index = parse_index(files[INDEX_NAME].read_bytes(), f"{repo_id}/{INDEX_NAME}")
         g.missing_shards = [s for s in g.index.shards if s not in hub.headers]
+    elif hub.missing_shards:
+        g.missing_shards = list(hub.missing_shards)
     g.headers = dict(hub.headers)
     g.shard_sizes = dict(hub.shard_sizes)
     g.pickle_files = sorted(f for f in hub.files if f.endswith(PICKLE_SUFFIXES))
@@ -165,11 +230,21 @@ def gather_hub(target: str) -> Gathered:
     return g
 
 
-def gather(target: str) -> Gathered:
-    if os.path.exists(target):  # never a Hub id (looks_like_hub_id says so too): spare the Hub client's import
+def gather(target: str, refresh: bool = False) -> Gathered:
+    """A checkpoint folder, a .safetensors file, or a Hub id (cache first); see modelkin.targets."""
+    from ..targets import looks_like_path
+
+    if os.path.exists(target) or looks_like_path(target):
         return gather_local(target)
     from .hub import looks_like_hub_id
 
-    if looks_like_hub_id(target):
-        return gather_hub(target)
+    if looks_like_hub_id(target):  # the repo of a catalog model too: its weights are on the Hub
+        return gather_hub(target, refresh=refresh)
+    from ..configs import catalog
+
+    if target.lower() in catalog.ids():
+        repo = catalog.get(target).repo
+        raise UnreadableInput(
+            target, f"is a catalog id: the catalog holds its config, not its weights; inspect {repo} instead"
+        )
     return gather_local(target)

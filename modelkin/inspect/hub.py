@@ -7,6 +7,12 @@ are never downloaded: each one costs one HTTP range request for its first
 when the header is longer. huggingface_hub is imported lazily so that importing
 this module stays cheap.
 
+The local cache is asked first (`try_to_load_from_cache`, which resolves refs/main):
+a revision cached whole is read without any request, HF_HUB_OFFLINE or not. The Hub is
+asked when the cache lacks the revision (or some shards), or with `refresh`; when it
+cannot be reached (connection, timeout, HTTP 5xx: `HubUnreachable`) a cached revision
+answers instead, with a note saying so.
+
 Environment variables are read when a function is called, not when
 huggingface_hub was imported, so a CLI flag or a test can set them late.
 """
@@ -77,7 +83,9 @@ class HubCheckpoint:
     shard_sizes: dict[str, int]
     bytes_fetched: int  # body bytes of all shard range requests
     snapshot_dir: Path | None = None
-    from_cache_only: bool = False  # offline mode: nothing was fetched
+    from_cache_only: bool = False  # read from the local cache: nothing was fetched
+    missing_shards: list[str] = field(default_factory=list)  # cache only: listed in the index, not downloaded
+    notes: list[str] = field(default_factory=list)  # e.g. why the cache was read instead of the Hub
 
 
 @dataclass(frozen=True)
@@ -203,19 +211,83 @@ def _network_errors() -> tuple[type[BaseException], ...]:
 
 
 def fetch_hub_checkpoint(
-    repo_id: str, revision: str | None = None, *, token: str | bool | None = None
+    repo_id: str, revision: str | None = None, *, token: str | bool | None = None, refresh: bool = False
 ) -> HubCheckpoint:
-    """Small files through the HF cache, and the header of every top-level .safetensors shard."""
-    if _offline():
-        return _from_cache(repo_id, revision)
+    """Small files and the header of every top-level .safetensors shard: from the local cache
+    when it holds the whole checkpoint (no request at all), else from the Hub.
 
+    `refresh` asks the Hub even then. When the Hub cannot be reached and the cache holds the
+    revision, the cache is read and a note says so; offline mode (HF_HUB_OFFLINE) never asks.
+    """
+    snapshot = cached_snapshot(repo_id, revision)
+    if snapshot is not None and not refresh:
+        cached = _from_cache(repo_id, revision, snapshot)
+        if not cached.missing_shards:
+            return cached
+    if _offline():
+        if snapshot is None:
+            raise UnreadableInput(
+                _label(repo_id, revision), "offline mode is on (HF_HUB_OFFLINE) and this revision is not in the cache."
+            )
+        return _require_complete(_from_cache(repo_id, revision, snapshot), "offline mode is on and")
+    try:
+        return _fetch_online(repo_id, revision, token)
+    except HubUnreachable as error:
+        if snapshot is None:
+            raise
+        cached = _require_complete(_from_cache(repo_id, revision, snapshot), f"{error.message.rstrip('.')}, and")
+        cached.notes.append(
+            f"the Hub was not reachable ({error.message.rstrip('.')}); read the cached snapshot {cached.commit[:8]}"
+        )
+        return cached
+
+
+class HubUnreachable(UnreadableInput):
+    """The Hub could not be asked (connection, timeout, HTTP 5xx): says nothing about the repository,
+    so a cached copy may answer instead."""
+
+
+def _hub_error(where: str, error: BaseException) -> UnreadableInput:
+    return (HubUnreachable if _unreachable(error) else UnreadableInput)(where, _describe(error))
+
+
+def _unreachable(error: BaseException | None) -> bool:
+    import httpx2
+    from huggingface_hub import errors as hf_errors
+
+    if isinstance(error, (hf_errors.OfflineModeIsEnabled, httpx2.TimeoutException, httpx2.NetworkError)):
+        return True
+    if isinstance(error, (httpx2.ConnectError, httpx2.RemoteProtocolError)):
+        return True
+    if isinstance(error, hf_errors.LocalEntryNotFoundError):  # hf_hub_download chains the failed request
+        return error.__cause__ is None or _unreachable(error.__cause__)
+    if isinstance(error, hf_errors.HfHubHTTPError) and not isinstance(
+        error, (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError, hf_errors.RemoteEntryNotFoundError)
+    ):
+        status = error.response.status_code if error.response is not None else None
+        return status is None or status >= 500
+    return False
+
+
+def _require_complete(cached: HubCheckpoint, why: str) -> HubCheckpoint:
+    if cached.missing_shards:
+        total = len(cached.missing_shards) + len(cached.headers)
+        raise UnreadableInput(
+            _label(cached.repo_id, cached.revision),
+            f"{why} the cache holds a partial download: {len(cached.missing_shards)} of {total} shards are "
+            f"missing ({', '.join(cached.missing_shards)}).",
+        )
+    return cached
+
+
+def _fetch_online(repo_id: str, revision: str | None, token: str | bool | None) -> HubCheckpoint:
     from huggingface_hub import HfApi
 
     endpoint = _endpoint()
     try:
         info = HfApi(endpoint=endpoint).model_info(repo_id, revision=revision, files_metadata=True, token=token)
     except _network_errors() as e:
-        raise UnreadableInput(_label(repo_id, revision), _describe(e)) from None
+        raise _hub_error(_label(repo_id, revision), e) from None
     commit = info.sha
     if not commit:
         raise UnreadableInput(_label(repo_id, revision), "the Hub did not say which commit it resolved to.")
@@ -232,7 +304,7 @@ def fetch_hub_checkpoint(
         _check_index_shards_listed(local_files["model.safetensors.index.json"], set(files), repo_id)
 
     shards = _fetch_headers(repo_id, commit, shard_names, endpoint, token)
-    repo_dir = Path(_cache_dir()) / f"models--{repo_id.replace('/', '--')}"
+    repo_dir = _repo_dir(repo_id)
     _remember_ref(repo_dir, revision or "main", commit)
     snapshot = repo_dir / "snapshots" / commit
     return HubCheckpoint(
@@ -246,6 +318,41 @@ def fetch_hub_checkpoint(
         bytes_fetched=sum(s.bytes_fetched for s in shards),
         snapshot_dir=snapshot if snapshot.is_dir() else None,
     )
+
+
+def _repo_dir(repo_id: str) -> Path:
+    from huggingface_hub.file_download import repo_folder_name
+
+    return Path(_cache_dir()) / repo_folder_name(repo_id=repo_id, repo_type="model")
+
+
+def fetch_config(repo_id: str, revision: str | None = None, *, refresh: bool = False) -> tuple[Path, list[str]]:
+    """config.json of a repo: the cached copy when there is one (no request), else from the Hub.
+
+    Returns the path in the cache and notes (a network error that fell back to the cache)."""
+    cached = cached_config(repo_id, revision)
+    if cached is not None and not refresh:
+        return cached, []
+    label = _label(repo_id, revision, "config.json")
+    if _offline():
+        if cached is not None:
+            return cached, []
+        raise UnreadableInput(label, "offline mode is on (HF_HUB_OFFLINE) and the file is not in the cache.")
+    from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+    from huggingface_hub.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # its retry chatter is not our one line
+    try:
+        if cached is not None:
+            # hf_hub_download would quietly fall back to the cached copy: ask first, to say so when it does.
+            get_hf_file_metadata(hf_hub_url(repo_id, "config.json", revision=revision, endpoint=_endpoint()))
+        path = hf_hub_download(repo_id, "config.json", revision=revision, endpoint=_endpoint(), cache_dir=_cache_dir())
+    except _network_errors() as e:
+        reason = _describe(e).rstrip(".")
+        if cached is not None and _unreachable(e):
+            return cached, [f"the Hub was not reachable ({reason}); read the cached config.json"]
+        raise UnreadableInput(label, reason + ".") from None
+    return Path(path), []
 
 
 def _remember_ref(repo_dir: Path, revision: str, commit: str) -> None:
@@ -277,7 +384,7 @@ def _download_small(repo_id: str, name: str, commit: str, endpoint: str, token: 
         # A commit hash as revision lets hf_hub_download answer from the cache without any request.
         path = hf_hub_download(repo_id, name, revision=commit, endpoint=endpoint, cache_dir=_cache_dir(), token=token)
     except _network_errors() as e:
-        raise UnreadableInput(_label(repo_id, None, name), _describe(e)) from None
+        raise _hub_error(_label(repo_id, None, name), e) from None
     return Path(path)
 
 
@@ -389,7 +496,7 @@ def _get_range(url: str, start: int, end: int, headers: dict[str, str]) -> tuple
     except UnreadableInput:
         raise
     except _network_errors() as e:
-        raise UnreadableInput(url, _describe(e)) from None
+        raise _hub_error(url, e) from None
     if len(body) != expected:
         raise UnreadableInput(url, f"asked for {expected} bytes from {start} but the server sent {len(body)}.")
     return bytes(body), size
@@ -431,40 +538,58 @@ def _relative(path: Any, root: Any) -> str:
     return Path(path).relative_to(Path(root)).as_posix()
 
 
-def _from_cache(repo_id: str, revision: str | None) -> HubCheckpoint:
-    """Offline: everything from the snapshot folder; shards must have been downloaded in full."""
-    repo_dir = Path(_cache_dir()) / f"models--{repo_id.replace('/', '--')}"
-    label = _label(repo_id, revision)
-    ref = revision or "main"
-    ref_file = repo_dir / "refs" / ref
-    if ref_file.is_file():
-        commit = ref_file.read_text().strip()
-    elif re.fullmatch(r"[0-9a-f]{40}", ref) and (repo_dir / "snapshots" / ref).is_dir():
-        commit = ref
-    else:
-        raise UnreadableInput(label, "offline mode is on (HF_HUB_OFFLINE) and this revision is not in the cache.")
-    snapshot = repo_dir / "snapshots" / commit
-    if not snapshot.is_dir():
-        raise UnreadableInput(label, "offline mode is on and the cached snapshot folder is missing.")
+# Files one of which every cached checkpoint has: huggingface_hub resolves refs/<branch> through them.
+_ANCHOR_FILES = ("config.json", "model.safetensors.index.json", "model.safetensors")
+
+
+def cached_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
+    """The snapshot folder of `repo_id` at `revision` (branch, tag or commit) in the local cache, if any.
+
+    huggingface_hub's own `try_to_load_from_cache` resolves the ref (refs/main -> commit) and
+    answers from the file system only.
+    """
+    from huggingface_hub import try_to_load_from_cache
+
+    for name in _ANCHOR_FILES:
+        found = try_to_load_from_cache(repo_id, name, cache_dir=_cache_dir(), revision=revision)
+        if isinstance(found, str):
+            return Path(found).parent
+    return None
+
+
+def cached_config(repo_id: str, revision: str | None = None) -> Path | None:
+    """config.json of a cached revision, without any request."""
+    from huggingface_hub import try_to_load_from_cache
+
+    found = try_to_load_from_cache(repo_id, "config.json", cache_dir=_cache_dir(), revision=revision)
+    return Path(found) if isinstance(found, str) else None
+
+
+def _from_cache(repo_id: str, revision: str | None, snapshot: Path) -> HubCheckpoint:
+    """Everything from a cached snapshot folder; shards listed by the index but absent are named."""
+    from modelkin.inspect.gather import checked_shard_path
+
     files = sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file())
     local_files = {n: snapshot / n for n in files if n in SMALL_FILES or n.endswith(".tiktoken")}
-    headers: dict[str, Header] = {}
-    for name in files:
-        if name.endswith(".safetensors") and "/" not in name:
-            headers[name] = read_header(snapshot / name)
     if "model.safetensors.index.json" in local_files:
         from modelkin.inspect.index_file import parse_index
 
-        index = parse_index(
-            local_files["model.safetensors.index.json"].read_bytes(), str(local_files["model.safetensors.index.json"])
-        )
-        missing = [s for s in index.shards if s not in headers]
-        if missing:
-            raise UnreadableInput(label, f"offline mode is on and shard {missing[0]!r} is not in the cache.")
+        index_path = local_files["model.safetensors.index.json"]
+        shard_names = parse_index(index_path.read_bytes(), str(index_path)).shards
+    else:
+        shard_names = [n for n in files if n.endswith(".safetensors") and "/" not in n]
+    headers: dict[str, Header] = {}
+    missing: list[str] = []
+    for name in shard_names:
+        path = checked_shard_path(snapshot, name, str(snapshot / name))
+        if path.is_file():
+            headers[name] = read_header(path)
+        else:
+            missing.append(name)
     return HubCheckpoint(
         repo_id=repo_id,
         revision=revision,
-        commit=commit,
+        commit=snapshot.name,
         files=files,
         local_files=local_files,
         headers=headers,
@@ -472,4 +597,5 @@ def _from_cache(repo_id: str, revision: str | None) -> HubCheckpoint:
         bytes_fetched=0,
         snapshot_dir=snapshot,
         from_cache_only=True,
+        missing_shards=missing,
     )

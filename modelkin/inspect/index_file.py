@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 from modelkin.errors import UnreadableInput
 from modelkin.inspect.findings import Finding
 from modelkin.inspect.safetensors_header import Header
+from modelkin.jsonfile import DuplicateKey, reject_duplicate_keys
 
 INDEX_NAME = "model.safetensors.index.json"
 
@@ -39,26 +39,14 @@ class Index:
         return [name for name, file in self.weight_map.items() if file == shard]
 
 
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        counts = Counter(key for key, _ in pairs)
-        raise _DuplicateKey(next(key for key, n in counts.items() if n > 1))
-    return result
-
-
 def parse_index(data: bytes, where: str) -> Index:
     """Validate the index JSON; shard names must be safe relative paths."""
     try:
-        obj = json.loads(data.decode("utf-8-sig"), object_pairs_hook=_reject_duplicates)
+        obj = json.loads(data.decode("utf-8-sig"), object_pairs_hook=reject_duplicate_keys)
     except UnicodeDecodeError:
         raise UnreadableInput(where, "is not UTF-8 text.") from None
-    except _DuplicateKey as e:
-        raise UnreadableInput(where, f"key {e.args[0]!r} appears twice.") from None
+    except DuplicateKey as e:
+        raise UnreadableInput(where, f"key {e.key!r} appears twice.") from None
     except json.JSONDecodeError as e:
         raise UnreadableInput(where, f"is not valid JSON ({e.msg} at line {e.lineno}).") from None
     if not isinstance(obj, dict):

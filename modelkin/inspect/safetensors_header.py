@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from modelkin.errors import UnreadableInput
+from modelkin.jsonfile import DuplicateKey, reject_duplicate_keys
 
 # safetensors' own cap on the JSON header (MAX_HEADER_SIZE in the Rust crate).
 MAX_HEADER_SIZE = 100_000_000
@@ -161,17 +162,6 @@ def _check_length_prefix(prefix: bytes, file_size: int, where: str) -> int:
     return header_size
 
 
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) < len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _HeaderError(f"key {key!r} appears twice in the header.")
-            seen.add(key)
-    return result
-
-
 def _reject_constant(name: str) -> Any:
     raise _HeaderError(f"header contains the non-JSON literal {name}.")
 
@@ -186,7 +176,9 @@ def _parse_json_header(raw: bytes, header_size: int, file_size: int, where: str)
     except UnicodeDecodeError as e:
         raise UnreadableInput(where, f"header is not valid UTF-8 (byte {e.start}).") from None
     try:
-        obj = json.loads(text, object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
+        obj = json.loads(text, object_pairs_hook=reject_duplicate_keys, parse_constant=_reject_constant)
+    except DuplicateKey as e:
+        raise UnreadableInput(where, f"key {e.key!r} appears twice in the header.") from None
     except _HeaderError as e:
         raise UnreadableInput(where, str(e)) from None
     except json.JSONDecodeError as e:

@@ -18,15 +18,8 @@ from typing import Any
 
 from modelkin.errors import UnreadableInput
 from modelkin.inspect.findings import Finding
+from modelkin.jsonfile import DuplicateKey, reject_duplicate_keys
 
-KINDS = (
-    "sentencepiece-bpe",
-    "sentencepiece-unigram",
-    "byte-level-bpe",
-    "tiktoken-bpe",
-    "wordpiece",
-    "unknown",
-)
 SPECIAL_ROLES = ("bos", "eos", "pad", "unk")
 
 
@@ -146,21 +139,6 @@ def _read_bytes(path: Path) -> bytes:
         raise UnreadableInput(str(path), f"cannot be read ({e.strerror}).") from None
 
 
-class _DuplicateKey(ValueError):
-    pass
-
-
-def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
-    return result
-
-
 def _load_json(path: Path, info: TokenizerInfo, strict_keys: bool = False) -> Any:
     data = _read_bytes(path)
     where = str(path)
@@ -169,9 +147,9 @@ def _load_json(path: Path, info: TokenizerInfo, strict_keys: bool = False) -> An
     except UnicodeDecodeError:
         raise UnreadableInput(where, "is not UTF-8 text.") from None
     try:
-        obj = json.loads(text, object_pairs_hook=_reject_duplicates if strict_keys else None)
-    except _DuplicateKey as e:
-        raise UnreadableInput(where, f"key {e.args[0]!r} appears twice.") from None
+        obj = json.loads(text, object_pairs_hook=reject_duplicate_keys if strict_keys else None)
+    except DuplicateKey as e:
+        raise UnreadableInput(where, f"key {e.key!r} appears twice.") from None
     except json.JSONDecodeError as e:
         # A string still open at the end of the file is a cut too (e.pos is where it began).
         cut_short = e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string")

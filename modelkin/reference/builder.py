@@ -13,7 +13,6 @@ replaced only then. torch and transformers are imported when the command runs.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import shutil
@@ -23,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import EXIT_INCONSISTENT, ModelkinError
-from ..families import read_hf_config, spec_to_hf, validate_spec
+from ..families import spec_to_hf
 from ..families.accounting import params_total
 from ..families.spec import ArchBase
 from ..families.tiny import tiny
-from ..jsonfile import read_json
 
 TOLERANCE = 1e-5  # fp32 logits, reference vs transformers
 GREEDY_TOKENS = 20
@@ -35,7 +33,11 @@ FULL_EXPORT_LIMIT = 200_000_000  # parameters; bigger specs are only counted (--
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("source", metavar="ID|SPEC.json", help="catalog ID, a spec JSON dump, or a config.json")
+    p.add_argument(
+        "source",
+        metavar="MODEL|SPEC.json",
+        help="catalog id, config.json, checkpoint folder, Hub repo id (with :path=value edits), or a spec JSON dump",
+    )
     p.add_argument("--tiny", action="store_true", help="scale down with the tiny rule (see `modelkin show ID --tiny`)")
     p.add_argument("--out", help="folder to write (refused if it exists and is not empty, unless --force)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
@@ -113,42 +115,23 @@ def run(args: argparse.Namespace) -> str | tuple[int, str]:
 
 
 def resolve_source(source: str) -> tuple[ArchBase, str | None]:
-    """A catalog ID, a spec dump or a config.json -> (spec, name for the generation hint)."""
-    path = Path(source)
-    if source.endswith(".json") or path.is_file():
-        data = read_json(path, what="spec or config file", require_object=True)
-        if "model_type" in data:
-            hint = path.parent.name if path.name == "config.json" else path.stem
-            return read_hf_config(data, where=source, name_hint=hint).spec, hint
-        return validate_spec(data, source), None
-    from ..configs import get, resolve
+    """Any model target (modelkin.targets) or a spec dump -> (spec, name for the generation hint)."""
+    from ..targets import resolve_target
 
-    model_id = resolve(source)
-    return get(model_id).spec, model_id
+    target = resolve_target(source)
+    if target.entry is not None:
+        return target.spec, target.entry.id
+    if target.config_path is not None and target.read is not None:
+        path = target.config_path
+        return target.spec, path.parent.name if path.name == "config.json" else path.stem
+    return target.spec, None
 
 
 def apply_overrides(spec: ArchBase, overrides: list[str]) -> ArchBase:
-    """`path=value` edits of the spec's dict; the path must exist, the result must validate."""
-    data = spec.model_dump(mode="json")
-    for item in overrides:
-        path, sep, raw = item.partition("=")
-        if not sep or not path:
-            raise ModelkinError("--set", f"expected PATH=VALUE, got {item!r}")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        node = data
-        keys = path.split(".")
-        for depth, key in enumerate(keys):
-            if not isinstance(node, dict) or key not in node:
-                where = ".".join(keys[: depth + 1])
-                raise ModelkinError(f"--set {path}", f"the spec has no field {where!r}")
-            if depth == len(keys) - 1:
-                node[key] = value
-            else:
-                node = node[key]
-    return validate_spec(data, "--set")
+    """`--set path=value` edits: the same code as a target's `:path=value` edits."""
+    from ..targets import apply_edits
+
+    return apply_edits(spec, overrides, "--set")
 
 
 # --- export --------------------------------------------------------------------------------
@@ -289,6 +272,40 @@ def check_length(spec: ArchBase) -> int:
     return max(GREEDY_TOKENS + 8, n)
 
 
+def check_one_chunk(model_or_spec: object, seed: int = 0, batch: int = 2) -> float:
+    """Max abs logit difference between a DCA model and the same weights with DCA off, on
+    random ids of the longest length where DCA must equal ordinary attention
+    (min(chunk_size + 1, 2·L), capped by the original length so s = 1).
+
+    This is the check `build --check` can run for DCA models, which transformers cannot
+    run. Accepts a ReferenceModel or an ArchSpec (built with `seed`).
+    """
+    import torch
+
+    from ..errors import InvalidSpec
+    from ..families.rope_math import dca_exact_limit
+    from .reference import ReferenceModel, build_reference
+
+    if isinstance(model_or_spec, ReferenceModel):
+        model = model_or_spec
+    elif isinstance(model_or_spec, ArchBase):
+        model = build_reference(model_or_spec, seed=seed)
+    else:
+        raise TypeError(f"check_one_chunk needs a ReferenceModel or an ArchSpec, not {type(model_or_spec).__name__}")
+    spec = model.spec
+    dca = spec.long_context.dual_chunk
+    if dca is None:
+        raise InvalidSpec("long_context.dual_chunk", "the spec has no dual chunk attention to check")
+    plain_spec = spec.model_copy(update={"long_context": spec.long_context.model_copy(update={"dual_chunk": None})})
+    plain = ReferenceModel(plain_spec).to(next(model.parameters()).dtype).eval()
+    plain.load_state_dict(model.state_dict())
+    n = min(dca_exact_limit(dca), dca.original_max_position_embeddings, spec.max_position_embeddings)
+    generator = torch.Generator().manual_seed(seed)
+    ids = torch.randint(0, spec.vocab_size, (batch, n), generator=generator)
+    with torch.no_grad():
+        return float((model(ids) - plain(ids)).abs().max())
+
+
 def check_folder(folder: Path, seed: int = 0, batch: int = 2) -> CheckResult:
     """Load `folder` with transformers and as the reference; compare fp32 logits, greedy
     decoding and incremental decoding."""
@@ -337,8 +354,6 @@ def check_folder(folder: Path, seed: int = 0, batch: int = 2) -> CheckResult:
             incremental = incremental_diff(ours, ids)
     dca_diff = None
     if spec.long_context.dual_chunk is not None:
-        from .dca import check_one_chunk
-
         dca_diff = check_one_chunk(ours)
     return CheckResult(type(hf).__name__, batch, n, diff, equal, mismatch, incremental, dca_diff)
 

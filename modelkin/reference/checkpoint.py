@@ -30,11 +30,11 @@ from ..families.layout import NAMES, default_convention, layout
 from ..families.registry import GENERATIONS
 from ..families.spec import ArchBase
 from ..jsonfile import read_json
+from ..pickles import PICKLE_SUFFIXES
 from .reference import ReferenceModel, build_reference, reference_convention
 
 # Roles a convention may store fused, and the native roles they concatenate (dim 0, in order).
 FUSED_ROLES = {"qkv": ("q", "k", "v"), "gate_up": ("gate", "up")}
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 MAX_TRAINED_VOCAB = 1024  # what the shipped corpus supports for every tokenizer kind; more rows are padding
 

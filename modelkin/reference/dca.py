@@ -5,8 +5,9 @@ authors' ChunkLlama code), not the paper's equations where they differ — the
 successive-chunk query position is capped at `chunk_size` (paper: chunk_size − 1) and
 the inter-chunk query position is min(2L − 1, chunk_size) (paper: chunk_size − 1); and
 logits are multiplied by s² with s = max(1, 0.1·ln(n / original) + 1), which is
-not in the paper. See /work/shared/notes/dual-chunk-attention.md and the position
-rule in `families.rope_math.dca_positions`, its pure-Python statement.
+not in the paper (arXiv:2402.17463). See vLLM's vllm/model_executor/layers/rotary_embedding/dual_chunk_rope.py
+and vllm/attention/backends/dual_chunk_flash_attn.py, and the position rule in
+`families.rope_math.dca_positions`, its pure-Python statement.
 
 With L = chunk_size − local_size, key j sits at RoPE position j mod L in every part;
 query i's position depends on how far back the key's chunk is (same chunk, previous
@@ -33,9 +34,8 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from ..errors import InvalidSpec
-from ..families.rope_math import dca_exact_limit, dca_length_scale, dca_query_position
-from ..families.spec import ArchBase, DualChunkAttention
+from ..families.rope_math import dca_length_scale, dca_query_position
+from ..families.spec import DualChunkAttention
 from .rope import Rope, apply_rope
 
 TileHook = Callable[[str, int, int], None]  # (part, query rows, key columns) of each score tile
@@ -151,33 +151,3 @@ class _OnlineSoftmax:
 
     def result(self) -> Tensor:
         return self.acc / self.sum
-
-
-def check_one_chunk(model_or_spec: object, seed: int = 0, batch: int = 2) -> float:
-    """Max abs logit difference between a DCA model and the same weights with DCA off, on
-    random ids of the longest length where DCA must equal ordinary attention
-    (min(chunk_size + 1, 2·L), capped by the original length so s = 1).
-
-    This is the check `build --check` can run for DCA models, which transformers cannot
-    run. Accepts a ReferenceModel or an ArchSpec (built with `seed`).
-    """
-    from .reference import ReferenceModel, build_reference  # the reference imports this module lazily
-
-    if isinstance(model_or_spec, ReferenceModel):
-        model = model_or_spec
-    elif isinstance(model_or_spec, ArchBase):
-        model = build_reference(model_or_spec, seed=seed)
-    else:
-        raise TypeError(f"check_one_chunk needs a ReferenceModel or an ArchSpec, not {type(model_or_spec).__name__}")
-    spec = model.spec
-    dca = spec.long_context.dual_chunk
-    if dca is None:
-        raise InvalidSpec("long_context.dual_chunk", "the spec has no dual chunk attention to check")
-    plain_spec = spec.model_copy(update={"long_context": spec.long_context.model_copy(update={"dual_chunk": None})})
-    plain = ReferenceModel(plain_spec).to(next(model.parameters()).dtype).eval()
-    plain.load_state_dict(model.state_dict())
-    n = min(dca_exact_limit(dca), dca.original_max_position_embeddings, spec.max_position_embeddings)
-    generator = torch.Generator().manual_seed(seed)
-    ids = torch.randint(0, spec.vocab_size, (batch, n), generator=generator)
-    with torch.no_grad():
-        return float((model(ids) - plain(ids)).abs().max())

@@ -31,12 +31,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import get_args
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, normalizers, pre_tokenizers, processors
 from tokenizers.models import BPE
 from tokenizers.trainers import BpeTrainer
 
-KINDS = ("sentencepiece-bpe", "byte-level-bpe", "tiktoken-bpe")
+from ..families.spec import TokenizerKind
+
+KINDS: tuple[str, ...] = get_args(TokenizerKind)  # the spec's tokenizer kinds
 
 DEFAULT_TOKENIZER_CLASS = {
     "sentencepiece-bpe": "LlamaTokenizerFast",

@@ -47,7 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..configs.catalog import CatalogEntry, entries, get
+from ..configs.catalog import CatalogEntry, TargetEntry, entries, get
 from ..errors import ModelkinError
 from ..families import rope_math
 from ..families.accounting import (
@@ -58,11 +58,11 @@ from ..families.accounting import (
 )
 from ..units import count, flops, nbytes
 from . import explain
+from .facts import ModelFacts
 from .features import feature_rows, feature_values
 from .lineage import (
     FAMILY_NAMES,
     IDENTITY_ROWS,
-    Change,
     Step,
     changes,
     lineage,
@@ -102,23 +102,6 @@ FEATURE_GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 
 
-@dataclass(frozen=True)
-class ModelFacts:
-    """One selected model and everything computed about it."""
-
-    entry: CatalogEntry
-    spec: Any  # ArchSpec
-    features: dict[str, Any]
-    values: dict[str, Any]
-    acc: dict[str, Any]
-    previous: CatalogEntry | None
-    changes: tuple[Change, ...]
-
-    @property
-    def id(self) -> str:
-        return self.entry.id
-
-
 @dataclass
 class ReportData:
     title: str
@@ -133,8 +116,9 @@ class ReportData:
 # --- selection -------------------------------------------------------------------------------
 
 
-def select_ids(ids: Sequence[str], all_models: bool = False, family: str | None = None) -> list[str]:
-    """Catalog ids for the command's arguments, without duplicates, in report order."""
+def select_ids(ids: Sequence[str], all_models: bool = False, family: str | None = None) -> list[str | CatalogEntry]:
+    """The command's models, without duplicates, in report order: catalog ids, and an entry
+    for every other model target (a config file, a Hub repo, an edited catalog model)."""
     chosen: list[CatalogEntry] = []
     if all_models:
         chosen += entries()
@@ -143,11 +127,13 @@ def select_ids(ids: Sequence[str], all_models: bool = False, family: str | None 
         if not members:
             raise ModelkinError("--family", f"no catalog models of family {family!r}")
         chosen += members
-    chosen += [get(i) for i in ids]
+    from ..targets import as_catalog_entry, resolve_target
+
+    chosen += [as_catalog_entry(resolve_target(i)) for i in ids]
     if not chosen:
         raise ModelkinError("report", "give catalog IDs, --family F or --all")
     unique = {e.id: e for e in chosen}
-    return [e.id for e in sorted(unique.values(), key=_report_order)]
+    return [e if isinstance(e, TargetEntry) else e.id for e in sorted(unique.values(), key=_report_order)]
 
 
 def _report_order(entry: CatalogEntry) -> tuple[Any, ...]:
@@ -165,9 +151,11 @@ def accounting_params(entry: CatalogEntry) -> int:
 # --- the report ------------------------------------------------------------------------------
 
 
-def build_report(ids: Sequence[str], context: int) -> ReportData:
-    catalog = entries()
-    selected = [get(i) for i in ids]
+def build_report(ids: Sequence[str | CatalogEntry], context: int) -> ReportData:
+    selected = [i if isinstance(i, CatalogEntry) else get(i) for i in ids]
+    # Models outside the catalog join it for the lineage lookups; they are never anyone's predecessor
+    # unless selected.
+    catalog = entries() + [e for e in selected if isinstance(e, TargetEntry)]
     if not selected:
         raise ModelkinError("report", "no models selected")
     models = [_facts(e, catalog, context) for e in selected]

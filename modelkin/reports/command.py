@@ -14,7 +14,12 @@ from ..families.registry import FAMILY_NAMES
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.description = "Write report.html, report.md, report.json, one CSV per table and plots/*.png into DIR."
-    p.add_argument("ids", nargs="*", metavar="ID", help="catalog IDs or Hugging Face repo ids")
+    p.add_argument(
+        "ids",
+        nargs="*",
+        metavar="MODEL",
+        help="catalog ids, config.json files, checkpoint folders or Hub repo ids (edits allowed: MODEL:path=value)",
+    )
     p.add_argument("--all", action="store_true", help="every model in the catalog")
     p.add_argument("--family", choices=FAMILY_NAMES, help="every catalog model of this family")
     p.add_argument("--out", required=True, metavar="DIR", help="folder to write (created; replaced only with --force)")

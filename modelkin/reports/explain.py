@@ -10,17 +10,22 @@ use only numbers computed from the specs by `accounting` and `rope_math`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..families import rope_math
-from ..families.accounting import CHINCHILLA_TOKENS_PER_PARAM, DTYPE_BYTES, cache_is_capped, kv_cache_bytes
+from ..families.accounting import (
+    CHINCHILLA_TOKENS_PER_PARAM,
+    DTYPE_BYTES,
+    attention_flops_per_token,
+    cache_is_capped,
+    kv_cache_bytes,
+    qkv_bias_params,
+)
 from ..units import count, flops, nbytes
 from .explain_moe import mixed_attention_layers, total_vs_active
+from .facts import ModelFacts
 from .features import feature_rows
 from .lineage import FAMILY_NAMES, IDENTITY_ROWS, SIZE_ROWS
-
-if TYPE_CHECKING:
-    from .build_report import ModelFacts
 
 Explanation = tuple[str, str]
 MAX_EXAMPLES = 6  # models named per bullet list; more is a table's job
@@ -185,8 +190,7 @@ def qkv_bias(models: Sequence[ModelFacts]) -> Explanation | None:
             m.spec.attention.head_dim,
         ),
     ):
-        a = m.spec.attention
-        params = (a.num_heads + 2 * a.num_kv_heads) * a.head_dim * m.spec.num_layers
+        params = qkv_bias_params(m.spec)
         lines.append(f"- `{m.id}`: {params:,} bias values, {_share(params, m.acc['params_total'])} of the model")
     families = sorted({FAMILY_NAMES.get(m.spec.family, m.spec.family) for m in biased})
     text = f"""
@@ -417,15 +421,15 @@ def compute_per_token(models: Sequence[ModelFacts], context: int) -> Explanation
     lines = []
     for m in _distinct(models, lambda m: (m.acc["params_total"], m.spec.num_layers, m.spec.attention.num_heads)):
         forward = m.acc["flops_per_token"]["forward"]
-        width = m.spec.attention.num_heads * m.spec.attention.head_dim
-        attention = 4.0 * width * m.spec.num_layers * context
+        attention = attention_flops_per_token(m.spec, context)
         lines.append(
             f"- `{m.id}`: {flops(forward)} per token at {context:,} tokens of context, "
             f"{_share(attention, forward)} of it in attention scores"
         )
     text = f"""
 A forward pass costs about 2 FLOPs per weight used in a matrix multiplication (a multiply and
-an add), plus attention over the context: 4 × heads × head dim per cached token per layer.
+an add), plus attention over the context: 4 × heads × head dim per cached token per layer (a
+sliding-window layer only attends to its window).
 Training costs about three times the forward pass. Sharing key/value heads does not reduce
 this attention term: every query head still scores every cached token.
 

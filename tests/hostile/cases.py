@@ -678,7 +678,7 @@ case(
     group="cli",
     make=_args("convert", "{d}"),
     exit_code=2,
-    stderr="modelkin: {d}: is a folder, not a file",
+    stderr="modelkin: {d}: folder has no config.json",
 )
 case(
     id="cli-inspect-missing-path",
