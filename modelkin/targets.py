@@ -137,7 +137,7 @@ def _from_path(text: str, name_hint: str | None = None) -> Target:
     if not isinstance(data, dict):
         read_hf_config(data, where=str(path))  # says what a config must be
     if "model_type" in data or "architectures" in data or "auto_map" in data:
-        from .inspect.gather import cached_repo_id
+        from .inspect.containment import cached_repo_id
 
         hint = name_hint or _name_hint(path, cached_repo_id(path.parent))
         read = read_hf_config(data, where=str(path), name_hint=hint)

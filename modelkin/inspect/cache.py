@@ -2,7 +2,7 @@
 
 The cache is listed by huggingface_hub's own `scan_cache_dir` (HF_HOME / HF_HUB_CACHE
 respected); each snapshot folder is inspected like a local checkpoint, its symlinks into the
-repository's blobs/ allowed (gather.containment_root). Nothing is fetched.
+repository's blobs/ allowed (containment.containment_root). Nothing is fetched.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import UnreadableInput
 from ..jsonfile import read_json
 from ..pickles import PICKLE_SUFFIXES
+from .containment import cached_repo_id, checked_shard_path
 from .findings import Finding
 from .index_file import INDEX_NAME, Index, parse_index
 from .safetensors_header import Header, read_header
@@ -54,39 +55,6 @@ class Gathered:
 
 def read_small_json(path: Path, what: str) -> Any:
     return read_json(path, what=what, require_object=True)
-
-
-def cached_repo_id(folder: Path) -> str | None:
-    """'org/name' when `folder` is a snapshot in the Hugging Face cache (models--org--name/snapshots/<rev>)."""
-    folder = folder.resolve()
-    repo = folder.parent.parent.name
-    if folder.parent.name == "snapshots" and repo.startswith("models--"):
-        return repo[len("models--") :].replace("--", "/")
-    return None
-
-
-def containment_root(folder: Path) -> Path:
-    """Where the files of a checkpoint may live: the folder itself, or for a snapshot in the
-    Hugging Face cache the whole cached repository, whose blobs/ the snapshot links into."""
-    folder = folder.resolve()
-    if cached_repo_id(folder) is not None:
-        return folder.parent.parent
-    return folder
-
-
-def checked_shard_path(folder: Path, name: str, where: str) -> Path:
-    """folder/name, refused when a symlink on the way leads out of the checkpoint (see containment_root).
-
-    Shard *names* were already checked by parse_index (no '..', absolute path, drive letter or NUL)."""
-    path = folder / name
-    if _plain_name(name) and not os.path.islink(path):
-        return path  # a plain file name that is no symlink is inside (one lstat, not one resolve per part)
-    target = path.resolve()  # follows symlinks
-    root = containment_root(folder)
-    if not target.is_relative_to(root):
-        inside = "the cached repository" if root != folder.resolve() else "the checkpoint folder"
-        raise UnreadableInput(where, f"shard {name!r} resolves outside {inside}")
-    return path
 
 
 def gather_local(target: str) -> Gathered:
@@ -173,10 +141,6 @@ def _read_index(index_path: Path) -> Index:
     for shard in index.shards:
         checked_shard_path(index_path.parent, shard, str(index_path))
     return index
-
-
-def _plain_name(name: str) -> bool:
-    return bool(name) and not any(c in name for c in "/\\\0") and name not in (".", "..")
 
 
 def _read_folder_files(folder: Path, g: Gathered) -> None:

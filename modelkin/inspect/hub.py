@@ -567,7 +567,7 @@ def cached_config(repo_id: str, revision: str | None = None) -> Path | None:
 
 def _from_cache(repo_id: str, revision: str | None, snapshot: Path) -> HubCheckpoint:
     """Everything from a cached snapshot folder; shards listed by the index but absent are named."""
-    from modelkin.inspect.gather import checked_shard_path
+    from modelkin.inspect.containment import checked_shard_path
 
     files = sorted(p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file())
     local_files = {n: snapshot / n for n in files if n in SMALL_FILES or n.endswith(".tiktoken")}
