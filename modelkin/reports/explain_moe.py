@@ -9,13 +9,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from ..families.accounting import kv_cache_bytes_by_kind, layers_by_kind
 from ..units import count, flops, nbytes
-
-if TYPE_CHECKING:
-    from .build_report import ModelFacts
+from .facts import ModelFacts
 
 Explanation = tuple[str, str]
 
