@@ -47,6 +47,7 @@ def test_full_size_sparse_checkpoints_with_published_names_inspect_clean(cli, tm
     if beside:  # GLM-4.5-Air: the MTP layer and the router bias buffers are explained
         assert report["params_beside_model"] == beside
         assert any(f["code"] == "beside-model" for f in report["findings"])
+    assert report["claim"]["matches"]  # the folder is named like the entry: it holds that model
 
 
 def test_llama4_vision_tensors_are_recognised_not_unexpected(cli, tmp_path):
@@ -82,7 +83,7 @@ def test_transformers_saved_moe_folders_inspect_clean(cli, tmp_path):
         )
         torch.manual_seed(0)
         model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**spec_to_hf(spec)))
-        folder = tmp_path / model_id
+        folder = tmp_path / f"tiny-{model_id}"  # a folder named exactly like the entry would claim to be it
         model.save_pretrained(folder)
         code, report = inspect_json(cli, folder)
         assert code == 0, (model_id, report["findings"])

@@ -191,11 +191,11 @@ def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]
 
     from .claims import check_claim
 
-    claim, claim_findings = check_claim(
-        [g.name_hint, g.config.get("_name_or_path")],
-        spec,
-        report["params_checkpoint"],
+    # The claim is about the model: MTP layers, stored buffers and a vision tower are set apart.
+    held = report.get("params_unique", report["params_checkpoint"]) - sum(
+        report.get("params_beside_model", {}).values()
     )
+    claim, claim_findings = check_claim([g.name_hint, g.config.get("_name_or_path")], spec, held)
     report["claim"] = claim
     findings.extend(claim_findings)
     report["tokenizer"] = _tokenizer(g, spec, findings)
