@@ -124,6 +124,11 @@ def _from_path(text: str, name_hint: str | None = None) -> Target:
     path = Path(text).expanduser()
     if not path.exists():
         raise UnreadableInput(text, "no such file or folder (a path is never looked up on the Hub)")
+    from .inspect.gguf_entry import is_gguf_target, read_gguf_target
+
+    if is_gguf_target(path):  # llama.cpp's GGUF: the spec its header states (issue 18)
+        read = read_gguf_target(path, text)
+        return Target(text, text, "path", read.spec, read=read)
     if path.is_dir():
         config = path / "config.json"
         if not config.is_file():

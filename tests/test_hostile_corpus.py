@@ -86,7 +86,7 @@ def test_hostile_case(case: Case, results: dict[str, Result]) -> None:
 
 def test_corpus_covers_the_issue(results: dict[str, Result]) -> None:
     groups = {c.group for c in CASES}
-    assert groups == {"safetensors", "index", "config", "tokenizer", "pickle", "cli", "hub"}
+    assert groups == {"safetensors", "index", "config", "tokenizer", "pickle", "cli", "hub", "gguf"}
     assert len(CASES) >= 40 and len({c.id for c in CASES}) == len(CASES)
     assert sum(c.marker for c in CASES) >= 5
     worst = max(results.values(), key=lambda r: r.wall)

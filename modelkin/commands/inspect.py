@@ -15,7 +15,9 @@ from .model_arg import add_refresh
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("target", nargs="?", help="checkpoint folder, .safetensors file, or Hub id org/name[@revision]")
+    p.add_argument(
+        "target", nargs="?", help="checkpoint folder, .safetensors or .gguf file, or Hub id org/name[@revision]"
+    )
     p.add_argument(
         "--cache",
         action="store_true",
@@ -24,6 +26,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_refresh(p)
     p.add_argument("--format", choices=("table", "markdown", "json", "html"), default="table")
     p.add_argument("--tokens", type=tokens, help="training tokens (default: the catalog's published figure)")
+    p.add_argument(
+        "--against",
+        metavar="REF",
+        help="GGUF: compare the metadata's spec with a catalog id, a config.json (or its folder) or a Hub id",
+    )
+    p.add_argument("--file", metavar="NAME", help="GGUF: which model of a folder or repository holding several")
 
 
 def run(args: argparse.Namespace) -> tuple[int, str]:
@@ -45,7 +53,7 @@ def run(args: argparse.Namespace) -> tuple[int, str]:
         from huggingface_hub.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
-    report = inspect_gathered(gather(args.target, refresh=args.refresh), args.tokens)
+    report = inspect_gathered(gather(args.target, args.file, refresh=args.refresh), args.tokens, args.against)
     code = EXIT_INCONSISTENT if verdict(report) == "inconsistent" else EXIT_OK
     if code == EXIT_INCONSISTENT:
         # Exit 1 also gets its one stderr line (issue 7), so scripts see why without parsing stdout.

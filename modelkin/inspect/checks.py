@@ -37,7 +37,15 @@ _GENERATION_KEYS = (
 DTYPE_ORDER = ("F64", "F32", "BF16", "F16", "F8_E4M3", "F8_E5M2", "I64", "I32", "I16", "I8", "U8", "BOOL")
 
 
-def inspect_gathered(g: Gathered, tokens: float | None = None) -> dict[str, Any]:
+def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | None = None) -> dict[str, Any]:
+    if g.gguf is not None:
+        from .gguf_inspect import inspect_gguf
+
+        return inspect_gguf(g.gguf, tokens, against)
+    if against is not None:
+        raise ModelkinError(
+            "--against", "compares GGUF files; a safetensors checkpoint is checked against its config.json"
+        )
     findings: list[Finding] = list(g.findings)
     tensors = {name: (shard, info) for shard, h in sorted(g.headers.items()) for name, info in h.tensors.items()}
     report: dict[str, Any] = {

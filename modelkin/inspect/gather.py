@@ -22,6 +22,7 @@ from .index_file import INDEX_NAME, Index, parse_index
 from .safetensors_header import Header, read_header
 
 if TYPE_CHECKING:  # imported when a folder has tokenizer files: most checkpoints' shards come without
+    from .gguf_inspect import GGUFModel
     from .tokenizer_files import TokenizerInfo
 
 TOKENIZER_FILES = (
@@ -51,21 +52,26 @@ class Gathered:
     findings: list[Finding] = field(default_factory=list)
     bytes_fetched: int | None = None  # Hub only: header bytes downloaded
     source: str = "local"
+    gguf: GGUFModel | None = None  # a llama.cpp GGUF model instead of safetensors shards
 
 
 def read_small_json(path: Path, what: str) -> Any:
     return read_json(path, what=what, require_object=True)
 
 
-def gather_local(target: str) -> Gathered:
+def gather_local(target: str, gguf_file: str | None = None) -> Gathered:
     path = Path(target)
     if not path.exists():
         raise UnreadableInput(target, "no such file or folder")
+    if (path.suffix == ".gguf" and path.is_file()) or gguf_file is not None or _gguf_only(path):
+        from .gguf_inspect import gather_gguf_local
+
+        return Gathered(target=target, name_hint=path.name, gguf=gather_gguf_local(path, target, gguf_file))
     if path.is_file():
         if path.suffix != ".safetensors":
             if path.suffix in PICKLE_SUFFIXES:
                 raise UnreadableInput(target, _pickle_message())
-            raise UnreadableInput(target, "not a .safetensors file or a checkpoint folder")
+            raise UnreadableInput(target, "not a .safetensors or .gguf file or a checkpoint folder")
         whole = _whole_checkpoint(path)
         if whole is not None:
             return whole
@@ -129,6 +135,16 @@ def _whole_checkpoint(shard: Path) -> Gathered | None:
     return g
 
 
+def _gguf_only(path: Path) -> bool:
+    """A folder of GGUF files without safetensors weights (a llama.cpp download, an HF snapshot of a GGUF repo)."""
+    return (
+        path.is_dir()
+        and not (path / INDEX_NAME).is_file()
+        and not any(path.glob("*.safetensors"))
+        and any(path.glob("*.gguf"))
+    )
+
+
 def _pickle_message() -> str:
     return (
         "pickle checkpoints are not read: unpickling can run code from the file. "
@@ -157,7 +173,7 @@ def _read_folder_files(folder: Path, g: Gathered) -> None:
         g.tokenizer = read_tokenizer_files(folder)
 
 
-def gather_hub(target: str, refresh: bool = False) -> Gathered:
+def gather_hub(target: str, gguf_file: str | None = None, refresh: bool = False) -> Gathered:
     from .hub import fetch_hub_checkpoint, parse_hub_id
 
     repo_id, revision = parse_hub_id(target)
@@ -169,6 +185,18 @@ def gather_hub(target: str, refresh: bool = False) -> Gathered:
         bytes_fetched=None if hub.from_cache_only else hub.bytes_fetched,
     )
     g.findings += [Finding("info", "hub-note", note) for note in hub.notes]
+    ggufs = [f for f in hub.files if f.endswith(".gguf")]
+    if ggufs and (gguf_file is not None or not hub.headers):
+        if hub.from_cache_only and hub.snapshot_dir is not None:
+            from .gguf_inspect import gather_gguf_local
+
+            g.gguf = gather_gguf_local(hub.snapshot_dir, target, gguf_file)
+        else:
+            from .gguf_hub import fetch_gguf_model
+
+            g.gguf = fetch_gguf_model(repo_id, hub.commit, ggufs, target, gguf_file)
+            g.bytes_fetched = g.gguf.bytes_fetched
+        return g
     files = hub.local_files
     if "config.json" in files:
         g.config = read_small_json(files["config.json"], "config.json")
@@ -194,16 +222,16 @@ def gather_hub(target: str, refresh: bool = False) -> Gathered:
     return g
 
 
-def gather(target: str, refresh: bool = False) -> Gathered:
+def gather(target: str, gguf_file: str | None = None, refresh: bool = False) -> Gathered:
     """A checkpoint folder, a .safetensors file, or a Hub id (cache first); see modelkin.targets."""
     from ..targets import looks_like_path
 
     if os.path.exists(target) or looks_like_path(target):
-        return gather_local(target)
+        return gather_local(target, gguf_file)
     from .hub import looks_like_hub_id
 
     if looks_like_hub_id(target):  # the repo of a catalog model too: its weights are on the Hub
-        return gather_hub(target, refresh=refresh)
+        return gather_hub(target, gguf_file, refresh=refresh)
     from ..configs import catalog
 
     if target.lower() in catalog.ids():
@@ -211,4 +239,4 @@ def gather(target: str, refresh: bool = False) -> Gathered:
         raise UnreadableInput(
             target, f"is a catalog id: the catalog holds its config, not its weights; inspect {repo} instead"
         )
-    return gather_local(target)
+    return gather_local(target, gguf_file)

@@ -554,7 +554,21 @@ def cached_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
         found = try_to_load_from_cache(repo_id, name, cache_dir=_cache_dir(), revision=revision)
         if isinstance(found, str):
             return Path(found).parent
-    return None
+    return _cached_gguf_snapshot(repo_id, revision)
+
+
+def _cached_gguf_snapshot(repo_id: str, revision: str | None) -> Path | None:
+    """A GGUF repository has no config.json to anchor on: its snapshot when it holds a .gguf file."""
+    repo_dir = Path(_cache_dir()) / f"models--{repo_id.replace('/', '--')}"
+    ref = repo_dir / "refs" / (revision or "main")
+    try:
+        commit = ref.read_text().strip() if ref.is_file() else revision
+    except OSError:
+        return None
+    if not commit or not re.fullmatch(r"[0-9a-f]{40}", commit):
+        return None
+    snapshot = repo_dir / "snapshots" / commit
+    return snapshot if snapshot.is_dir() and any(snapshot.glob("*.gguf")) else None
 
 
 def cached_config(repo_id: str, revision: str | None = None) -> Path | None:

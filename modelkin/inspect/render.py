@@ -20,7 +20,11 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
         ["verdict", verdict(report)],
         [
             "family / generation",
-            f"{report['family']} / {report['generation']}" if report["family"] else "unknown (no config.json)",
+            f"{report['family']} / {report['generation']}"
+            if report["family"]
+            else "unknown (no config.json)"
+            if not report.get("gguf")
+            else "unknown",
         ],
     ]
     if report.get("generation_how"):
@@ -29,7 +33,8 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
         rows.append(["model_type", report["model_type"]])
     rows.append(["params in headers", f"{report['params_checkpoint']:,} ({count(report['params_checkpoint'])})"])
     if report["params_expected"] is not None:
-        rows.append(["params the config implies", f"{report['params_expected']:,}"])
+        source = "metadata" if report.get("gguf") else "config"
+        rows.append([f"params the {source} implies", f"{report['params_expected']:,}"])
     rows.append(["dtypes", ", ".join(f"{d} {count(n)}" for d, n in report["dtypes"].items()) or "-"])
     rows.append(["shards", f"{len(report['shards'])} ({nbytes(report['size_on_disk'])} on disk)"])
     if "bytes_fetched" in report:
@@ -60,6 +65,10 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
             lines.append("- … and more (see --format json)")
         lines.append("")
 
+    if report.get("gguf"):
+        from .render_gguf import gguf_sections
+
+        lines += gguf_sections(report["gguf"], fmt, h)
     tok = report["tokenizer"]
     if tok:
         lines.append(h("Tokenizer"))

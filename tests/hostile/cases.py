@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +19,16 @@ from typing import Any
 from modelkin.families.registry import FORMAT_NAMES
 
 from .files import (
+    GGUF_ARRAY,
+    GGUF_STRING,
+    GGUF_UINT32,
     MARKER,
     TINY_CONFIG,
+    gguf_arch,
+    gguf_bytes,
+    gguf_kv,
+    gguf_str,
+    gguf_tensor_info,
     header_for,
     safetensors_bytes,
     sentencepiece_like_garbage,
@@ -711,6 +720,229 @@ case(
 )
 
 
+# --- GGUF: `modelkin inspect FILE.gguf` (issue 18) -----------------------------------------------
+# Every header is built byte by byte; each case breaks one rule of the format (or of llama.cpp's
+# gguf.cpp, which refuses the same). gguf.GGUFReader is no referee here: it slices past the end of
+# the file silently and would loop over a 2^60-element array, which is why modelkin has its own reader.
+
+GG = "model.gguf"
+
+
+def _u32(value: int) -> bytes:
+    return struct.pack("<I", value)
+
+
+def _u64(value: int) -> bytes:
+    return struct.pack("<Q", value)
+
+
+def _t(name: str = "token_embd.weight", dims: tuple[int, ...] = (4, 8), ggml_type: int = 0, offset: int = 0) -> bytes:
+    return gguf_tensor_info(name, list(dims), ggml_type, offset)
+
+
+def _gg(content: bytes) -> Callable[[Path], list[str]]:
+    def make(d: Path) -> list[str]:
+        (d / GG).write_bytes(content)
+        return ["inspect", str(d / GG)]
+
+    return make
+
+
+def gg_case(id: str, content: bytes, message: str, **kw: Any) -> None:
+    case(id=id, group="gguf", make=_gg(content), exit_code=2, stderr=f"modelkin: {{d}}/{GG}: {message}", **kw)
+
+
+ARCH = gguf_arch()
+gg_case("gguf-empty-file", b"", "file is 0 bytes, too short for a GGUF header (24 bytes at least).")
+gg_case("gguf-not-gguf", b"PK\x03\x04" + bytes(60), "not a GGUF file (starts with b'PK\\x03\\x04', not b'GGUF').")
+gg_case("gguf-version-1", gguf_bytes([ARCH], [_t()], 128, version=1), "GGUF version 1 is not supported (known: 2, 3).")
+gg_case(
+    "gguf-big-endian",
+    b"GGUF" + struct.pack(">IQQ", 3, 1, 1) + bytes(200),
+    "is a big-endian GGUF file; only little-endian files are read.",
+)
+gg_case(
+    "gguf-absurd-tensor-count",
+    gguf_bytes([ARCH], [_t()], 128, n_tensors=2**63),
+    "claims 9223372036854775808 tensors; at most 9 can be described here.",
+)
+gg_case(
+    "gguf-absurd-kv-count",
+    gguf_bytes([ARCH], [_t()], 128, n_kv=2**64 - 1),
+    "claims 18446744073709551615 metadata entries; the file has room for at most 17.",
+)
+gg_case(
+    "gguf-key-length-past-eof",
+    gguf_bytes([_u64(2**62) + b"general"], []),
+    "metadata key at byte 24: string length 4611686018427387904 runs past the end of the file (64 bytes).",
+)
+gg_case(
+    "gguf-string-length-past-eof",
+    gguf_bytes([gguf_kv("general.name", GGUF_STRING, _u64(10**12) + b"x")], []),
+    "metadata 'general.name': string length 1000000000000 runs past the end of the file (64 bytes).",
+)
+gg_case(
+    "gguf-unknown-value-type",
+    gguf_bytes([ARCH, gguf_kv("general.x", 13, _u32(1))], [_t()], 128),
+    "metadata key 'general.x' has unknown value type 13.",
+)
+gg_case(
+    "gguf-array-of-arrays",
+    gguf_bytes([ARCH, gguf_kv("general.x", GGUF_ARRAY, _u32(GGUF_ARRAY) + _u64(1) + _u32(4) + _u64(0))], [_t()], 128),
+    "metadata 'general.x' is an array of arrays, which GGUF readers (llama.cpp's too) refuse.",
+)
+gg_case(
+    "gguf-array-count-absurd",
+    gguf_bytes([ARCH, gguf_kv("tokenizer.ggml.token_type", GGUF_ARRAY, _u32(5) + _u64(2**61))], [_t()], 128),
+    "metadata array 'tokenizer.ggml.token_type' claims 2305843009213693952 INT32 values "
+    "(9223372036854775808 bytes) but only 202 bytes are left in the file.",
+)
+gg_case(
+    "gguf-string-array-count-absurd",
+    gguf_bytes([ARCH, gguf_kv("tokenizer.ggml.tokens", GGUF_ARRAY, _u32(8) + _u64(2**60))], [_t()], 128),
+    "metadata array 'tokenizer.ggml.tokens' claims 1152921504606846976 strings; the file has room for at most 25.",
+)
+gg_case(
+    "gguf-token-length-past-eof",
+    gguf_bytes(
+        [
+            ARCH,
+            gguf_kv(
+                "tokenizer.ggml.tokens", GGUF_ARRAY, _u32(8) + _u64(3) + gguf_str("a") + gguf_str("b") + _u64(2**40)
+            ),
+        ],
+        [_t()],
+        128,
+    ),
+    "metadata array 'tokenizer.ggml.tokens': string 3 of 3 runs past the end of the file (352 bytes).",
+)
+gg_case(
+    "gguf-duplicate-key", gguf_bytes([ARCH, ARCH], [_t()], 128), "metadata key 'general.architecture' appears twice."
+)
+gg_case(
+    "gguf-key-not-utf8",
+    gguf_bytes([ARCH, gguf_kv(b"general.\xff", GGUF_UINT32, _u32(1))], [_t()], 128),
+    "metadata key at byte 69 is not valid UTF-8.",
+)
+gg_case(
+    "gguf-tensor-name-too-long",
+    gguf_bytes([ARCH], [_t(name="blk.0." + "x" * 70)], 128),
+    "tensor name at byte 69 is 76 bytes long; llama.cpp's limit is 63.",
+)
+gg_case(
+    "gguf-five-dims",
+    gguf_bytes([ARCH], [_t(dims=(1, 1, 1, 1, 1))], 32),
+    "tensor 'token_embd.weight' has 5 dimensions; ggml allows at most 4.",
+)
+gg_case(
+    "gguf-dims-overflow",
+    gguf_bytes([ARCH], [_t(dims=(2**32, 2**32, 2**32))], 128),
+    "tensor 'token_embd.weight': dimensions [4294967296, 4294967296, 4294967296] overflow a 64-bit element count.",
+)
+gg_case(
+    "gguf-removed-ggml-type",
+    gguf_bytes([ARCH], [_t(ggml_type=4)], 128),
+    "tensor 'token_embd.weight' has unknown ggml type 4.",
+    notes="type 4 was Q4_2, removed from ggml; gguf.GGML_QUANT_SIZES no longer lists it",
+)
+gg_case(
+    "gguf-block-not-divisible",
+    gguf_bytes([ARCH], [_t(dims=(33, 2), ggml_type=8)], 128),
+    "tensor 'token_embd.weight': first dimension 33 is not a multiple of Q8_0's block of 32.",
+)
+gg_case(
+    "gguf-offset-beyond-file",
+    gguf_bytes([ARCH], [_t()], 64),
+    "tensor 'token_embd.weight' ends at byte 256, past the end of the file (192 bytes): "
+    "the file is truncated or its offsets are wrong.",
+)
+gg_case(
+    "gguf-offset-misaligned",
+    gguf_bytes([ARCH], [_t(), _t(name="output.weight", offset=130)], 512),
+    "tensor 'output.weight': offset 130 is not a multiple of the alignment 32.",
+)
+gg_case(
+    "gguf-offsets-out-of-order",
+    gguf_bytes([ARCH], [_t(offset=128), _t(name="output.weight", offset=0)], 256),
+    "tensor 'token_embd.weight': data offset 128, expected 0 (tensors must follow each other in the order of their infos).",
+)
+gg_case(
+    "gguf-duplicate-tensor",
+    gguf_bytes([ARCH], [_t(), _t(offset=128)], 256),
+    "tensor 'token_embd.weight' is described twice.",
+)
+gg_case(
+    "gguf-truncated-tensor-infos",
+    gguf_bytes([ARCH], [_t(), _t(name="output.weight", offset=128)])[:-40],
+    "file ends at byte 152, inside the header (16 bytes needed at byte 151).",
+)
+gg_case(
+    "gguf-alignment-not-power-of-two",
+    gguf_bytes([ARCH, gguf_kv("general.alignment", GGUF_UINT32, _u32(48))], [_t()], 128, alignment=48),
+    "general.alignment must be a power of two stored as UINT32, got 48.",
+)
+gg_case("gguf-no-architecture", gguf_bytes([], [_t()], 128), "GGUF metadata has no general.architecture string.")
+
+
+def _gguf_llama_zero_heads(d: Path) -> list[str]:
+    kvs = [ARCH] + [
+        gguf_kv(f"llama.{key}", GGUF_UINT32, _u32(value))
+        for key, value in (
+            ("block_count", 1),
+            ("embedding_length", 8),
+            ("feed_forward_length", 16),
+            ("context_length", 64),
+            ("attention.head_count", 0),
+        )
+    ]
+    (d / GG).write_bytes(gguf_bytes(kvs, [_t(dims=(8, 16))], 512))
+    return ["inspect", str(d / GG)]
+
+
+case(
+    id="gguf-metadata-zero-heads",
+    group="gguf",
+    make=_gguf_llama_zero_heads,
+    exit_code=1,
+    stderr="modelkin: {d}/model.gguf: inconsistent: the metadata does not describe a valid model: "
+    "llama.attention.head_count must be a positive integer, got 0",
+)
+
+
+def _gguf_split_part_missing(d: Path) -> list[str]:
+    split = [
+        gguf_kv("split.no", 2, struct.pack("<H", 0)),
+        gguf_kv("split.count", 2, struct.pack("<H", 2)),
+        gguf_kv("split.tensors.count", 5, struct.pack("<i", 2)),
+    ]
+    (d / "m-00001-of-00002.gguf").write_bytes(gguf_bytes([gguf_arch("gpt2"), *split], [_t()], 128))
+    return ["inspect", str(d)]
+
+
+case(
+    id="gguf-split-part-missing",
+    group="gguf",
+    make=_gguf_split_part_missing,
+    exit_code=1,
+    stderr="modelkin: {d}: inconsistent: split part m-00002-of-00002.gguf is not present",
+)
+
+
+def _gguf_two_models(d: Path) -> list[str]:
+    for name in ("a-Q4_K_M.gguf", "a-Q8_0.gguf"):
+        (d / name).write_bytes(gguf_bytes([ARCH], [_t()], 128))
+    return ["inspect", str(d)]
+
+
+case(
+    id="gguf-folder-of-two-models",
+    group="gguf",
+    make=_gguf_two_models,
+    exit_code=2,
+    stderr="modelkin: {d}: holds 2 GGUF models; pick one with --file (a-Q4_K_M.gguf, a-Q8_0.gguf)",
+)
+
+
 # --- Hub faults: `modelkin inspect org/name` against FakeHub on 127.0.0.1 ------------------------
 
 HUB_REPO = "acme/tiny-llama"
@@ -759,4 +991,41 @@ _hub_case(
     {"config.json": "reset"},
     r"modelkin: acme/tiny-llama/config\.json: connection failed \(\w+: .+\)\.",
     regex=True,
+)
+
+
+GGUF_REPO = "acme/tiny-GGUF"
+GGUF_URL = r"http://127\.0\.0\.1:\d+/acme/tiny-GGUF/resolve/[0-9a-f]{40}/tiny-Q8_0\.gguf"
+
+
+def _hub_gguf(content: bytes) -> Callable[[Path], list[str]]:
+    def make(d: Path) -> list[str]:
+        folder = d / "hub" / GGUF_REPO
+        folder.mkdir(parents=True)
+        (folder / "tiny-Q8_0.gguf").write_bytes(content)
+        return ["inspect", GGUF_REPO]
+
+    return make
+
+
+case(
+    id="hub-gguf-offset-beyond-file",
+    group="hub",
+    make=_hub_gguf(gguf_bytes([ARCH], [_t()], 64)),
+    exit_code=2,
+    stderr=rf"modelkin: {GGUF_URL}: tensor 'token_embd\.weight' ends at byte 256, past the end of the file \(192 bytes\): "
+    r"the file is truncated or its offsets are wrong\.",
+    regex=True,
+    hub_faults={},
+    writes=("hf-home",),
+)
+case(
+    id="hub-gguf-http-500",
+    group="hub",
+    make=_hub_gguf(gguf_bytes([ARCH], [_t()], 128)),
+    exit_code=2,
+    stderr=rf"modelkin: {GGUF_URL}: HTTP 500 from the Hub\.",
+    regex=True,
+    hub_faults={"tiny-Q8_0.gguf": "500"},
+    writes=("hf-home",),
 )

@@ -137,3 +137,50 @@ def write_marker_module(path: Path, marker: Path) -> Path:
 def sentencepiece_like_garbage() -> bytes:
     """Starts with SentencePiece's tag byte 0x0A, then a length that runs past the end."""
     return b"\n\xff\xff\x03abc"
+
+
+# --- GGUF (llama.cpp's format), byte by byte ---------------------------------------------------
+
+GGUF_STRING, GGUF_ARRAY, GGUF_UINT32, GGUF_FLOAT32 = 8, 9, 4, 6
+
+
+def gguf_str(text: str | bytes) -> bytes:
+    raw = text.encode() if isinstance(text, str) else text
+    return struct.pack("<Q", len(raw)) + raw
+
+
+def gguf_kv(key: str | bytes, value_type: int, payload: bytes) -> bytes:
+    """One metadata entry: key, u32 value type, the value's bytes as given."""
+    return gguf_str(key) + struct.pack("<I", value_type) + payload
+
+
+def gguf_tensor_info(name: str | bytes, dims: list[int], ggml_type: int = 0, offset: int = 0) -> bytes:
+    return gguf_str(name) + struct.pack(f"<I{len(dims)}QIQ", len(dims), *dims, ggml_type, offset)
+
+
+def gguf_bytes(
+    kvs: list[bytes],
+    infos: list[bytes],
+    data: int = 0,
+    *,
+    magic: bytes = b"GGUF",
+    version: int = 3,
+    n_tensors: int | None = None,
+    n_kv: int | None = None,
+    alignment: int = 32,
+) -> bytes:
+    """A GGUF file: header (counts default to the lists' lengths), padding to `alignment`, `data` zero bytes."""
+    head = magic + struct.pack(
+        "<IQQ", version, len(infos) if n_tensors is None else n_tensors, len(kvs) if n_kv is None else n_kv
+    )
+    head += b"".join(kvs) + b"".join(infos)
+    return head + bytes(-len(head) % alignment) + bytes(data)
+
+
+def gguf_arch(arch: str = "llama") -> bytes:
+    return gguf_kv("general.architecture", GGUF_STRING, gguf_str(arch))
+
+
+def gguf_baseline() -> bytes:
+    """A well-formed GGUF: one 8×4 F32 tensor (128 bytes) and an architecture key."""
+    return gguf_bytes([gguf_arch()], [gguf_tensor_info("token_embd.weight", [4, 8])], 128)

@@ -1,0 +1,213 @@
+"""GGUF files for tests, made the way llama.cpp's convert_hf_to_gguf.py makes them.
+
+Nothing here comes from modelkin's layout: tensor names and shapes are those of
+transformers' own model for the config (instantiated on the meta device), renamed
+by llama.cpp's own `gguf.TensorNameMap` (the table convert_hf_to_gguf uses), and
+written by `gguf.GGUFWriter`. Metadata follows convert_hf_to_gguf's
+`set_gguf_parameters` for each architecture (its public source: ggml-org/llama.cpp,
+convert_hf_to_gguf.py, classes LlamaModel, Qwen2Model, ChatGLMModel, Glm4Model).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import gguf
+import numpy as np
+
+# HF model_type -> llama.cpp architecture, as convert_hf_to_gguf registers the classes.
+ARCH = {
+    "llama": gguf.MODEL_ARCH.LLAMA,
+    "qwen2": gguf.MODEL_ARCH.QWEN2,
+    "glm": gguf.MODEL_ARCH.CHATGLM,
+    "glm4": gguf.MODEL_ARCH.GLM4,
+}
+
+
+def hf_tensors(config: dict[str, Any]) -> tuple[dict[str, tuple[int, ...]], int]:
+    """(name -> shape of every tensor in transformers' state dict, unique parameter count)."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    with torch.device("meta"):
+        model = AutoModelForCausalLM.from_config(AutoConfig.for_model(**config))
+    count = sum(p.numel() for p in model.parameters())  # tied weights once
+    shapes = {n: tuple(t.shape) for n, t in model.state_dict().items()}
+    if config.get("tie_word_embeddings"):
+        shapes.pop("lm_head.weight", None)  # convert_hf_to_gguf writes no output.weight for a tied head
+    return shapes, count
+
+
+def _llama3_rope_freqs(config: dict[str, Any], head_dim: int) -> np.ndarray:
+    """LlamaModel.generate_extra_tensors: one factor per rotary pair for llama3 scaling."""
+    s = config["rope_scaling"]
+    base = config.get("rope_theta", 10000.0)
+    factor, low, high = s["factor"], s["low_freq_factor"], s["high_freq_factor"]
+    old = s["original_max_position_embeddings"]
+    freqs = 1.0 / (base ** (np.arange(0, head_dim, 2, dtype=np.float32) / head_dim))
+    out = []
+    for f in freqs:
+        wavelen = 2 * math.pi / f
+        if wavelen < old / high:
+            out.append(1.0)
+        elif wavelen > old / low:
+            out.append(factor)
+        else:
+            smooth = (old / wavelen - low) / (high - low)
+            out.append(1 / ((1 - smooth) / factor + smooth))
+    return np.array(out, dtype=np.float32)
+
+
+def write_gguf(
+    path: Path,
+    config: dict[str, Any],
+    *,
+    dtype: str = "F32",
+    fuse_qkv: bool = False,
+    drop: tuple[str, ...] = (),
+    metadata: dict[str, Any] | None = None,
+    tokens: int | None = None,
+    chat_template: str | None = "{% for m in messages %}{{ m.content }}{% endfor %}",
+    name: str | None = None,
+    split: int = 1,
+    sparse_types: Any = None,
+    merges: int = 0,
+) -> int:
+    """Write `config`'s model as GGUF; returns transformers' parameter count. `dtype`: F32, F16 or Q8_0
+    (2-D weights whose rows hold whole 32-blocks; the rest F32, as llama.cpp's quantizer leaves them).
+    `metadata` overrides keys (`{arch}` is replaced by the architecture name), `drop` removes tensors.
+    `sparse_types(name, shape) -> ggml type name`: write only the header, with those types, and extend the
+    file to its full size as a sparse hole (full-size models without their gigabytes)."""
+    arch = ARCH[config["model_type"]]
+    arch_name = gguf.MODEL_ARCH_NAMES[arch]
+    shapes, count = hf_tensors(config)
+    hidden, heads = config["hidden_size"], config["num_attention_heads"]
+    head_dim = config.get("head_dim") or hidden // heads
+    layers = config["num_hidden_layers"]
+    tmap = gguf.get_tensor_name_map(arch, layers)
+    tensors: dict[str, tuple[int, ...]] = {}
+    for hf_name, shape in shapes.items():
+        if hf_name.endswith(".rotary_emb.inv_freq"):
+            continue
+        gguf_name = tmap.get_name(hf_name, try_suffixes=(".weight", ".bias"))
+        assert gguf_name is not None, hf_name
+        tensors[gguf_name] = shape
+    if fuse_qkv:  # THUDM's ChatGLM checkpoints hold query_key_value: one tensor per layer
+        for i in range(layers):
+            for suffix in (".weight", ".bias"):
+                parts = [tensors.pop(f"blk.{i}.attn_{x}{suffix}", None) for x in "qkv"]
+                if parts[0] is not None:
+                    rows = sum(p[0] for p in parts)
+                    tensors[f"blk.{i}.attn_qkv{suffix}"] = (rows, *parts[0][1:])
+    for name_ in drop:
+        tensors.pop(name_)
+
+    writer = gguf.GGUFWriter(None, arch_name, split_max_tensors=math.ceil(len(tensors) / split) if split > 1 else 0)
+    w = writer
+    if name:
+        w.add_name(name)
+    w.add_block_count(layers)
+    w.add_embedding_length(hidden)
+    w.add_head_count(heads)
+    w.add_head_count_kv(config.get("num_key_value_heads", heads))
+    if config["model_type"] == "glm":  # ChatGLMModel.set_gguf_parameters
+        w.add_context_length(config["max_position_embeddings"])
+        w.add_feed_forward_length(config["intermediate_size"])
+        w.add_layer_norm_rms_eps(config["rms_norm_eps"])
+        w.add_rope_dimension_count(int(head_dim * config.get("partial_rotary_factor", 0.5)))
+        w.add_rope_freq_base(config.get("rope_theta", 10000.0))
+    else:  # TextModel.set_gguf_parameters + the arch's additions
+        w.add_context_length(config["max_position_embeddings"])
+        w.add_feed_forward_length(config["intermediate_size"])
+        w.add_layer_norm_rms_eps(config["rms_norm_eps"])
+        w.add_rope_freq_base(config.get("rope_theta", 10000.0))
+        if "head_dim" in config:
+            w.add_key_length(head_dim)
+            w.add_value_length(head_dim)
+        w.add_rope_dimension_count(int(head_dim * config.get("partial_rotary_factor", 1.0)))
+        scaling = config.get("rope_scaling") or {}
+        kind = scaling.get("rope_type") or scaling.get("type")
+        if kind == "yarn":
+            w.add_rope_scaling_type(gguf.RopeScalingType.YARN)
+            w.add_rope_scaling_factor(scaling["factor"])
+            w.add_rope_scaling_orig_ctx_len(scaling["original_max_position_embeddings"])
+        if kind == "llama3":
+            tensors["rope_freqs.weight"] = (head_dim // 2,)
+    vocab = config["vocab_size"]
+    n_tokens = vocab if tokens is None else tokens
+    w.add_tokenizer_model("gpt2" if vocab > 100000 or config["model_type"] == "qwen2" else "llama")
+    if config["model_type"] == "qwen2":
+        w.add_tokenizer_pre("qwen2")
+    w.add_token_list([f"t{i}" for i in range(n_tokens)])
+    w.add_token_types([1] * n_tokens)
+    if merges:
+        w.add_token_merges([f"t{i} t{i + 1}" for i in range(merges)])
+    if config.get("bos_token_id") is not None:
+        w.add_bos_token_id(config["bos_token_id"])
+    eos = config.get("eos_token_id")
+    if eos not in (None, []):
+        w.add_eos_token_id(eos[0] if isinstance(eos, list) else eos)
+    if chat_template:
+        w.add_chat_template(chat_template)
+    w.add_file_type({"F32": 0, "F16": 1, "Q8_0": 7, "Q4_K_M": 15}[dtype])  # gguf.LlamaFileType
+    for key, value in (metadata or {}).items():
+        key = key.format(arch=arch_name)
+        w.kv_data[0].pop(key, None)
+        if isinstance(value, float):
+            w.add_float32(key, value)
+        elif isinstance(value, int):
+            w.add_uint32(key, value)
+        else:
+            w.add_string(key, value)
+
+    if sparse_types is not None:
+        return _write_sparse(w, Path(path), tensors, sparse_types, count)
+    for tname, shape in tensors.items():
+        if tname == "rope_freqs.weight":
+            w.add_tensor(tname, _llama3_rope_freqs(config, head_dim))
+            continue
+        data = np.zeros(shape, dtype=np.float32)
+        if dtype == "F16" and len(shape) == 2:
+            w.add_tensor(tname, data.astype(np.float16))
+        elif dtype == "Q8_0" and len(shape) == 2 and shape[-1] % 32 == 0:
+            q = gguf.quants.quantize(data, gguf.GGMLQuantizationType.Q8_0)
+            w.add_tensor(tname, q, raw_dtype=gguf.GGMLQuantizationType.Q8_0)
+        else:
+            w.add_tensor(tname, data)
+    w.write_header_to_file(path=Path(path))
+    w.write_kv_data_to_file()
+    w.write_tensors_to_file()
+    w.close()
+    return count
+
+
+def _write_sparse(w: Any, path: Path, tensors: dict[str, tuple[int, ...]], types: Any, count: int) -> int:
+    sizes = gguf.GGML_QUANT_SIZES
+    for tname, shape in tensors.items():
+        qtype = gguf.GGMLQuantizationType[types(tname, shape)]
+        block, size = sizes[qtype]
+        n = math.prod(shape)
+        w.add_tensor_info(tname, shape, np.dtype(np.float32), n // block * size, raw_dtype=qtype)
+    w.write_header_to_file(path=path)
+    w.write_kv_data_to_file()
+    w.write_ti_data_to_file()
+    w.close()
+    header = path.stat().st_size
+    data = sum(w.ggml_pad(ti.nbytes, w.data_alignment) for ti in w.tensors[0].values())
+    with open(path, "r+b") as f:
+        f.truncate(w.ggml_pad(header, w.data_alignment) + data)
+    return count
+
+
+def q4_k_m_like(name: str, shape: tuple[int, ...]) -> str:
+    """Types in the spirit of llama.cpp's Q4_K_M mix: Q6_K for the head and for attn_v / ffn_down of
+    every other layer, Q4_K for other matrices, F32 for norms and biases."""
+    if len(shape) < 2:
+        return "F32"
+    if name == "output.weight" or (
+        name.endswith(("attn_v.weight", "ffn_down.weight")) and int(name.split(".")[1]) % 2 == 0
+    ):
+        return "Q6_K"
+    return "Q4_K"
