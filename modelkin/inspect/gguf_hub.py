@@ -50,13 +50,3 @@ def _fetch_header(url: str, headers: dict[str, str], get_range) -> GGUFHeader:
         return data
 
     return parse_gguf(fetch, size, url, FIRST_CHUNK, grow=True)
-
-
-def hub_config(repo: str) -> tuple[dict[str, Any], str]:
-    """config.json of a Hub repository (through the HF cache), for `--against org/name`."""
-    from ..jsonfile import read_json
-    from .hub import _download_small, _endpoint, parse_hub_id
-
-    repo_id, revision = parse_hub_id(repo)
-    path = _download_small(repo_id, "config.json", revision or "main", _endpoint(), None)
-    return read_json(path, what="config.json"), f"{repo_id}/config.json"
