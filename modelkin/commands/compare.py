@@ -56,6 +56,12 @@ def run(args: argparse.Namespace) -> str:
         ],
     }
     table.update(extra)
+    if args.weights:
+        from ..families.quantization import weights_rows
+
+        for i, s in enumerate(specs):
+            for label, value in weights_rows(s, args.weights, plain):
+                table.setdefault(label, [None] * len(specs))[i] = value
     ids = [m.label for m in models]
     if args.format == "json":
         return emit_json(

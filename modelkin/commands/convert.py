@@ -11,7 +11,7 @@ from ..families import spec_to_hf
 from ..families.accounting import accounting
 from ..families.registry import FORMAT_NAMES
 from .emit import emit_json, emit_table, spec_json
-from .figures import accounting_args, add_figures, describe
+from .figures import accounting_args, add_figures, describe, weights_json
 from .model_arg import add_refresh, target
 
 
@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> str:
     acc = accounting(spec, tokens=args.tokens, **accounting_args(args))
     for warning in read.warnings:
         print(f"warning: {args.config}: {warning}", file=sys.stderr)
+    quant = _quantization(model)
     if args.format == "json":
         out = {
             "spec": spec_json(spec),
@@ -47,14 +48,35 @@ def run(args: argparse.Namespace) -> str:
         }
         if args.provenance:
             out["provenance"] = read.provenance
+        if quant is not None:
+            out["quantization"] = quant.summary()
+        if args.weights:
+            out["weights_by_scheme"] = weights_json(spec, args.weights)
         return emit_json(out)
-    text = emit_table(
-        ["field", "value"],
-        [["file", args.config], ["model_type", read.model_type]] + describe(spec, acc, args.format),
-        args.format,
-    )
+    rows = [["file", args.config], ["model_type", read.model_type]] + describe(spec, acc, args.format)
+    if quant is not None:
+        rows.append(["quantization", f"{quant.method}: {quant.summary()['description']}"])
+    if args.weights:
+        from ..families.quantization import weights_rows
+
+        names = tuple(n for n in args.weights if n != args.dtype)  # describe() has the --dtype row
+        rows += weights_rows(spec, names, plain=args.format == "csv")
+    text = emit_table(["field", "value"], rows, args.format)
     if args.provenance:
         text += "\n\n" + emit_table(
             ["spec field", "where the value came from"], sorted(read.provenance.items()), args.format
         )
     return text
+
+
+def _quantization(model):
+    """The quantization the config (and a ModelOpt hf_quant_config.json beside it) states, if any."""
+    if model.config_path is None:
+        return None
+    from ..families.quantization import read_quantization
+    from ..jsonfile import read_json
+
+    config = read_json(model.config_path, what="config.json")
+    beside = model.config_path.parent / "hf_quant_config.json"
+    modelopt = read_json(beside, what="hf_quant_config.json") if beside.is_file() else None
+    return read_quantization(config, modelopt)

@@ -7,6 +7,7 @@ from typing import Any
 
 from ..argtypes import positive_int
 from ..families.accounting import DEFAULT_CONTEXT
+from ..families.quantization import parse_scheme_list
 from .emit import FORMATS
 
 DTYPES = ("bf16", "fp16", "fp32", "int8", "int4")
@@ -21,10 +22,22 @@ def add_figures(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--batch", type=positive_int, default=1, help="batch size for the KV-cache figure (default 1)")
     p.add_argument("--dtype", choices=DTYPES, default="bf16", help="dtype of the KV cache (default bf16)")
+    p.add_argument(
+        "--weights",
+        type=parse_scheme_list,
+        help="memory of the weights under quantization schemes: comma-separated (awq-4bit,bnb-nf4,...) or all",
+    )
 
 
 def accounting_args(args: argparse.Namespace) -> dict[str, Any]:
     return {"context": args.context or DEFAULT_CONTEXT, "batch": args.batch, "dtype": args.dtype}
+
+
+def weights_json(spec, names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """`--weights` as JSON: one row of `families.quantization.scheme_table` per scheme asked for."""
+    from ..families.quantization import scheme_table
+
+    return [row for row in scheme_table(spec) if row["scheme"] in names]
 
 
 def describe(spec, accounting: dict[str, Any], fmt: str) -> list[list[Any]]:

@@ -8,7 +8,7 @@ from typing import Any
 from ..argtypes import tokens
 from ..families.accounting import accounting
 from .emit import emit_json, emit_table, spec_json
-from .figures import accounting_args, add_figures, describe
+from .figures import accounting_args, add_figures, describe, weights_json
 from .model_arg import TARGET_HELP, add_refresh, repo_of, source_of, target
 
 
@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> str:
         }
         if model.edits:
             out["edits"] = list(model.edits)
+        if args.weights:
+            out["weights_by_scheme"] = weights_json(spec, args.weights)
         if entry and entry.published_params:
             out["published_params"] = {"value": entry.published_params.value, "source": entry.published_params.source}
         if entry and entry.training_tokens:
@@ -71,6 +73,11 @@ def run(args: argparse.Namespace) -> str:
         parts.append(emit_table([model.label, "full", "tiny"], rows, args.format))
     else:
         rows = [["id", model.label], ["repo", repo_of(model) or "-"]] + describe(spec, acc, args.format)
+        if args.weights:
+            from ..families.quantization import weights_rows
+
+            # describe() already has the row of the --dtype weights
+            rows += weights_rows(spec, tuple(n for n in args.weights if n != args.dtype), plain=args.format == "csv")
         if entry and entry.published_params:
             rows.append(["published params", f"{entry.published_params.value:,} ({entry.published_params.source})"])
         parts.append(emit_table(["field", "value"], rows, args.format))

@@ -20,6 +20,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from ..errors import InvalidSpec
 from .hf_reader import ConfigReader, HFRead
+from .quantization import CONFIG_KEYS as QUANTIZATION_KEYS
 from .registry import (
     FAMILIES,
     FORMAT_NAMES,
@@ -117,7 +118,7 @@ def read_hf_config(
     if "model_type" not in config:
         reader.warnings.append(f"no model_type: read as {model_type!r}, the family its architectures/auto_map name")
     reader.note("family", f"model_type {model_type!r}")
-    for key in reader.unknown_keys():
+    for key in reader.unknown_keys(QUANTIZATION_KEYS):  # read by families/quantization.py
         reader.warnings.append(f"unknown key '{key}' ignored")
     spec = validate_spec(fields, where)
     return HFRead(spec=spec, model_type=model_type, provenance=reader.provenance, warnings=reader.warnings)

@@ -16,6 +16,7 @@ from ..errors import ModelkinError
 from ..families import read_hf_config
 from ..families.accounting import params_total, token_scaling
 from ..families.layout import NAMES, VISION_PREFIXES, layout
+from ..families.quantization import read_quantization
 from .findings import Finding
 from .gather import Gathered
 from .index_file import check_index_against_headers
@@ -67,6 +68,7 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
         "tokenizer": None,
         "generation_defaults": None,
         "token_scaling": None,
+        "quantization": None,
         "findings": [],
     }
     if g.bytes_fetched is not None:
@@ -128,7 +130,16 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
         findings.append(Finding("error", "layout", exc.message))
         expected = {}
     report["params_expected"] = params_total(spec)
-    for name, slot in expected.items():
+    quant = read_quantization(g.config, g.hf_quant_config)
+    if quant is not None and expected:
+        from .quantized import check_quantized
+
+        qc = check_quantized(quant, spec, convention, tensors, buffers)
+        report.update(missing=qc.missing, unexpected=qc.unexpected, shape_mismatches=qc.shape_mismatches)
+        report["params_checkpoint"] = qc.params_logical  # logical: a packed int32 of 4-bit values is 8
+        report["quantization"] = qc.summary
+        findings.extend(qc.findings)
+    for name, slot in expected.items() if quant is None else ():
         if name not in tensors:
             # MTP layers are optional: transformers has none and does not save them.
             if slot.is_parameter and slot.component != "mtp":
@@ -139,9 +150,10 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
             report["shape_mismatches"].append({"tensor": name, "expected": list(slot.shape), "actual": list(shape)})
     stored_head = _stored_tied_head(spec, convention, tensors)
     vision = _vision_tensors(spec, tensors)
-    report["unexpected"] = sorted(
-        n for n in tensors if n not in expected and n not in buffers and n != stored_head and n not in vision
-    )
+    if quant is None:
+        report["unexpected"] = sorted(
+            n for n in tensors if n not in expected and n not in buffers and n != stored_head and n not in vision
+        )
     if report["missing"]:
         findings.append(
             Finding(

@@ -43,6 +43,7 @@ class Gathered:
     config: dict[str, Any] | None = None
     config_path: str = "config.json"
     generation_config: dict[str, Any] | None = None
+    hf_quant_config: dict[str, Any] | None = None  # NVIDIA ModelOpt's statement of its quantization
     tokenizer: TokenizerInfo | None = None
     index: Index | None = None
     headers: dict[str, Header] = field(default_factory=dict)  # shard file name -> header
@@ -167,6 +168,8 @@ def _read_folder_files(folder: Path, g: Gathered) -> None:
     generation = folder / "generation_config.json"
     if generation.is_file():
         g.generation_config = read_small_json(generation, "generation config")
+    if (folder / "hf_quant_config.json").is_file():
+        g.hf_quant_config = read_small_json(folder / "hf_quant_config.json", "hf_quant_config.json")
     if any((folder / f).is_file() for f in TOKENIZER_FILES) or any(folder.glob("*.tiktoken")):
         from .tokenizer_files import read_tokenizer_files
 
@@ -203,6 +206,8 @@ def gather_hub(target: str, gguf_file: str | None = None, refresh: bool = False)
         g.config_path = f"{repo_id}/config.json"
     if "generation_config.json" in files:
         g.generation_config = read_small_json(files["generation_config.json"], "generation config")
+    if "hf_quant_config.json" in files:
+        g.hf_quant_config = read_small_json(files["hf_quant_config.json"], "hf_quant_config.json")
     if hub.snapshot_dir is not None and any(name in files for name in TOKENIZER_FILES):
         from .tokenizer_files import read_tokenizer_files
 

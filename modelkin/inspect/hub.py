@@ -35,6 +35,7 @@ SMALL_FILES = frozenset(
     {
         "config.json",
         "generation_config.json",
+        "hf_quant_config.json",
         "model.safetensors.index.json",
         "tokenizer.json",
         "tokenizer_config.json",

@@ -31,7 +31,13 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
         rows.append(["generation from", report["generation_how"]])
     if report["model_type"]:
         rows.append(["model_type", report["model_type"]])
-    rows.append(["params in headers", f"{report['params_checkpoint']:,} ({count(report['params_checkpoint'])})"])
+    quant = report.get("quantization")
+    rows.append(
+        [
+            "params in headers (logical)" if quant else "params in headers",
+            f"{report['params_checkpoint']:,} ({count(report['params_checkpoint'])})",
+        ]
+    )
     if report["params_expected"] is not None:
         source = "metadata" if report.get("gguf") else "config"
         rows.append([f"params the {source} implies", f"{report['params_expected']:,}"])
@@ -51,6 +57,12 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
     if "params_unique" in report:
         rows.append(["params counted once", f"{report['params_unique']:,}"])
     lines += [tabulate(rows, tablefmt=fmt, disable_numparse=True), ""]
+
+    if quant:
+        from .quantized import render_rows
+
+        lines.append(h("Quantization"))
+        lines += [tabulate(render_rows(quant), tablefmt=fmt, disable_numparse=True), ""]
 
     if report["missing"] or report["unexpected"] or report["shape_mismatches"]:
         lines.append(h("Tensors"))

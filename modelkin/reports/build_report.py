@@ -167,7 +167,12 @@ def build_report(ids: Sequence[str | CatalogEntry], context: int) -> ReportData:
     params_table, memory_table = _accounting_tables(models, context)
     scaling_table, scaling_json = _token_scaling(models)
     models_table = _models_table(models)
-    tables = [models_table, *feature_tables, params_table, memory_table] + ([scaling_table] if scaling_table else [])
+    from .quantization_table import quantization_table
+
+    quant_table = quantization_table(models)
+    tables = [models_table, *feature_tables, params_table, memory_table, quant_table] + (
+        [scaling_table] if scaling_table else []
+    )
 
     texts = explain.explanations(models, context)
     portraits = explain.family_portraits(models)
@@ -207,6 +212,7 @@ def build_report(ids: Sequence[str | CatalogEntry], context: int) -> ReportData:
             figure_by_name["params"][0],
             memory_table,
             figure_by_name["kv-cache"][0],
+            quant_table,
         ],
     )
     scaling_blocks: list[Any] = [Prose(_scaling_text(models))]

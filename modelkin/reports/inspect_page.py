@@ -24,6 +24,12 @@ def render_inspect_html(report: dict[str, Any]) -> str:
     tensors = _tensors(report)
     if tensors:
         sections.append(Section("Tensors", "tensors", tensors))
+    if report.get("quantization"):
+        from ..inspect.quantized import render_rows
+
+        rows = render_rows(report["quantization"])
+        table = Table("Quantization", ["field", "value"], rows, id="quantization")
+        sections.append(Section("Quantization", "quantization", [table]))
     if report.get("dtypes") or report.get("shards"):
         sections.append(Section("Storage", "storage", _storage(report)))
     if report.get("tokenizer"):
