@@ -643,18 +643,10 @@ def _reference_from(against: str):
 
         if not looks_like_hub_id(against):
             raise
+    from .hub import hub_config
+
     config, label = hub_config(against)
     return read_hf_config(config, where=label, name_hint=against).spec, label
-
-
-def hub_config(repo: str) -> tuple[dict[str, Any], str]:
-    """config.json of a Hub repository (through the HF cache), for `--against org/name`."""
-    from ..jsonfile import read_json
-    from .hub import _download_small, _endpoint, parse_hub_id
-
-    repo_id, revision = parse_hub_id(repo)
-    path = _download_small(repo_id, "config.json", revision or "main", _endpoint(), None)
-    return read_json(path, what="config.json"), f"{repo_id}/config.json"
 
 
 def describe_string(value: Any) -> str:

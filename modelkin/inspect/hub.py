@@ -614,3 +614,12 @@ def _from_cache(repo_id: str, revision: str | None, snapshot: Path) -> HubCheckp
         from_cache_only=True,
         missing_shards=missing,
     )
+
+
+def hub_config(repo: str) -> tuple[dict[str, Any], str]:
+    """config.json of a Hub repository (through the HF cache), for `--against org/name`."""
+    from ..jsonfile import read_json
+
+    repo_id, revision = parse_hub_id(repo)
+    path = _download_small(repo_id, "config.json", revision or "main", _endpoint(), None)
+    return read_json(path, what="config.json"), f"{repo_id}/config.json"
