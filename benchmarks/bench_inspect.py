@@ -11,7 +11,11 @@ Sides, each its own process:
                 and the sum of `numel` (what a user runs today to learn the same count);
 - safe_open:    `safetensors.safe_open(shard, "np")` over every shard, shapes of every
                 tensor summed (the lightest library route; framework "np" spares torch),
-                RoPE `inv_freq` buffers left out of the parameter count.
+                RoPE `inv_freq` buffers left out of the parameter count;
+- header floor: a bare script reading every shard's header with `struct` + `json`
+                and summing the shapes: no checks, no config, no report. The least
+                any header reader can cost; `modelkin_over_floor` is modelkin's wall
+                over it, per pair (target ≤ 3×).
 
 glm-4-9b is written in THUDM's ChatGLM layout (remote-code config, fused QKV) for
 modelkin and safe_open. transformers cannot load that layout without running the
@@ -27,7 +31,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .common import Side, bench_env, compare, modelkin_argv, python_argv, run_process
+from .common import Side, bench_env, compare, modelkin_argv, over, python_argv, run_process
 
 # (case, catalog id, convention written for modelkin/safe_open)
 CASES = [
@@ -63,6 +67,25 @@ print(total - buffers, total)
 """
 
 
+HEADER_FLOOR = """
+import json, struct, sys
+from pathlib import Path
+total = 0
+for shard in sorted(Path(sys.argv[1]).glob("*.safetensors")):
+    with open(shard, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n))
+    for name, entry in header.items():
+        if name != "__metadata__":
+            count = 1
+            for dim in entry["shape"]:
+                count *= dim
+            total += count
+print(total)
+"""
+FLOOR = "header-read floor (struct + json)"
+
+
 def write_checkpoints(root: Path, cases: list[tuple[str, str, str | None]]) -> dict[str, tuple[Path, Path]]:
     """case -> (folder modelkin and safe_open read, folder transformers loads)."""
     from modelkin.configs import get
@@ -96,7 +119,7 @@ def run(quick: bool = False, repeats: int | None = None, workdir: Path | None = 
     try:
         folders = write_checkpoints(root, cases)
         first = True
-        for case, _model_id, _convention in cases:
+        for case, _model_id, convention in cases:
             folder, hf_folder = folders[case]
             shards = len(list(folder.glob("*.safetensors")))
             on_disk = sum(p.stat().st_size for p in folder.glob("*.safetensors"))
@@ -112,11 +135,14 @@ def run(quick: bool = False, repeats: int | None = None, workdir: Path | None = 
                     warmup=1 if first else 0,
                 ),
                 Side("safetensors safe_open loop", python_argv(SAFE_OPEN_LOOP) + [str(folder)]),
+                Side(FLOOR, python_argv(HEADER_FLOOR) + [str(folder)]),
             ]
             result = compare("inspect", case, sides, repeats)
             counts = {name: _count(runs[-1].stdout) for name, runs in result.runs.items() if name != "modelkin inspect"}
             counts["modelkin inspect"] = report["params_checkpoint"]
-            rows += result.rows(
+            if convention == "chatglm":  # the floor sums every tensor, the RoPE buffer ChatGLM saves included
+                counts.pop(FLOOR)
+            case_rows = result.rows(
                 shards=shards,
                 checkpoint_bytes=on_disk,
                 params=report["params_checkpoint"],
@@ -127,6 +153,10 @@ def run(quick: bool = False, repeats: int | None = None, workdir: Path | None = 
                 if hf_folder != folder
                 else "",
             )
+            for row in case_rows:
+                if row["side"] == FLOOR:
+                    row["modelkin_over_floor"] = over(result, "modelkin inspect", FLOOR)
+            rows += case_rows
             first = False
     finally:
         shutil.rmtree(root, ignore_errors=True)

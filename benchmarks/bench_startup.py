@@ -4,6 +4,9 @@ Sides, each its own process:
 - modelkin show:          `modelkin show llama-3.1-8b` (spec, parameter counts, KV cache, FLOPs);
 - import AutoConfig:      `python -c "from transformers import AutoConfig"`, the least one
                           can do in transformers to read a config;
+- import pydantic:        `python -c "import pydantic"`, the floor of a light command that
+                          validates with pydantic; `modelkin_over_floor` is show's wall over
+                          it, per pair (target ≤ 2×);
 - accelerate meta count:  the same published config.json read with `AutoConfig.from_pretrained`,
                           the model built under accelerate's `init_empty_weights()` and
                           `sum(p.numel())`: the usual way to learn a parameter count.
@@ -21,9 +24,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .common import Side, bench_env, compare, modelkin_argv, python_argv
+from .common import Side, bench_env, compare, modelkin_argv, over, python_argv
 
 MODEL = "llama-3.1-8b"
+PYDANTIC = "import pydantic"
 
 ACCELERATE_META = """
 import sys
@@ -57,6 +61,7 @@ def run(quick: bool = False, repeats: int | None = None, workdir: Path | None = 
         sides = [
             Side("modelkin show", modelkin_argv("show", MODEL)),
             Side("import transformers AutoConfig", python_argv("from transformers import AutoConfig")),
+            Side(PYDANTIC, python_argv("import pydantic")),
             Side("accelerate init_empty_weights count", python_argv(ACCELERATE_META) + [str(folder)]),
         ]
         result = compare("startup", MODEL, sides, repeats)
@@ -66,7 +71,11 @@ def run(quick: bool = False, repeats: int | None = None, workdir: Path | None = 
                 modelkin_argv("show", MODEL, "--format", "json"), capture_output=True, text=True, env=bench_env()
             ).stdout
         )["accounting"]["params_total"]
-        rows += result.rows(params=shown, counts_agree=counted == shown)
+        show_rows = result.rows(params=shown, counts_agree=counted == shown)
+        for row in show_rows:
+            if row["side"] == PYDANTIC:
+                row["modelkin_over_floor"] = over(result, "modelkin show", PYDANTIC)
+        rows += show_rows
 
         commands = cli_commands()
         light = [

@@ -154,6 +154,11 @@ class Comparison:
         return rows
 
 
+def over(result: Comparison, side: str, baseline: str) -> float:
+    """Median over repeats of `side`'s wall / `baseline`'s wall in the same repeat: how many times the baseline."""
+    return statistics.median(a.wall_s / b.wall_s for a, b in zip(result.runs[side], result.runs[baseline]))
+
+
 def compare(bench: str, case: str, sides: list[Side], repeats: int) -> Comparison:
     """Run every side `repeats` times, alternating; the first side is the subject of the ratios."""
     result = Comparison(bench, case, sides, repeats, {s.name: [] for s in sides})

@@ -17,11 +17,16 @@ from typing import Any
 
 from .commands import COMMANDS
 from .errors import EXIT_BAD_INPUT, ModelkinError
+from .version import version
+
+
+class _UsageError(ModelkinError):
+    """A parser's complaint; its line starts with the parser's own name (`modelkin show: ...`)."""
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, no usage dump
-        raise ModelkinError(self.prog, message)
+        raise _UsageError(self.prog, message)
 
 
 class _CommandParser(_Parser):
@@ -36,24 +41,73 @@ class _CommandParser(_Parser):
         return super().parse_known_args(args, namespace)
 
 
+EPILOG = """output formats (--format):
+  list, show, compare, convert, rope  table (default), markdown, csv, json
+  inspect                             table (default), markdown, json, html
+  schema                              json (the only one)
+  report, build                       write files instead (report: HTML, Markdown, JSON, CSV;
+                                      build: a Hugging Face folder, --layout chatglm adds THUDM's)
+
+examples:
+  modelkin list --family qwen2
+  modelkin compare llama-3-8b qwen2-7b glm-4-9b
+  modelkin show llama-3.1-8b --context 128k
+  modelkin build qwen2.5-7b --tiny --out qwen-tiny --check
+  modelkin inspect qwen-tiny
+
+`modelkin COMMAND --help` describes one command, with examples."""
+
+
+class _VersionAction(argparse.Action):
+    """--version, looked up only when asked for (reading package metadata costs start-up time)."""
+
+    def __init__(self, option_strings, dest, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, help="print the version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[no-untyped-def]
+        print(f"modelkin {version()}")
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
-        prog="modelkin", description="Compare LLM family architectures (LLaMA, Qwen, GLM) and check checkpoints."
+        prog="modelkin",
+        description="Compare LLM family architectures (LLaMA, Qwen, GLM) and check checkpoints.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_CommandParser)
+    parser.add_argument("--version", action=_VersionAction)
+    sub = parser.add_subparsers(dest="command", parser_class=_CommandParser)
     for name, command in COMMANDS.items():
-        sub.add_parser(name, help=command.help).module = command.module
+        sub.add_parser(
+            name, help=command.help, formatter_class=argparse.RawDescriptionHelpFormatter
+        ).module = command.module
     return parser
 
 
 def run(args: argparse.Namespace) -> Any:
-    return importlib.import_module(COMMANDS[args.command].module).run(args)
+    command = COMMANDS[args.command]
+    if command.extra is not None:
+        from .extras import require
+
+        require(command.extra, f"modelkin {args.command}")
+    return importlib.import_module(command.module).run(args)
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as done:  # --help and --version printed their text
+            return done.code if isinstance(done.code, int) else 0
+        if args.command is None:  # `modelkin` alone: what it can do, not an error line
+            parser.print_help()
+            return 0
         result = run(args)
+    except _UsageError as exc:
+        print(exc.line(), file=sys.stderr)
+        return exc.exit_code
     except ModelkinError as exc:
         print(f"modelkin: {exc.line()}", file=sys.stderr)
         return exc.exit_code

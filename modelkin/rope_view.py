@@ -26,6 +26,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     p.add_argument("--all", action="store_true", help="one row per rotating pair (with csv: only that table)")
     p.add_argument("--tiny", action="store_true", help="the tiny variant's RoPE instead")
+    from .commands.helptext import examples
+
+    examples(p, "modelkin rope glm-4-9b-chat", "modelkin rope llama-3.1-8b --all --format csv > pairs.csv")
 
 
 def _scaling_fields(spec: ArchBase) -> dict[str, Any]:
@@ -87,6 +90,7 @@ def rope_inventory(spec: ArchBase) -> dict[str, Any]:
         "longest_wavelength": max(scaled_w),
         "longest_wavelength_unscaled": max(plain_w),
         "full_turn_pairs_in_original_context": full_turns_within(scaled, original),
+        "full_turn_pairs_in_original_context_unscaled": full_turns_within(plain, original),
         "full_turn_pairs_in_max_context": full_turns_within(scaled, spec.max_position_embeddings),
         "per_pair": pairs,
     }
@@ -157,18 +161,29 @@ def _summary_rows(model_id: str, inv: dict[str, Any], plain: bool) -> list[list[
                 ),
             ),
         ],
-        [
-            "pairs turning fully within original context",
-            num(
-                inv["full_turn_pairs_in_original_context"],
-                f"{inv['full_turn_pairs_in_original_context']} of {inv['pairs']}",
-            ),
-        ],
+    ]
+    # With a scaling rule there are two honest counts: the frequencies the model was trained
+    # with (unscaled) and the ones it runs with. The report's RoPE paragraph quotes both too.
+    scaled = inv["scaling"]["type"] != "none"
+    within = f"{inv['full_turn_pairs_in_original_context']} of {inv['pairs']}"
+    if scaled:
+        within = (
+            f"{inv['full_turn_pairs_in_original_context_unscaled']} of {inv['pairs']} unscaled (as trained), "
+            f"{inv['full_turn_pairs_in_original_context']} with {inv['scaling']['type']} scaling"
+        )
+    rows.append(
+        ["pairs turning fully within original context", num(inv["full_turn_pairs_in_original_context"], within)]
+    )
+    rows.append(
         [
             "pairs turning fully within max positions",
-            num(inv["full_turn_pairs_in_max_context"], f"{inv['full_turn_pairs_in_max_context']} of {inv['pairs']}"),
-        ],
-    ]
+            num(
+                inv["full_turn_pairs_in_max_context"],
+                f"{inv['full_turn_pairs_in_max_context']} of {inv['pairs']}"
+                + (f" with {inv['scaling']['type']} scaling" if scaled else ""),
+            ),
+        ]
+    )
     if "dual_chunk" in inv:
         dca = inv["dual_chunk"]
         rows.append(

@@ -147,7 +147,21 @@ def _from_path(text: str, name_hint: str | None = None) -> Target:
         hint = name_hint or _name_hint(path, cached_repo_id(path.parent))
         read = read_hf_config(data, where=str(path), name_hint=hint)
         return Target(text, text, "path", read.spec, read=read, config_path=path)
+    if "family" not in data:
+        raise InvalidSpec(text, _not_a_model_description(data))
     return Target(text, text, "path", validate_spec(data, str(path)), config_path=path)
+
+
+def _not_a_model_description(data: dict[str, Any]) -> str:
+    """What a JSON file that describes no model seems to be, and what was expected instead."""
+    expected = 'expected a config.json (with "model_type") or a modelkin spec (with "family")'
+    if isinstance(data.get("model"), dict) and ("vocab" in data["model"] or "type" in data["model"]):
+        return f"is a tokenizer file (tokenizer.json), not a model description; {expected}"
+    if "tokenizer_class" in data or "added_tokens_decoder" in data:
+        return f"is a tokenizer_config.json, not a model description; {expected}"
+    if "weight_map" in data:
+        return f"is a safetensors index, not a model description; {expected}"
+    return f'has neither "model_type" nor "family"; {expected}'
 
 
 def _name_hint(path: Path, repo_id: str | None) -> str:

@@ -46,6 +46,8 @@ class RenderResult:
     dom_text: str
     # Every URL the page requested (the document itself included), to prove nothing external loads.
     requested_urls: list[str] = field(default_factory=list)
+    # The value of the `evaluate` expression, computed after the page loaded (JSON-compatible).
+    evaluated: object = None
 
 
 class ChromiumError(RuntimeError):
@@ -62,10 +64,13 @@ def render(
     width: int = 1280,
     height: int = 2000,
     dark: bool = False,
+    evaluate: str | None = None,
 ) -> RenderResult:
     """Load `html_path`, write a `width`x`height` PNG to `screenshot_path`, return what was seen.
 
-    `dark=True` emulates `prefers-color-scheme: dark`. The whole run is killed after 60 s.
+    `dark=True` emulates `prefers-color-scheme: dark`. `evaluate` is a JavaScript expression run
+    in the loaded page (measurements: layout sizes, SVG boxes); its JSON value comes back as
+    `evaluated`. The whole run is killed after 60 s.
     """
     url = Path(html_path).resolve().as_uri()
     profile = tempfile.mkdtemp(prefix="modelkin-chromium-")
@@ -101,7 +106,7 @@ def render(
     os.close(child_write)
     session = _Pipe(to_browser_w, from_browser_r, deadline=time.monotonic() + TIMEOUT_S)
     try:
-        return _drive(session, url, Path(screenshot_path), width, height, dark)
+        return _drive(session, url, Path(screenshot_path), width, height, dark, evaluate)
     except Exception as error:
         session.close()
         _stop(process)
@@ -113,7 +118,9 @@ def render(
         shutil.rmtree(profile, ignore_errors=True)
 
 
-def _drive(session: _Pipe, url: str, screenshot: Path, width: int, height: int, dark: bool) -> RenderResult:
+def _drive(
+    session: _Pipe, url: str, screenshot: Path, width: int, height: int, dark: bool, evaluate: str | None
+) -> RenderResult:
     target = session.call("Target.createTarget", {"url": "about:blank"})["targetId"]
     sid = session.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
     for domain in ("Page", "Runtime", "Log", "Network"):
@@ -139,6 +146,12 @@ def _drive(session: _Pipe, url: str, screenshot: Path, width: int, height: int, 
         {"expression": "document.documentElement.outerHTML", "returnByValue": True},
         session_id=sid,
     )["result"]["value"]
+    evaluated = None
+    if evaluate is not None:
+        reply = session.call("Runtime.evaluate", {"expression": evaluate, "returnByValue": True}, session_id=sid)
+        if "exceptionDetails" in reply:
+            raise ChromiumError(f"evaluate failed: {reply['exceptionDetails'].get('exception', reply)}")
+        evaluated = reply["result"].get("value")
     shot = session.call("Page.captureScreenshot", {"format": "png"}, session_id=sid)
     screenshot.write_bytes(base64.b64decode(shot["data"]))
     errors, urls = _summarise(session.events, sid)
@@ -146,7 +159,7 @@ def _drive(session: _Pipe, url: str, screenshot: Path, width: int, height: int, 
         session.call("Browser.close")
     except ChromiumError:
         pass  # the browser may close the pipe before answering
-    return RenderResult(console_errors=errors, dom_text=dom, requested_urls=urls)
+    return RenderResult(console_errors=errors, dom_text=dom, requested_urls=urls, evaluated=evaluated)
 
 
 def _summarise(events: list[dict], sid: str) -> tuple[list[str], list[str]]:

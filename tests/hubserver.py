@@ -127,10 +127,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD" and body:
-            self.wfile.write(body)
+            # Counted before the write: once the client has the body, the test may read the count
+            # while this handler thread has not yet run its next line.
             if file is not None:
                 with self.fake_hub._lock:
                     self.fake_hub.bytes_served[file] += len(body)
+            self.wfile.write(body)
 
     def _error(self, status: int, code: str | None, message: str, extra: dict[str, str] | None = None) -> None:
         headers = {"Content-Type": "application/json", "X-Error-Message": message, **(extra or {})}

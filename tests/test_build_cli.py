@@ -109,7 +109,7 @@ def test_existing_folder_needs_force_and_failures_leave_it_untouched(build, tmp_
     assert code == 2 and "--force" in stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     # A failure during the write (llama cannot be stored in the chatglm layout) keeps the old folder.
-    code, _, stderr = build("llama-2-7b", "--tiny", "--out", str(out), "--force", "--format", "chatglm")
+    code, _, stderr = build("llama-2-7b", "--tiny", "--out", str(out), "--force", "--layout", "chatglm")
     assert code == 2 and "chatglm" in stderr
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
@@ -143,7 +143,7 @@ def test_spec_json_and_config_json_sources(build, tmp_path):
 
 def test_chatglm_format_check(build, tmp_path):
     out = tmp_path / "glm"
-    code, stdout, stderr = build("chatglm3-6b", "--tiny", "--out", str(out), "--format", "chatglm", "--check")
+    code, stdout, stderr = build("chatglm3-6b", "--tiny", "--out", str(out), "--layout", "chatglm", "--check")
     assert code == 0, stderr
     config = json.loads((out / "chatglm" / "config.json").read_text())
     assert config["model_type"] == "chatglm" and "auto_map" not in config
@@ -178,3 +178,49 @@ def test_load_reference_names_a_missing_tensor(build, tmp_path):
     save_file(tensors, out / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(ModelkinError, match="model.layers.1.mlp.up_proj.weight"):
         load_reference(out)
+
+
+@pytest.mark.parametrize("model_id", ["llama-3.1-8b", "glm-4-9b", "glm-4-9b-0414"])
+def test_own_tiny_builds_inspect_without_a_tokenizer_kind_warning(build, cli, tmp_path, model_id):
+    from tokenizers import Tokenizer
+
+    out = tmp_path / "tiny"  # a folder named after the catalog model would claim its full size
+    code, _, stderr = build(model_id, "--tiny", "--out", str(out))
+    assert code == 0, stderr
+    # Truth: the tokenizers library splits digits in threes, as tiktoken's cl100k pattern does.
+    pieces = Tokenizer.from_file(str(out / "tokenizer.json")).pre_tokenizer.pre_tokenize_str("12345")
+    assert [p for p, _ in pieces] == ["123", "45"]
+    code, stdout, _ = cli("inspect", str(out), "--format", "json")
+    report = json.loads(stdout)
+    assert code == 0 and [f for f in report["findings"] if f["code"] == "tokenizer-kind"] == []
+    assert report["tokenizer"]["kind"] == "tiktoken-bpe"
+
+
+def test_every_tiny_build_states_bf16_like_glm4(build, tmp_path):
+    from safetensors import safe_open
+
+    out = tmp_path / "glm4"
+    code, _, stderr = build("glm-4-9b-0414", "--tiny", "--out", str(out))
+    assert code == 0, stderr
+    assert json.loads((out / "config.json").read_text())["torch_dtype"] == "bfloat16"
+    with safe_open(str(out / "model.safetensors"), "pt") as f:
+        assert {f.get_slice(name).get_dtype() for name in f.keys()} == {"BF16"}
+
+
+def test_llama_with_qkv_bias_only_is_built_in_qwen2_format(build, tmp_path):
+    out = tmp_path / "llama-qkv"
+    settings = ["family=qwen2", "generation=qwen2", "attention.qkv_bias=true"]
+    code, _, stderr = build("llama-3.1-8b", "--tiny", "--out", str(out), *[a for s in settings for a in ("--set", s)])
+    assert code == 0, stderr
+    model = load_hf(out)
+    attention = model.model.layers[0].self_attn
+    assert attention.q_proj.bias is not None and attention.o_proj.bias is None
+    assert model.config.rope_parameters["rope_type"] == "llama3"
+
+
+def test_readme_glm_ablation_drops_the_qkv_bias(build, tmp_path):
+    out = tmp_path / "glm-nobias"
+    code, _, stderr = build("glm-4-9b", "--tiny", "--set", "attention.qkv_bias=false", "--out", str(out))
+    assert code == 0, stderr
+    attention = load_hf(out).model.layers[0].self_attn
+    assert attention.q_proj.bias is None and attention.k_proj.bias is None

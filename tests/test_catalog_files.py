@@ -277,6 +277,9 @@ def test_long_context_variants_keep_their_distinguishing_values() -> None:
         ("llama-2-7b", "llama2", 0),
         ("qwen2-7b", "qwen2-0.5b", 0),  # Qwen2's tokenizer is the same for every size
         ("llama-3-8b", "llama3", 256),  # 256 special tokens are defined in Meta's tokenizer code, not the file
+        # Qwen2.5 keeps Qwen2's BPE and its 3 added tokens, and adds 19 more (ids 151646-151664).
+        ("qwen2.5-7b", "qwen2-0.5b", 19),
+        ("qwen2.5-7b-instruct-1m", "qwen2-0.5b", 19),
     ],
 )
 def test_catalog_tokenizer_sizes_match_the_real_files(model_id, folder, extra):

@@ -59,13 +59,17 @@ PLOT_CALLS: dict[str, tuple[str, Callable[[], plots.PlotOutput]]] = {
     "kv": (
         "KV cache",
         lambda: plots.lines(
-            CONTEXTS,
-            {m: [c * kv for c in CONTEXTS] for m, kv in zip(MODELS, KV_PER_TOKEN)},
+            {
+                m: (CONTEXTS[: 4 + i], [c * kv for c in CONTEXTS[: 4 + i]])
+                for i, (m, kv) in enumerate(zip(MODELS, KV_PER_TOKEN))
+            },
             "context length (tokens)",
             "bytes",
             "KV cache vs context",
             logx=True,
             logy=True,
+            marks={MODELS[0]: [(CONTEXTS[3], CONTEXTS[3] * KV_PER_TOKEN[0])]},
+            x_binary=True,
         ),
     ),
     "tokens": (
@@ -78,6 +82,8 @@ PLOT_CALLS: dict[str, tuple[str, Callable[[], plots.PlotOutput]]] = {
             "Tokens vs parameters",
             logx=True,
             logy=True,
+            groups=dict(zip(MODELS, ["LLaMA", "LLaMA", "Qwen2", "GLM"])),
+            guides=[(10, "10×")],
         ),
     ),
     "rope": (
@@ -335,6 +341,30 @@ def test_plots_are_deterministic_svg_and_png() -> None:
 def test_plots_reject_mismatched_series() -> None:
     with pytest.raises(ValueError, match="series 'x' has 1 values but labels has 2"):
         plots.stacked_bars(["a", "b"], {"x": [1.0]}, "n", "t")
+    with pytest.raises(ValueError, match="series 'x' has 2 x values but 1 y values"):
+        plots.lines({"x": ([1.0, 2.0], [1.0])}, "x", "y", "t")
+
+
+def test_tick_labels_read_as_model_cards_write_them() -> None:
+    assert [plots.binary_count(2**k) for k in (10, 17, 20)] == ["1K", "128K", "1M"]
+    assert [plots.compact_number(v) for v in (7e9, 1.5e13, 0.5)] == ["7B", "15T", "0.5"]
+
+
+def test_crowded_point_labels_do_not_overlap() -> None:
+    """Eight points closer together than their names are long: the placement must move names apart."""
+    import xml.etree.ElementTree as ElementTree
+
+    points = {f"model-{i}-with-a-long-name": (7e9 * (1 + 0.04 * i), 1e13 * (1 + 0.05 * i)) for i in range(8)}
+    svg = plots.scatter_with_reference(
+        points, ([1.0, 10.0], [20.0, 200.0], "20 / parameter"), "p", "t", "crowded", logx=True, logy=True
+    ).svg
+    root = ElementTree.fromstring(svg)
+    names = [
+        "".join(group.itertext()).strip()
+        for group in root.iter("{http://www.w3.org/2000/svg}g")
+        if group.get("id", "").startswith(plots.POINT_LABEL_GID)
+    ]
+    assert sorted(names) == sorted(points)  # every point named once, inside its own labelled group
 
 
 def test_importing_page_modules_does_not_import_matplotlib() -> None:

@@ -195,6 +195,10 @@ def test_qwen25_highlights_only_real_differences_from_qwen2(data, size):
     }
     highlighted = {h for h, c in _cells(data, f"qwen2.5-{size}").items() if c.highlight}
     expected = {"context length"} if "max_position_embeddings" in architectural else set()
+    # config.json does not say how many ids the tokenizer produces; the catalog's tokenizer facts do.
+    old_tokens, new_tokens = get(f"qwen2-{size}").tokenizer_size, get(f"qwen2.5-{size}").tokenizer_size
+    if old_tokens and new_tokens and old_tokens.value != new_tokens.value:
+        expected.add("tokenizer size")
     assert highlighted == expected, (differing, highlighted)
 
 
@@ -210,7 +214,8 @@ def test_lineage_lists_the_steps(written):
     llama = steps[("llama-2", "llama-3")]
     assert {c["feature"] for c in llama["common_changes"]} >= {"tokenizer", "RoPE base", "context length"}
     qwen = steps[("qwen2", "qwen2.5")]
-    assert qwen["common_changes"] == []  # nothing architectural changed at the same size
+    # Nothing architectural changed at the same size; the tokenizer gained 19 special tokens.
+    assert qwen["common_changes"] == [{"feature": "tokenizer size", "from": 151646, "to": 151665}]
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -333,3 +338,124 @@ def test_inspect_html_renders_in_chromium(tmp_path):
     assert seen.console_errors == []
     assert _not_blank(shot)
     assert "consistent" in seen.dom_text and "494,032,768" in seen.dom_text  # Qwen2.5-0.5B's exact count
+
+
+# --- what a reader sees at 1400 px -----------------------------------------------------------
+
+# Measured in the page after layout: each table's scroll box, and every <text> of every figure
+# with its on-screen box (getBoundingClientRect: after the SVG's scaling, as a reader sees it).
+MEASURE = r"""
+(function () {
+  function box(el) { var r = el.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }
+  return {
+    tables: Array.prototype.map.call(document.querySelectorAll(".table-scroll"), function (d) {
+      return {id: d.parentNode.id, scroll: d.scrollWidth, client: d.clientWidth};
+    }),
+    figures: Array.prototype.map.call(document.querySelectorAll("figure"), function (f) {
+      var svg = f.querySelector("svg");
+      var area = svg.querySelector('[id$="plot-area"]');
+      return {
+        id: f.id,
+        text: svg.textContent,
+        caption: f.querySelector("figcaption").textContent,
+        area: area ? box(area) : null,
+        texts: Array.prototype.map.call(svg.querySelectorAll("text"), function (t) {
+          return {text: t.textContent, box: box(t), label: !!t.closest('[id*="point-label"]')};
+        }).filter(function (t) { return t.text.trim() !== ""; })
+      };
+    })
+  };
+})()
+"""
+
+
+def _intersect(a, b, slack: float = 0.5) -> bool:
+    return a[0] < b[2] - slack and b[0] < a[2] - slack and a[1] < b[3] - slack and b[1] < a[3] - slack
+
+
+def _seen(report_dir: Path, tmp_path: Path) -> dict:
+    seen = chromium.render(report_dir / "report.html", tmp_path / "seen.png", width=1400, height=900, evaluate=MEASURE)
+    assert seen.console_errors == []
+    return seen.evaluated
+
+
+def _check_figures(measured: dict, ids: list[str]) -> None:
+    """No two texts of a plot overlap, point labels sit inside the axes, every model is named."""
+    import re
+
+    figures = measured["figures"]
+    assert len(figures) >= 4
+    for figure in figures:
+        texts = figure["texts"]
+        clashes = [
+            (a["text"], b["text"])
+            for i, a in enumerate(texts)
+            for b in texts[i + 1 :]
+            if _intersect(a["box"], b["box"])
+        ]
+        assert clashes == [], f"{figure['id']}: overlapping text {clashes}"
+        area = figure["area"]
+        for label in (t for t in texts if t["label"]):
+            x0, y0, x1, y1 = label["box"]
+            assert area[0] <= x0 and x1 <= area[2] and area[1] <= y0 and y1 <= area[3], (figure["id"], label)
+        for model_id in ids:
+            named = re.compile(rf"(?<![\w.-]){re.escape(model_id)}(?![\w.-])")
+            not_drawn = re.search(r"Not drawn[^:]*:(.*?)\.(?:\s|$)", figure["caption"])
+            assert named.search(figure["text"]) or (not_drawn and named.search(not_drawn.group(1))), (
+                figure["id"],
+                model_id,
+            )
+
+
+@needs_chromium
+def test_four_models_fit_at_1400px_and_every_plot_names_them(tmp_path):
+    # The widest content in the catalog: twelve-digit counts and llama3 scaling (405B), the longest
+    # id with DCA plus a sliding window, rope_ratio 10000, YaRN.
+    ids = select_ids(["llama-3.1-405b", "qwen2.5-14b-instruct-1m", "glm-4-9b-chat-1m", "qwen2-7b-instruct"])
+    out = write_report(build_report(ids, CONTEXT), tmp_path / "four")
+    measured = _seen(out, tmp_path)
+    overflowing = [t for t in measured["tables"] if t["scroll"] > t["client"]]
+    assert len(measured["tables"]) >= 8 and overflowing == []
+    _check_figures(measured, ids)
+
+
+@needs_chromium
+def test_whole_catalog_plots_have_no_overlapping_labels_and_name_every_model(tmp_path):
+    ids = select_ids([], all_models=True)
+    out = write_report(build_report(ids, CONTEXT), tmp_path / "all")
+    _check_figures(_seen(out, tmp_path), ids)
+
+
+def test_markdown_copy_never_asks_to_hover(written):
+    text = (written / "report.md").read_text(encoding="utf-8")
+    assert "hover" not in text.lower()
+    assert "the earlier values are listed under each table" in text
+    assert "- llama-3-8b, RoPE base: was 10000 in llama-2-7b" in text  # the tooltip, as a note
+
+
+def test_rope_paragraph_and_rope_command_agree_and_say_which_count(cli):
+    """`modelkin rope` and the report quote the same two counts, each labelled scaled or unscaled."""
+    from modelkin.families import rope_math
+
+    spec = get("llama-3.1-8b").spec
+    unscaled = rope_math.full_turns_within(
+        rope_math.base_frequencies(spec.positions.base, spec.rotary_dim), spec.original_context
+    )
+    scaled = rope_math.full_turns_within(
+        rope_math.inverse_frequencies(spec.positions, spec.rotary_dim, spec.max_position_embeddings),
+        spec.original_context,
+    )
+    assert unscaled != scaled  # the whole point: two honest numbers
+    code, out, _ = cli("rope", "llama-3.1-8b")
+    assert code == 0
+    assert f"{unscaled} of 64 unscaled (as trained), {scaled} with llama3 scaling" in out
+    data = build_report(["llama-3.1-8b"], CONTEXT)
+    rope_text = dict(explain_texts(data))["Positional encoding: RoPE and its base"]
+    assert (
+        f"{unscaled} of 64 pairs complete a full turn within its 8,192 training positions (unscaled, as trained; {scaled} with llama3 scaling)"
+        in rope_text
+    )
+
+
+def explain_texts(data) -> list[tuple[str, str]]:
+    return [(e["title"], e["markdown"]) for e in data.json["explanations"]]

@@ -15,6 +15,7 @@ from typing import NamedTuple
 class Command(NamedTuple):
     module: str  # holds add_arguments(parser) and run(args)
     help: str  # the one line `modelkin --help` shows
+    extra: str | None = None  # the optional part it needs (`modelkin.extras`), checked before it runs
 
 
 COMMANDS: dict[str, Command] = {
@@ -30,6 +31,8 @@ COMMANDS: dict[str, Command] = {
     ),
     "rope": Command("modelkin.rope_view", "RoPE inventory: rotary dims, layout, base, scaling, wavelengths"),
     "build": Command(
-        "modelkin.reference.builder", "write a (tiny) model as a Hugging Face folder, or count it on the meta device"
+        "modelkin.reference.builder",
+        "write a (tiny) model as a Hugging Face folder, or count it on the meta device",
+        extra="build",
     ),
 }

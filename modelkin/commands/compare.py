@@ -10,13 +10,20 @@ from ..families.accounting import DEFAULT_CONTEXT, accounting
 from ..reports.features import count, feature_rows, flops, nbytes
 from .emit import emit_json, emit_table, spec_json
 from .figures import accounting_args, add_figures
+from .helptext import examples
 from .model_arg import TARGET_HELP, add_refresh, target
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("ids", nargs="+", metavar="MODEL", help=TARGET_HELP)
+    p.description = "Two or more models side by side; rows where they differ are marked."
+    p.add_argument("ids", nargs="+", metavar="MODEL", help="two or more models: " + TARGET_HELP)
     add_refresh(p)
     add_figures(p)
+    examples(
+        p,
+        "modelkin compare llama-3-8b qwen2-7b glm-4-9b",
+        "modelkin compare llama-2-7b llama-3-8b --context 32k --format markdown",
+    )
 
 
 def run(args: argparse.Namespace) -> str:

@@ -12,20 +12,43 @@ from ..families.accounting import accounting
 from ..families.registry import FORMAT_NAMES
 from .emit import emit_json, emit_table, spec_json
 from .figures import accounting_args, add_figures, describe, weights_json
+from .helptext import examples
 from .model_arg import add_refresh, target
+
+TARGETS = ("spec", *FORMAT_NAMES)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", help="a config.json, checkpoint folder or Hub repo id (edits allowed, see compare)")
+    p.description = (
+        f"Read any supported config.json ({', '.join(FORMAT_NAMES)}) and print its architecture "
+        "and costs, or (--to) the same architecture as another format's config."
+    )
+    p.add_argument(
+        "config",
+        help="a config.json, checkpoint folder or Hub repo id, optionally with spec edits: MODEL:path=value[,path=value]",
+    )
     add_refresh(p)
     add_figures(p)
-    p.add_argument("--to", choices=("spec", *FORMAT_NAMES), help="print the config in another format")
+    p.add_argument("--to", choices=TARGETS, help="print the config in another format (JSON) instead of the figures")
     p.add_argument("--name", help="model name hint for the generation (default: the folder name)")
-    p.add_argument("--tokens", type=tokens)
-    p.add_argument("--provenance", action="store_true")
+    p.add_argument("--tokens", type=tokens, help="training tokens, for tokens per parameter and training compute")
+    p.add_argument(
+        "--provenance", action="store_true", help="say where every value came from (key, default, rule, guess)"
+    )
+    examples(
+        p,
+        "modelkin convert path/to/config.json",
+        "modelkin convert path/to/config.json --provenance --tokens 15T",
+        "modelkin convert chatglm2-6b/config.json --to glm   # THUDM's remote-code config as transformers' glm",
+    )
 
 
 def run(args: argparse.Namespace) -> str:
+    if args.to:
+        # --to prints a config; the figure flags would be silently ignored.
+        ignored = [flag for flag, given in _figure_flags(args) if given]
+        if ignored:
+            raise ModelkinError("--to", f"prints a config, not figures; drop {', '.join(ignored)}")
     model = target(args.config, args, name_hint=args.name)
     if model.read is None:
         raise ModelkinError(args.config, "is a spec, not a config.json: nothing to convert from")
@@ -67,6 +90,18 @@ def run(args: argparse.Namespace) -> str:
             ["spec field", "where the value came from"], sorted(read.provenance.items()), args.format
         )
     return text
+
+
+def _figure_flags(args: argparse.Namespace) -> list[tuple[str, bool]]:
+    return [
+        ("--format", args.format != "table"),
+        ("--context", args.context is not None),
+        ("--batch", args.batch != 1),
+        ("--dtype", args.dtype != "bf16"),
+        ("--tokens", args.tokens is not None),
+        ("--provenance", args.provenance),
+        ("--weights", bool(args.weights)),
+    ]
 
 
 def _quantization(model):

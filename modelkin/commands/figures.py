@@ -13,14 +13,19 @@ from .emit import FORMATS
 DTYPES = ("bf16", "fp16", "fp32", "int8", "int4")
 
 
-def add_figures(p: argparse.ArgumentParser) -> None:
+def add_figures(p: argparse.ArgumentParser, coverage: bool = False) -> None:
+    """`coverage`: the command also says how the model reaches --context (show)."""
     p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
     p.add_argument(
         "--context",
         type=positive_int,
-        help=f"context length for KV-cache and FLOP figures (default {DEFAULT_CONTEXT}); with show, also how the model covers it",
+        metavar="N",
+        help=f"context length for KV-cache and FLOP figures, e.g. 8192, 128k, 128Ki, 1M (default {DEFAULT_CONTEXT})"
+        + ("; also says how the model covers it" if coverage else ""),
     )
-    p.add_argument("--batch", type=positive_int, default=1, help="batch size for the KV-cache figure (default 1)")
+    p.add_argument(
+        "--batch", type=positive_int, metavar="N", default=1, help="batch size for the KV-cache figure (default 1)"
+    )
     p.add_argument("--dtype", choices=DTYPES, default="bf16", help="dtype of the KV cache (default bf16)")
     p.add_argument(
         "--weights",

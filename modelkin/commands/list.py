@@ -9,11 +9,14 @@ from ..families.accounting import params_total
 from ..families.registry import FAMILY_NAMES
 from ..reports.features import count
 from .emit import FORMATS, emit_json, emit_table
+from .helptext import examples
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=FORMATS, default="table")
-    p.add_argument("--family", choices=FAMILY_NAMES)
+    p.description = "The published models modelkin knows, one row each, with the source of every config."
+    p.add_argument("--format", choices=FORMATS, default="table", help="output format (default: table)")
+    p.add_argument("--family", choices=FAMILY_NAMES, help="only the models of this family")
+    examples(p, "modelkin list", "modelkin list --family glm", "modelkin list --format csv > catalog.csv")
 
 
 def run(args: argparse.Namespace) -> str:

@@ -8,10 +8,14 @@ from pydantic import TypeAdapter
 
 from ..families import ArchSpec
 from .emit import emit_json
+from .helptext import examples
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """No arguments."""
+    p.description = "The JSON Schema of ArchSpec, the description every command reads and writes."
+    # JSON is the only format; accepting the flag keeps `--format json` working as on every command.
+    p.add_argument("--format", choices=("json",), default="json", help="output format (json, the only one)")
+    examples(p, "modelkin schema > archspec.schema.json")
 
 
 def run(args: argparse.Namespace) -> str:

@@ -9,16 +9,24 @@ from ..argtypes import tokens
 from ..families.accounting import accounting
 from .emit import emit_json, emit_table, spec_json
 from .figures import accounting_args, add_figures, describe, weights_json
+from .helptext import examples
 from .model_arg import TARGET_HELP, add_refresh, repo_of, source_of, target
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.description = "One model's architecture, parameter counts, memory and FLOPs."
     p.add_argument("id", help=TARGET_HELP)
     add_refresh(p)
-    add_figures(p)
+    add_figures(p, coverage=True)
     p.add_argument("--tokens", type=tokens, help="training tokens (default: the published figure)")
     p.add_argument("--provenance", action="store_true", help="say where every value came from")
     p.add_argument("--tiny", action="store_true", help="print the tiny variant beside the full spec")
+    examples(
+        p,
+        "modelkin show llama-3.1-8b",
+        "modelkin show meta-llama/Llama-3.1-8B --context 128k   # and how the model reaches 128,000 tokens",
+        "modelkin show qwen2.5-7b --provenance --format json",
+    )
 
 
 def run(args: argparse.Namespace) -> str:

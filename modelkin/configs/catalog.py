@@ -8,7 +8,6 @@ so the catalog exercises the same reader a user's file goes through.
 
 from __future__ import annotations
 
-import difflib
 import json
 from dataclasses import dataclass
 from functools import cache
@@ -120,6 +119,8 @@ def resolve(name: str) -> str:
     tail = key.rsplit("/", 1)[-1]
     if tail in ids() and "/" in key:
         return tail
+    import difflib  # only to suggest IDs for a miss
+
     close = difflib.get_close_matches(tail, ids(), n=3, cutoff=0.6)
     hint = f"; did you mean {', '.join(close)}?" if close else "; `modelkin list` shows the catalog"
     raise UnknownModel(name, f"not in the catalog{hint}")

@@ -45,7 +45,7 @@ def read_glm(r: ConfigReader, sandwich: bool = False) -> dict[str, Any]:
     r.note("norm.placement", "family: sandwich (GLM-4-0414)" if sandwich else "family: pre")
     kind = "tiktoken-bpe" if fields["vocab_size"] > 100000 else "sentencepiece-bpe"
     fields["tokenizer"]["kind"] = kind
-    r.note("tokenizer.kind", f"inferred from {fields['vocab_size']} embedding rows")
+    r.note("tokenizer.kind", f"inferred from {fields['vocab_size']:,} embedding rows")
     return fields
 
 
@@ -119,7 +119,7 @@ def read_chatglm(r: ConfigReader) -> dict[str, Any]:
     r.note("positions.rotary_fraction", "family: ChatGLM rotates half of each head")
     r.mark_used(*CHATGLM_KNOWN)
     kind = "tiktoken-bpe" if vocab > 100000 else "sentencepiece-bpe"
-    r.note("tokenizer.kind", f"inferred from {vocab} embedding rows")
+    r.note("tokenizer.kind", f"inferred from {vocab:,} embedding rows")
     fields = {
         "family": "glm",
         "num_layers": r.take("num_layers", "posint", "num_layers"),
@@ -203,11 +203,17 @@ def write_chatglm(spec: ArchBase) -> dict[str, Any]:
 
 def infer_glm_generation(fields: dict[str, Any], config: dict[str, Any]) -> tuple[str, str]:
     """ChatGLM2, ChatGLM3 or GLM-4 (the glm and chatglm formats' generations)."""
-    if fields["vocab_size"] > 100000:
-        return "glm-4", "inferred: 151k-row vocabulary of GLM-4"
-    if fields["max_position_embeddings"] == 32768 and fields["positions"].get("rope_ratio", 1) == 1:
+    # Quote what the file has, not what the guessed generation published.
+    rows, context = fields["vocab_size"], fields["max_position_embeddings"]
+    if rows > 100000:
+        return "glm-4", f"inferred: {rows:,} embedding rows (GLM-4 has 151,552; ChatGLM2/3 65,024)"
+    if context == 32768 and fields["positions"].get("rope_ratio", 1) == 1:
         return (
             "chatglm2",
-            "guessed: 65k vocabulary, 32k context without rope_ratio (ChatGLM2-6B); pass a hint to be sure",
+            f"guessed: {rows:,} embedding rows and context {context:,} without rope_ratio, as ChatGLM2-6B; "
+            "pass a hint to be sure",
         )
-    return "chatglm3", "guessed: 65k vocabulary (ChatGLM3-6B); pass a hint to be sure"
+    return (
+        "chatglm3",
+        f"guessed: {rows:,} embedding rows and context {context:,}, as ChatGLM3-6B; pass a hint to be sure",
+    )

@@ -65,6 +65,22 @@ def describe_validation_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
     path = ".".join(str(p) for p in first["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
     message = first["msg"].removeprefix("Value error, ")
+    # pydantic's words for a missing or unknown union tag mean nothing to a reader of a spec file.
+    if first["type"] == "union_tag_not_found":
+        tag = first.get("ctx", {}).get("discriminator", "").strip("'")
+        message = f'no "{tag}" key: not a modelkin spec' if tag else message
+    elif first["type"] == "union_tag_invalid":
+        ctx = first.get("ctx", {})
+        tag = ctx.get("discriminator", "").strip("'")
+        message = f"{tag} {ctx.get('tag')!r} is not one of {ctx.get('expected_tags')}"
+    elif first["type"] == "missing":
+        message = "missing"
+    elif first["type"] == "literal_error":
+        options = str(first.get("ctx", {}).get("expected", "")).replace(" or ", ", ")
+        message = f"{first['input']!r} is not one of {options}"
+        if path in ("family", "generation"):
+            # A spec of an unknown family or generation: what else is wrong with it says nothing more.
+            return f"{path} {message}"
     more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{path}: {message}{more}" if path else message + more
 
@@ -114,6 +130,7 @@ def read_hf_config(
         generation, how = _generation(fields, model_type, config, name_hint)
     fields["generation"] = generation
     reader.note("generation", how)
+    _tokenizer_kind_of_generation(fields, reader)
     _drop_ids_outside_vocab(fields, reader)
     if "model_type" not in config:
         reader.warnings.append(f"no model_type: read as {model_type!r}, the family its architectures/auto_map name")
@@ -179,3 +196,14 @@ def _generation(fields: dict[str, Any], model_type: str, config: dict[str, Any],
         generation = candidates[0]
         how = f"guessed: the first generation written as {model_type!r}; pass a hint to be sure"
     return generation, how
+
+
+def _tokenizer_kind_of_generation(fields: dict[str, Any], reader: ConfigReader) -> None:
+    """A format reader guesses the tokenizer kind from the embedding rows, which a tiny or
+    resized model (vocab 1024) does not keep; the generation's published tokenizer is better."""
+    generation = GENERATIONS.get(fields["generation"])
+    if generation is None or not str(reader.provenance.get("tokenizer.kind", "")).startswith("inferred"):
+        return
+    if fields["tokenizer"].get("kind") != generation.tokens.kind:
+        fields["tokenizer"]["kind"] = generation.tokens.kind
+        reader.note("tokenizer.kind", f"generation {fields['generation']}: its published tokenizer")

@@ -28,21 +28,25 @@ def infer_llama_generation(fields: dict[str, Any], config: dict[str, Any]) -> tu
         if fields["embeddings"]["tied"]:
             return "llama-3.2", "inferred: llama3 RoPE scaling with tied embeddings (3.2's 1B/3B)"
         return "llama-3.1", "inferred: llama3 RoPE scaling"
-    if fields["vocab_size"] >= 128000:
-        return "llama-3", "inferred: 128k tiktoken-style vocabulary without RoPE scaling"
-    if fields["max_position_embeddings"] >= 4096:
-        return "llama-2", "inferred: 32k SentencePiece vocabulary with a 4096 context"
-    return "llama-1", "inferred: 32k SentencePiece vocabulary with a 2048 context"
+    # Quote what the file has, not what the guessed generation published.
+    rows, context = fields["vocab_size"], fields["max_position_embeddings"]
+    if rows >= 128000:
+        return "llama-3", f"inferred: vocab_size {rows:,} (at least Llama 3's 128,000) and no RoPE scaling"
+    below = f"vocab_size {rows:,} (below Llama 3's 128,000)"
+    if context >= 4096:
+        return "llama-2", f"inferred: {below} and max_position_embeddings {context:,} (at least Llama 2's 4,096)"
+    return "llama-1", f"inferred: {below} and max_position_embeddings {context:,} (below Llama 2's 4,096)"
 
 
 def read_llama(r: ConfigReader) -> dict[str, Any]:
     fields = read_transformers_style(r, FORMATS["llama"].defaults)
     r.mark_used(*LLAMA_KNOWN)
     fields["family"] = "llama"
+    rows = fields["vocab_size"]
     kind_reason = (
-        ("sentencepiece-bpe", "inferred: 32k-row vocabulary")
-        if fields["vocab_size"] < 100000
-        else ("tiktoken-bpe", "inferred: 128k-row vocabulary")
+        ("sentencepiece-bpe", f"inferred: {rows:,} embedding rows (below Llama 3's 128,000)")
+        if rows < 100000
+        else ("tiktoken-bpe", f"inferred: {rows:,} embedding rows (Llama 3's size)")
     )
     fields["tokenizer"]["kind"] = kind_reason[0]
     r.note("tokenizer.kind", kind_reason[1])

@@ -411,11 +411,24 @@ def unexpressed(spec: Any, fmt: str) -> list[str]:
         if isinstance(value, frozenset):
             bad = sorted(value - allowed)
             if bad:
-                out.append(f"{path}: the {fmt} format has no {label} {', '.join(map(repr, bad))}")
+                out.append(f"{path}: the {fmt} format has no {label} {', '.join(map(repr, bad))}{_can(label, value)}")
         elif value not in allowed:
             options = " or ".join(repr(v) for v in sorted(allowed, key=str))
-            out.append(f"{path}: the {fmt} format states {label} {options} only, not {value!r}")
+            out.append(f"{path}: the {fmt} format states {label} {options} only, not {value!r}{_can(label, value)}")
     return out
+
+
+def _can(label: str, value: Any) -> str:
+    """' (the qwen2 format can)': the formats whose keys state `value` for `label`, as a way out."""
+
+    def states(f: Format) -> bool:
+        allowed = f.expresses.get(label)
+        if allowed is None:
+            return True
+        return value <= allowed if isinstance(value, frozenset) else value in allowed
+
+    names = [f.name for f in FORMATS.values() if f.native and states(f)]
+    return f" (the {', '.join(names)} format{'s' if len(names) > 1 else ''} can)" if names else ""
 
 
 # --- tokenizer facts ----------------------------------------------------------------------
@@ -423,8 +436,9 @@ def unexpressed(spec: Any, fmt: str) -> list[str]:
 
 @dataclass(frozen=True)
 class Tokens:
-    """The special tokens a generation's tokenizer carries, and which of them the config names."""
+    """The kind of tokenizer a generation published, its special tokens, and which of them the config names."""
 
+    kind: str  # a spec.TokenizerKind; a config does not say, so a generation's own is the best reading
     bos: str | None
     eos: str
     pad: str | None
@@ -435,8 +449,9 @@ class Tokens:
     tokenizer_class: str | None = None
 
 
-_LLAMA_SP = Tokens(bos="<s>", eos="</s>", pad=None, config_bos="<s>")
+_LLAMA_SP = Tokens(kind="sentencepiece-bpe", bos="<s>", eos="</s>", pad=None, config_bos="<s>")
 _LLAMA3 = Tokens(
+    kind="tiktoken-bpe",
     bos="<|begin_of_text|>",
     eos="<|end_of_text|>",
     pad=None,
@@ -444,12 +459,18 @@ _LLAMA3 = Tokens(
     extra=("<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"),
 )
 _QWEN = Tokens(
-    bos=None, eos="<|endoftext|>", pad="<|endoftext|>", extra=("<|im_start|>", "<|im_end|>"), config_bos="<|endoftext|>"
+    kind="byte-level-bpe",
+    bos=None,
+    eos="<|endoftext|>",
+    pad="<|endoftext|>",
+    extra=("<|im_start|>", "<|im_end|>"),
+    config_bos="<|endoftext|>",
 )
 _CHATGLM_MASKS = ("[MASK]", "[gMASK]", "[sMASK]")
 _GLM_ROLES = ("<|system|>", "<|user|>", "<|assistant|>", "<|observation|>")
 # ChatGLM's own tokenizer class is remote code; the plain fast class reads tokenizer.json as saved.
 _CHATGLM2 = Tokens(
+    kind="sentencepiece-bpe",
     bos=None,
     eos="</s>",
     pad="<unk>",
@@ -458,6 +479,7 @@ _CHATGLM2 = Tokens(
     tokenizer_class="PreTrainedTokenizerFast",
 )
 _CHATGLM3 = Tokens(
+    kind="sentencepiece-bpe",
     bos=None,
     eos="</s>",
     pad="<unk>",
@@ -466,6 +488,7 @@ _CHATGLM3 = Tokens(
     tokenizer_class="PreTrainedTokenizerFast",
 )
 _GLM4 = Tokens(
+    kind="tiktoken-bpe",
     bos=None,
     eos="<|endoftext|>",
     pad="<|endoftext|>",

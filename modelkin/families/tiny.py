@@ -4,7 +4,10 @@ Kept as they are: family, generation, attention kind (MHA/GQA/MQA) and GQA group
 size, q/k/v and output bias, rotary fraction, pair layout, RoPE base and
 rope_ratio, scaling type and factor, norm kind/eps/placement/final norm, MLP
 kind/bias/fusion, tied embeddings, dtype, whether DCA or a sliding window is
-configured and enabled.
+configured and enabled. A source that states no dtype (the catalog's
+reconstructed GLM-4-0414 configs) gives a bf16 tiny model, the dtype of every
+2024 model in the catalog, so that the tiny config states its dtype like every
+other tiny build instead of falling back to float32.
 
 Scaled:
 - width: head_dim 16; MHA → 4 heads, MQA → 4 heads and 1 kv head,
@@ -34,6 +37,7 @@ TINY_HIDDEN = 128
 TINY_HEAD_DIM = 16
 TINY_VOCAB = 1024
 TINY_NATIVE_CONTEXT = 128
+TINY_DEFAULT_DTYPE = "bfloat16"
 
 
 def tiny(spec: ArchBase) -> ArchBase:
@@ -62,6 +66,7 @@ def tiny(spec: ArchBase) -> ArchBase:
         step = math.lcm(heads, 4)
         hidden = step * max(1, round(TINY_HIDDEN / step))
     data.update(
+        dtype=spec.dtype or TINY_DEFAULT_DTYPE,
         num_layers=layers,
         hidden_size=hidden,
         vocab_size=TINY_VOCAB,

@@ -94,7 +94,7 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
     dtypes: Counter[str] = Counter()
     buffers = []
     for name, (_, info) in tensors.items():
-        if any(p.search(name) for p in _BUFFER_PATTERNS):
+        if name.endswith("inv_freq") and any(p.search(name) for p in _BUFFER_PATTERNS):  # endswith: cheap first
             buffers.append(name)
             continue
         dtypes[info.dtype] += info.numel
@@ -337,7 +337,9 @@ def _tokenizer(g: Gathered, spec, findings: list[Finding]) -> dict[str, Any] | N
     ):
         findings.append(
             Finding(
-                "warning", "tokenizer-kind", f"tokenizer files are {tok.kind}, the family uses {spec.tokenizer.kind}"
+                "warning",
+                "tokenizer-kind",
+                f"tokenizer files are {tok.kind}, {spec.generation} publishes {spec.tokenizer.kind}",
             )
         )
     if tok.eos_id is not None and spec.tokenizer.eos_token_ids and tok.eos_id not in spec.tokenizer.eos_token_ids:
@@ -428,7 +430,9 @@ def _catalog_match(g: Gathered, spec):
     named = catalog_entry_named(g.name_hint, (g.config or {}).get("_name_or_path"))
     if named is not None and arch(named.spec) == arch(spec):
         return named
-    matches = [e for e in entries() if arch(e.spec) == arch(spec)]
+    # Reading an entry validates its config: only those whose published hidden_size could agree.
+    candidates = [e for e in entries() if e.config.get("hidden_size", spec.hidden_size) == spec.hidden_size]
+    matches = [e for e in candidates if arch(e.spec) == arch(spec)]
     return matches[0] if len(matches) == 1 else None
 
 

@@ -308,7 +308,9 @@ def _read_tokenizer_json(path: Path, info: TokenizerInfo) -> _Vocab:
                     for p in normalizer_parts + decoder_parts
                 )
             )
-            if "ByteLevel" in all_types:
+            if "ByteLevel" in all_types and _tiktoken_style(model, pre_parts):
+                kind = "tiktoken-bpe"
+            elif "ByteLevel" in all_types:
                 kind = "byte-level-bpe"
             elif sentencepiece_like:
                 kind = "sentencepiece-bpe"
@@ -322,6 +324,19 @@ def _read_tokenizer_json(path: Path, info: TokenizerInfo) -> _Vocab:
             raise UnreadableInput(where, "an added_tokens entry lacks a string content or an integer id.")
         _add_token(info, entry["content"], entry["id"], bool(entry.get("special")), path.name)
     return _Vocab(path.name, kind, size, max_id, ids, pre_tokenizer, byte_fallback)
+
+
+def _tiktoken_style(model: dict[str, Any], pre_parts: list[dict[str, Any]]) -> bool:
+    """A byte-level BPE written from a tiktoken file (Llama 3, GLM-4): transformers' converter
+    sets `ignore_merges` (whole words found in the vocabulary skip the merges), and the split
+    regex groups digits in threes (cl100k's `\\p{N}{1,3}`) where Qwen2's splits single digits."""
+    if model.get("ignore_merges") is True:
+        return True
+    for part in pre_parts:
+        pattern = part.get("pattern") if part.get("type") == "Split" else None
+        if isinstance(pattern, dict) and "{1,3}" in str(pattern.get("Regex", "")):
+            return True
+    return False
 
 
 def _merges_from_json(merges: Any, where: str) -> list[tuple[str, str]]:

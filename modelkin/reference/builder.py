@@ -1,8 +1,11 @@
 """`modelkin build`: a Hugging Face folder of a (tiny) reference model, checked against
 transformers on request, or the full-size model counted on the meta device.
 
-    modelkin build ID|SPEC.json [--tiny] --out DIR [--seed N] [--set path=value ...]
-                   [--format chatglm] [--force] [--check] [--meta]
+    modelkin build ID|SPEC.json|config.json [--tiny] --out DIR [--seed N] [--set path=value ...]
+                   [--layout chatglm] [--force] [--check] [--meta]
+
+Without --tiny only models up to FULL_EXPORT_LIMIT (200 M) parameters are written;
+bigger ones are counted on the meta device (--meta), never materialised.
 
 `--set` edits the spec after `--tiny` (what you set is what you get). The folder
 is written into a temporary sibling of DIR and renamed into place only when
@@ -33,13 +36,27 @@ FULL_EXPORT_LIMIT = 200_000_000  # parameters; bigger specs are only counted (--
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    from ..commands.helptext import examples
+
+    p.description = (
+        "Write a model as a Hugging Face folder (safetensors weights, config, tokenizer) that transformers "
+        f"loads; full size only up to {FULL_EXPORT_LIMIT // 1_000_000} M parameters, so published models "
+        "need --tiny. Or count the full-size model on the meta device (--meta)."
+    )
     p.add_argument(
         "source",
         metavar="MODEL|SPEC.json",
         help="catalog id, config.json, checkpoint folder, Hub repo id (with :path=value edits), or a spec JSON dump",
     )
-    p.add_argument("--tiny", action="store_true", help="scale down with the tiny rule (see `modelkin show ID --tiny`)")
-    p.add_argument("--out", help="folder to write (refused if it exists and is not empty, unless --force)")
+    p.add_argument(
+        "--tiny",
+        action="store_true",
+        help="scale down with the tiny rule (see `modelkin show ID --tiny`); needed above "
+        f"{FULL_EXPORT_LIMIT // 1_000_000} M parameters",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="folder to write (refused if it exists and is not empty, unless --force)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
     p.add_argument(
         "--set",
@@ -50,11 +67,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="edit the spec at a dotted path, e.g. attention.qkv_bias=true (JSON value, else a string)",
     )
     p.add_argument(
-        "--format",
+        "--layout",
         dest="extra_format",
         choices=("chatglm",),
-        help="also write a ChatGLM-layout checkpoint in DIR/chatglm (GLM specs)",
+        help="also write THUDM's ChatGLM layout (fused query_key_value, dense_h_to_4h) in DIR/chatglm (GLM specs)",
     )
+    # --format means the output format on every other command; its old meaning here is refused
+    # with the new name rather than silently taken.
+    p.add_argument("--format", dest="old_format", help=argparse.SUPPRESS)
     p.add_argument("--force", action="store_true", help="replace an existing --out folder")
     p.add_argument(
         "--check",
@@ -66,9 +86,34 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="instantiate the model on the meta device and compare its parameter count with the accounting",
     )
+    examples(
+        p,
+        "modelkin build qwen2.5-7b --tiny --out qwen-tiny --check",
+        "modelkin build glm-4-9b --tiny --layout chatglm --out glm-tiny   # also THUDM's layout in glm-tiny/chatglm",
+        "modelkin build llama-3.1-8b --tiny --set attention.qkv_bias=true --set attention.out_bias=true --out llama-bias",
+        "modelkin build llama-3.1-8b --meta                                  # count 8 B parameters, write nothing",
+    )
 
 
 def run(args: argparse.Namespace) -> str | tuple[int, str]:
+    if args.old_format is not None:
+        raise ModelkinError(
+            "--format",
+            f"build's --format is now --layout (--layout {args.old_format}); --format means the output format on the other commands",
+        )
+    if not args.out:
+        ignored = [
+            flag
+            for flag, given in (
+                ("--check", args.check),
+                ("--force", args.force),
+                ("--layout", args.extra_format),
+                ("--seed", args.seed != 0),
+            )
+            if given
+        ]
+        if ignored:
+            raise ModelkinError(ignored[0], "needs --out DIR: it applies to the folder written")
     spec, name = resolve_source(args.source)
     if args.tiny:
         spec = tiny(spec)
@@ -89,7 +134,9 @@ def run(args: argparse.Namespace) -> str | tuple[int, str]:
     if args.out:
         if not args.tiny and params_total(spec) > FULL_EXPORT_LIMIT:
             raise ModelkinError(
-                "--tiny", f"{params_total(spec):,} parameters is too big to write; use --tiny, or --meta to count it"
+                args.source,
+                f"{params_total(spec):,} parameters, above the {FULL_EXPORT_LIMIT:,} that build writes at full size; "
+                "add --tiny for the tiny variant, or use --meta to count it without writing",
             )
         report, ok = export(
             spec,
@@ -158,7 +205,10 @@ def export(
     except OSError as exc:
         raise ModelkinError(str(out), f"cannot be created ({exc.strerror or exc})") from None
     try:
-        saved = save_hf_folder(spec, tmp, seed=seed, fmt=fmt, name=name)
+        # A tiny model must not carry the full model's name: `inspect` would read it as a claim
+        # to be that model (and find 1 M parameters where 7 B were promised).
+        stored_name = f"{name}-tiny" if tiny and name else name
+        saved = save_hf_folder(spec, tmp, seed=seed, fmt=fmt, name=stored_name)
         s = saved.spec
         lines = [
             f"wrote {out}: {name or s.generation}{' tiny' if tiny else ''} ({params_total(s):,} parameters, "

@@ -42,7 +42,6 @@ Report JSON shape (`report.json`; `schema` changes when a key is removed or chan
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +56,7 @@ from ..families.accounting import (
     kv_cache_bytes,
 )
 from ..units import count, flops, nbytes
+from ..version import version as _version
 from . import explain
 from .facts import ModelFacts
 from .features import feature_rows, feature_values
@@ -75,11 +75,7 @@ from .lineage import (
 from .page import Cell, Figure, Prose, Section, Table
 
 SCHEMA = "modelkin-report/1"
-# Plots name one model per generation when the selection is larger than this; the tables
-# always list every model.
-PLOT_ALL_UP_TO = 12
-REFERENCE_SIZE = 8e9  # "nearest to 8 B": the size every family publishes
-MAX_SERIES = 8  # the plot palette's colours
+GIB = 2**30
 # The feature matrix is split into tables a reader can take in; rows of `feature_rows` not
 # named here land in the last table, so a newly added choice is never lost.
 FEATURE_GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
@@ -164,13 +160,13 @@ def build_report(ids: Sequence[str | CatalogEntry], context: int) -> ReportData:
     figure_by_name = {f.name: (f, png) for f, png in figures}
 
     feature_tables = _feature_tables(models)
-    params_table, memory_table = _accounting_tables(models, context)
+    params_table, memory_table, compute_table = _accounting_tables(models, context)
     scaling_table, scaling_json = _token_scaling(models)
     models_table = _models_table(models)
     from .quantization_table import quantization_table
 
     quant_table = quantization_table(models)
-    tables = [models_table, *feature_tables, params_table, memory_table, quant_table] + (
+    tables = [models_table, *feature_tables, params_table, memory_table, compute_table, quant_table] + (
         [scaling_table] if scaling_table else []
     )
 
@@ -193,7 +189,11 @@ def build_report(ids: Sequence[str | CatalogEntry], context: int) -> ReportData:
             Prose(
                 "Every architectural choice, one row per model. A highlighted cell differs from the model's predecessor "
                 "(the previous generation's closest size, or the model a chat or long-context variant was derived from); "
-                "hover it to see the earlier value. The Lineage section lists the same differences per step."
+                "hover it to see the earlier value. The Lineage section lists the same differences per step.",
+                markdown="Every architectural choice, one row per model. A value marked `*` differs from the model's "
+                "predecessor (the previous generation's closest size, or the model a chat or long-context variant was "
+                "derived from); the earlier values are listed under each table. The Lineage section lists the same "
+                "differences per step.",
             ),
             *feature_tables,
         ],
@@ -209,9 +209,10 @@ def build_report(ids: Sequence[str | CatalogEntry], context: int) -> ReportData:
                 "of context (2 FLOPs per multiply-add; training ≈ 3× forward)."
             ),
             params_table,
-            figure_by_name["params"][0],
+            *[figure_by_name[name][0] for name in ("params",) if name in figure_by_name],
             memory_table,
-            figure_by_name["kv-cache"][0],
+            *[figure_by_name[name][0] for name in ("kv-cache",) if name in figure_by_name],
+            compute_table,
             quant_table,
         ],
     )
@@ -326,8 +327,8 @@ def _feature_tables(models: Sequence[ModelFacts]) -> list[Table]:
     return tables
 
 
-def _accounting_tables(models: Sequence[ModelFacts], context: int) -> tuple[Table, Table]:
-    param_rows, memory_rows = [], []
+def _accounting_tables(models: Sequence[ModelFacts], context: int) -> tuple[Table, Table, Table]:
+    param_rows, memory_rows, compute_rows = [], [], []
     for m in models:
         acc, by = m.acc, m.acc["params_by_component"]
         total = acc["params_total"]
@@ -338,7 +339,7 @@ def _accounting_tables(models: Sequence[ModelFacts], context: int) -> tuple[Tabl
                 Cell(total, display=f"{total:,}"),
                 *[Cell(by[c], display=f"{by[c]:,}") for c in COMPONENTS],
                 Cell(round(100 * share, 2), display=f"{100 * share:.1f}%"),
-                Cell(m.entry.published_params.value if m.entry.published_params else None),
+                _published_cell(m.entry.published_params.value if m.entry.published_params else None, total),
             ]
         )
         kv = acc["kv_cache"]
@@ -350,20 +351,27 @@ def _accounting_tables(models: Sequence[ModelFacts], context: int) -> tuple[Tabl
                 Cell(acc["kv_cache_bytes_per_token"], display=nbytes(acc["kv_cache_bytes_per_token"])),
                 Cell(kv["bytes"], display=nbytes(kv["bytes"])),
                 Cell(kv["bytes_if_mha"], display=nbytes(kv["bytes_if_mha"])),
+            ]
+        )
+        compute_rows.append(
+            [
+                m.id,
                 Cell(acc["flops_per_token"]["forward"], display=flops(acc["flops_per_token"]["forward"])),
                 Cell(acc["flops_per_token"]["training"], display=flops(acc["flops_per_token"]["training"])),
             ]
         )
     params = Table(
         "Parameters by component",
-        ["model", "total", *COMPONENTS, "non-embedding share", "published"],
+        ["model", "total", *COMPONENTS, "share outside embedding", "published"],
         param_rows,
-        caption="Exact counts. Non-embedding share excludes the embedding and the output head. "
-        "'published' is the figure a model card or paper states, where one was read (often rounded).",
+        caption="Exact counts. Share outside embedding: the parameters that are neither the embedding nor the output head. "
+        "'published' is the figure a model card or paper states, where one was read (often rounded; "
+        "'= total' when it equals the count here).",
         id="params",
     )
+    # Memory and compute are two tables: ten numeric columns side by side do not fit a page.
     memory = Table(
-        "Memory and compute",
+        "Memory",
         [
             "model",
             "weights fp32",
@@ -373,15 +381,27 @@ def _accounting_tables(models: Sequence[ModelFacts], context: int) -> tuple[Tabl
             "KV cache / token",
             f"KV cache @ {context:,}",
             f"same without GQA @ {context:,}",
-            f"forward FLOPs / token @ {context:,}",
-            "training FLOPs / token",
         ],
         memory_rows,
         caption="Bytes in binary units (GiB = 2³⁰). KV cache in bf16 at batch 1; "
         "'without GQA' is the cache if every query head had its own key/value head.",
         id="memory",
     )
-    return params, memory
+    compute = Table(
+        "Compute per token",
+        ["model", f"forward FLOPs / token @ {context:,}", "training FLOPs / token"],
+        compute_rows,
+        caption=f"2 FLOPs per multiply-add; attention over {context:,} tokens of context; training ≈ 3× forward.",
+        id="compute",
+    )
+    return params, memory, compute
+
+
+def _published_cell(published: int | None, total: int) -> Cell:
+    # The same twelve digits twice say nothing (and widen the table): name the agreement instead.
+    if published is not None and published == total:
+        return Cell(published, display="= total")
+    return Cell(published)
 
 
 def _token_scaling(models: Sequence[ModelFacts]) -> tuple[Table | None, list[dict[str, Any]]]:
@@ -418,16 +438,18 @@ def _token_scaling(models: Sequence[ModelFacts]) -> tuple[Table | None, list[dic
     missing = [m.id for m in models if m.entry.training_tokens is None]
     caption = (
         f"Chinchilla: {CHINCHILLA_TOKENS_PER_PARAM:g} tokens per parameter (Hoffmann et al. 2022). "
-        "Training compute ≈ 6 × parameters × tokens. Hover a source for the quoted sentence."
+        "Training compute ≈ 6 × parameters × tokens."
     )
-    if missing:
-        caption += f" No published token count read for: {', '.join(missing)}."
+    not_read = f" No published token count read for: {', '.join(missing)}." if missing else ""
+    caption_markdown = caption + " The sentence quoted from each source is listed under the table." + not_read
+    caption += " Hover a source for the quoted sentence." + not_read
     table = Table(
         "Training tokens per parameter",
         ["model", "params", "training tokens", "tokens / param", "× Chinchilla", "training FLOPs (6·N·D)", "source"],
         rows,
         caption=caption,
         id="token-scaling",
+        caption_markdown=caption_markdown,
     )
     return table, out
 
@@ -527,98 +549,97 @@ def _sources_text(models: Sequence[ModelFacts]) -> str:
 # --- plots -----------------------------------------------------------------------------------
 
 
-def _representatives(models: Sequence[ModelFacts]) -> list[ModelFacts]:
-    """All models when few; else one per generation, the one nearest 8 B parameters (base models first)."""
-    if len(models) <= PLOT_ALL_UP_TO:
-        return list(models)
-    best: dict[str, ModelFacts] = {}
-    for m in models:
-        key = m.spec.generation
-        score = (variant_of(m.entry) != "base", abs(math.log(m.acc["params_total"] / REFERENCE_SIZE)))
-        current = best.get(key)
-        if current is None or score < (
-            variant_of(current.entry) != "base",
-            abs(math.log(current.acc["params_total"] / REFERENCE_SIZE)),
-        ):
-            best[key] = m
-    return [m for m in models if best.get(m.spec.generation) is m]
-
-
 def _figures(models: Sequence[ModelFacts], context: int) -> list[tuple[Figure, bytes]]:
-    reps = _representatives(models)
-    subset_note = (
-        ""
-        if len(reps) == len(models)
-        else f" One model per generation (nearest 8 B parameters) of the {len(models)} selected; the tables list all."
-    )
+    """Every plot names every selected model: models that would draw the same line or point share
+    it and its label, and a model a plot cannot show (no published token count) is named in the
+    caption instead."""
+    from ..extras import missing
+
+    if missing("plots"):  # a light install: the report without its plots (`modelkin[plots]` adds them)
+        return []
     # (plots function, args, kwargs, figure name, figure title, caption); drawn together below.
     jobs: list[tuple[str, tuple[Any, ...], dict[str, Any], str, str, str]] = []
 
-    series = {c: [m.acc["params_by_component"][c] for m in reps] for c in COMPONENTS}
+    series = {c: [m.acc["params_by_component"][c] for m in models] for c in COMPONENTS}
     jobs.append(
         (
             "stacked_bars",
-            ([m.id for m in reps], series, "parameters", "Where the parameters are"),
+            ([m.id for m in models], series, "parameters", "Where the parameters are"),
             {},
             "params",
             "Parameter breakdown",
             "Parameters per component, stacked. Embedding and head grow with the vocabulary; the MLP holds most "
-            "of the rest." + subset_note,
+            "of the rest.",
         )
     )
 
-    # KV cache: one line per distinct cache size; models with identical caches share a line.
-    top = max(m.spec.max_position_embeddings for m in models)
-    xs = [2**k for k in range(10, max(11, math.ceil(math.log2(min(top, 2**20)))) + 1)]
-    curves: dict[tuple[float, ...], list[ModelFacts]] = {}
-    for m in reps:
-        key = tuple(kv_cache_bytes(m.spec, x) for x in xs)
-        curves.setdefault(key, []).append(m)
-    ordered = sorted(curves.items(), key=lambda kv: -kv[0][-1])[:MAX_SERIES]
-    kv_series = {_kv_label(group): list(values) for values, group in ordered}
+    # KV cache: one line per distinct cache size per token (the cache is linear in the context),
+    # drawn up to the longest context among the models sharing it; a dot marks where each model's
+    # own maximum context ends.
+    by_size: dict[float, list[ModelFacts]] = {}
+    for m in models:
+        by_size.setdefault(float(m.acc["kv_cache_bytes_per_token"]), []).append(m)
+    kv_series: dict[str, tuple[list[float], list[float]]] = {}
+    kv_marks: dict[str, list[tuple[float, float]]] = {}
+    for per_token, group in sorted(by_size.items(), key=lambda item: -item[0]):
+        ends = sorted({m.spec.max_position_embeddings for m in group})
+        xs = [float(2**k) for k in range(10, 31) if 2**k < ends[-1]] + [float(ends[-1])]
+        label = _kv_label(group, per_token)
+        spec = group[0].spec
+        kv_series[label] = (xs, [kv_cache_bytes(spec, int(x)) / GIB for x in xs])
+        kv_marks[label] = [(float(end), kv_cache_bytes(spec, end) / GIB) for end in ends]
     jobs.append(
         (
             "lines",
-            (xs, kv_series, "context length (tokens)", "KV cache (bytes, bf16, batch 1)", "KV cache vs context"),
-            {"logx": True, "logy": True},
+            (kv_series, "context length (tokens)", "KV cache, GiB (bf16, batch 1)", "KV cache vs context"),
+            {"logx": True, "logy": True, "marks": kv_marks, "x_binary": True},
             "kv-cache",
             "KV cache vs context length",
             "Log–log: every line has slope 1 (the cache grows linearly); the vertical gaps are the GQA group sizes "
-            "and layer counts. Models with identical caches share a line." + subset_note,
+            "and layer counts. Each line ends at the longest maximum context among its models, and a dot marks "
+            "where each model's own maximum context ends. Models with identical caches share a line.",
         )
     )
 
     known = [m for m in models if "tokens" in m.acc]
     if known:
-        # Chat and long-context variants share their base model's pre-training tokens, and
-        # Llama 3 / 3.1 of one size share both numbers: one labelled point each keeps it legible.
-        bases = [m for m in known if variant_of(m.entry) == "base"] or known
-        merged: dict[tuple[float, float], list[str]] = {}
-        for m in bases:
-            merged.setdefault((float(m.acc["params_total"]), float(m.acc["tokens"])), []).append(m.id)
-        points = {_merged_label(group): xy for xy, group in merged.items()}
-        # The reference line starts just below the least-trained model, not at the smallest
-        # model: the y axis then spans only the decades where the points are.
-        low = max(
-            min(p for p, _ in points.values()) / 1.5,
-            min(t for _, t in points.values()) / (4 * CHINCHILLA_TOKENS_PER_PARAM),
-        )
-        high = max(p for p, _ in points.values()) * 1.5
-        ref = (
-            [low, high],
-            [CHINCHILLA_TOKENS_PER_PARAM * low, CHINCHILLA_TOKENS_PER_PARAM * high],
-            "Chinchilla: 20 tokens / parameter",
-        )
+        # Models with the same size and token count (Llama 3 and 3.1 8B, a base model and its chat
+        # variant) would draw one point twice: they share the point and its label.
+        merged: dict[tuple[float, float], list[ModelFacts]] = {}
+        for m in known:
+            merged.setdefault((float(m.acc["params_total"]), float(m.acc["tokens"])), []).append(m)
+        points = {", ".join(m.id for m in group): xy for xy, group in merged.items()}
+        groups = {
+            ", ".join(m.id for m in group): FAMILY_NAMES.get(group[0].spec.family, group[0].spec.family)
+            for group in merged.values()
+        }
+        ratio = CHINCHILLA_TOKENS_PER_PARAM
+        missing = [m.id for m in models if "tokens" not in m.acc]
         jobs.append(
             (
                 "scatter_with_reference",
-                (points, ref, "parameters", "training tokens", "Training tokens vs parameters"),
-                {"logx": True, "logy": True},
+                (
+                    points,
+                    ([1.0, 10.0], [ratio, 10 * ratio], f"Chinchilla: {ratio:g} tokens / parameter"),
+                    "parameters",
+                    "training tokens",
+                    "Training tokens vs parameters",
+                ),
+                {
+                    "logx": True,
+                    "logy": True,
+                    "groups": groups,
+                    "guides": [
+                        (10, f"10× ({10 * ratio:g} / parameter)"),
+                        (100, f"100× ({100 * ratio:,g} / parameter)"),
+                    ],
+                },
                 "tokens",
                 "Training tokens vs parameters",
                 "Every point above the dashed line was trained on more than 20 tokens per parameter, the "
-                "compute-optimal ratio; the distance above it (log scale) is the multiple. Chat and long-context "
-                "variants share their base model's point.",
+                "compute-optimal ratio; the dotted lines mark 10× and 100× that ratio. Models of the same size "
+                "and token count share a point."
+                + (f" Not drawn, no published token count: {', '.join(missing)}." if missing else ""),
             )
         )
 
@@ -648,8 +669,7 @@ def _figures(models: Sequence[ModelFacts], context: int) -> list[tuple[Figure, b
             )
         )
 
-    rope_series, left_out = _rope_series(models)
-    note = f" Not drawn (palette full): {', '.join(left_out)}." if left_out else ""
+    rope_series = _rope_series(models)
     jobs.append(
         (
             "spectra",
@@ -660,7 +680,7 @@ def _figures(models: Sequence[ModelFacts], context: int) -> list[tuple[Figure, b
             "Wavelength (positions per full turn) of each rotating pair, divided by the context the model was "
             "trained with before any rescaling. Pairs above the dashed line never complete a turn in training; "
             "scaling rules stretch exactly those. GLM rotates 32 pairs per head, the others 64 (32 for 64-dim "
-            "heads)." + note,
+            "heads). Models with identical spectra share a line.",
         )
     )
 
@@ -700,64 +720,28 @@ def _draw_all(jobs: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> list[A
     return [_draw(job) for job in jobs]
 
 
-def _merged_label(ids: Sequence[str]) -> str:
-    """'llama-3-70b = 3.1-70b': later ids without the family prefix they share with the first."""
-    first = ids[0]
-    prefix = first.split("-", 1)[0] + "-"
-    return " = ".join([first, *[i[len(prefix) :] if i.startswith(prefix) else i for i in ids[1:]]])
-
-
-def _kv_label(group: Sequence[ModelFacts]) -> str:
+def _kv_label(group: Sequence[ModelFacts], per_token: float) -> str:
     a = group[0].spec.attention
-    names = ", ".join(m.id for m in group[:3]) + (" …" if len(group) > 3 else "")
-    return f"{names} ({a.kind}, {a.num_kv_heads} kv)"
+    names = ", ".join(m.id for m in group)
+    return f"{names} ({a.kind}, {a.num_kv_heads} kv, {nbytes(per_token)}/token)"
 
 
-def _rope_series(models: Sequence[ModelFacts]) -> tuple[dict[str, list[float]], list[str]]:
-    """Distinct normalised spectra, one candidate per family stage (the model nearest 8 B).
-
-    Each family offers its newest stage, then its oldest, then the rest newest first; families
-    take turns, so when the palette runs out every family and both ends of its history are drawn.
-    """
-    per_stage: dict[tuple[str, tuple[str, str]], ModelFacts] = {}
+def _rope_series(models: Sequence[ModelFacts]) -> dict[str, list[float]]:
+    """One normalised spectrum per distinct shape, labelled with every model that has it."""
+    spectra: dict[tuple[float, ...], tuple[list[float], list[ModelFacts]]] = {}
     for m in models:
-        key = (m.spec.family, stage_of(m.entry))
-        current = per_stage.get(key)
-        if current is None or _size_gap(m) < _size_gap(current):
-            per_stage[key] = m
-    per_family: dict[str, list[ModelFacts]] = {}
-    for (family, _), m in sorted(per_stage.items(), key=lambda kv: stage_sort_key(kv[0][1]), reverse=True):
-        per_family.setdefault(family, []).append(m)
-    seen: set[tuple[float, ...]] = set()
-    queues: list[list[tuple[str, list[float]]]] = []
-    for members in per_family.values():
-        ordered = [members[0], members[-1], *members[1:-1]] if len(members) > 1 else members
-        queue = []
-        for m in ordered:
-            inv, _ = rope_math.spec_frequencies(m.spec)
-            values = [w / m.spec.original_context for w in rope_math.wavelengths(inv)]
-            key = tuple(round(v, 9) for v in values)
-            if key not in seen:
-                seen.add(key)
-                queue.append((m.id, values))
-        queues.append(queue)
-    chosen: list[tuple[str, list[float]]] = []
-    while len(chosen) < MAX_SERIES and any(queues):
-        for queue in queues:
-            if queue and len(chosen) < MAX_SERIES:
-                chosen.append(queue.pop(0))
-    left_out = [model_id for queue in queues for model_id, _ in queue]
+        inv, _ = rope_math.spec_frequencies(m.spec)
+        values = [w / m.spec.original_context for w in rope_math.wavelengths(inv)]
+        key = tuple(round(v, 9) for v in values)
+        spectra.setdefault(key, (values, []))[1].append(m)
     series = {}
-    for model_id, values in chosen:
-        spec = next(m.spec for m in models if m.id == model_id)
+    for values, group in spectra.values():
+        spec = group[0].spec
         scaling = spec.positions.scaling
         extra = "" if scaling.type == "none" else f", {scaling.type} ×{scaling.factor:g}"
-        series[f"{model_id} (base {count(spec.positions.base)}{extra})"] = values
-    return series, left_out
-
-
-def _size_gap(m: ModelFacts) -> float:
-    return abs(math.log(m.acc["params_total"] / REFERENCE_SIZE))
+        names = ", ".join(m.id for m in group)
+        series[f"{names} (base {count(spec.positions.base)}{extra})"] = values
+    return series
 
 
 # --- JSON ------------------------------------------------------------------------------------
@@ -805,12 +789,3 @@ def _json(
         "plots": [{"name": f.name, "title": f.title, "png": f"plots/{f.name}.png"} for f, _ in data.figures],
         "explanations": [{"title": title, "markdown": text.strip()} for title, text in texts],
     }
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("modelkin")
-    except PackageNotFoundError:
-        return "(source tree)"

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 
 from ..argtypes import positive_int
+from ..commands.helptext import examples
+from ..errors import ModelkinError
 from ..families.accounting import DEFAULT_CONTEXT
 from ..families.registry import FAMILY_NAMES
 
@@ -27,17 +29,29 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--context",
         type=positive_int,
         default=DEFAULT_CONTEXT,
-        help=f"context length for KV-cache and FLOP figures (default {DEFAULT_CONTEXT})",
+        metavar="N",
+        help=f"context length for KV-cache and FLOP figures, e.g. 8192, 32k, 128Ki (default {DEFAULT_CONTEXT})",
     )
     p.add_argument("--force", action="store_true", help="replace an existing report (or non-empty folder) at DIR")
+    examples(
+        p,
+        "modelkin report llama-3-8b qwen2-7b glm-4-9b --out report",
+        "modelkin report --family glm qwen2.5-7b --out glm-and-qwen   # a family plus single models",
+        "modelkin report --all --out docs/report --force",
+    )
 
 
 def run(args: argparse.Namespace) -> str:
     from .build_report import build_report, select_ids
     from .write import write_report
 
+    if args.all and (args.family or args.ids):
+        extra = "--family" if args.family else "the IDs"
+        raise ModelkinError("--all", f"already takes every catalog model; drop {extra}, or drop --all to choose models")
     ids = select_ids(args.ids, all_models=args.all, family=args.family)
     data = build_report(ids, args.context)
     out = write_report(data, args.out, force=args.force)
     files = ["report.html", "report.md", "report.json", f"{len(data.tables)} CSV", f"{len(data.figures)} plots"]
+    if not data.figures:
+        files[-1] += " (plots need matplotlib: pip install 'modelkin[plots]')"
     return f"wrote a report on {len(ids)} model{'s' if len(ids) != 1 else ''} to {out}/ ({', '.join(files)})"

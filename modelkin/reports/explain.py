@@ -206,13 +206,23 @@ all biases. The parameter cost is negligible:
 
 def rope_base(models: Sequence[ModelFacts]) -> Explanation:
     lines = []
-    for m in _distinct(models, lambda m: (m.spec.positions.base, m.spec.rotary_dim, m.spec.original_context)):
+    for m in _distinct(
+        models,
+        lambda m: (m.spec.positions.base, m.spec.rotary_dim, m.spec.original_context, m.spec.positions.scaling.type),
+    ):
         base_inv = rope_math.base_frequencies(m.spec.positions.base, m.spec.rotary_dim)
         longest = max(rope_math.wavelengths(base_inv))
         turns = rope_math.full_turns_within(base_inv, m.spec.original_context)
+        scaling = m.spec.positions.scaling
+        # Unscaled frequencies are the ones seen in training; `modelkin rope` prints both counts.
+        after = ""
+        if scaling.type != "none":
+            inv = rope_math.inverse_frequencies(m.spec.positions, m.spec.rotary_dim, m.spec.max_position_embeddings)
+            after = f" (unscaled, as trained; {rope_math.full_turns_within(inv, m.spec.original_context)} with {scaling.type} scaling)"
         lines.append(
             f"- `{m.id}`: base {m.spec.positions.base:,.0f}, longest wavelength {count(longest)} tokens; "
             f"{turns} of {len(base_inv)} pairs complete a full turn within its {m.spec.original_context:,} training positions"
+            + after
         )
     text = f"""
 Attention by itself does not know word order: swap two tokens and their attention scores swap

@@ -70,7 +70,7 @@ def _block(block: Block, level: int, image_dir_rel: str | None, legend: str, out
         _figure(block, image_dir_rel, out)
     elif isinstance(block, Prose):
         # Prose is already written in (a subset of) Markdown.
-        out += [block.text.strip(), ""]
+        out += [(block.markdown or block.text).strip(), ""]
     else:
         raise TypeError(f"not a report block: {type(block).__name__}")
 
@@ -83,8 +83,9 @@ def _table(table: Table, level: int, legend: str, out: list[str]) -> None:
         for col in range(len(table.headers))
     ]
     out += [f"{'#' * min(level, 6)} {_escape_line(table.title)}", ""]
-    if table.caption:
-        out += [_escape_line(table.caption), ""]
+    caption = table.caption_markdown or table.caption
+    if caption:
+        out += [_escape_line(caption), ""]
     out.append("| " + " | ".join(_escape_cell(header) for header in table.headers) + " |")
     out.append("|" + "|".join("---:" if is_num else "---" for is_num in numeric) + "|")
     notes = []
@@ -94,18 +95,19 @@ def _table(table: Table, level: int, legend: str, out: list[str]) -> None:
             text = _escape_cell(display_text(cell))
             if cell.highlight:
                 text += HIGHLIGHT_MARK
-                if cell.title:
-                    notes.append(
-                        f"- {_escape_line(display_text(row[0]))}, {_escape_line(table.headers[col])}: "
-                        f"{_escape_line(cell.title)}"
-                    )
+            # A tooltip on the page is a note under the table here.
+            if cell.title:
+                notes.append(
+                    f"- {_escape_line(display_text(row[0]))}, {_escape_line(table.headers[col])}: "
+                    f"{_escape_line(cell.title)}"
+                )
             texts.append(text)
         out.append("| " + " | ".join(texts) + " |")
     out.append("")
     if any(cell.highlight for row in cells for cell in row):
         out += [f"`*` {legend}.", ""]
-        if notes:
-            out += notes + [""]
+    if notes:
+        out += notes + [""]
 
 
 def _figure(figure: Figure, image_dir_rel: str | None, out: list[str]) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from html import escape
 
 HIGHLIGHT_LEGEND = "differs from the previous generation"
+LONG_WORD = 24  # characters; a cell with a longer unbroken word may break inside it (hashes, paths)
 
 # --- blocks ----------------------------------------------------------------------------------
 
@@ -40,11 +41,14 @@ CellLike = Cell | str | int | float | None
 
 @dataclass(frozen=True)
 class Table:
+    """`caption_markdown`, when given, replaces the caption in Markdown, where there are no tooltips."""
+
     title: str
     headers: list[str]
     rows: list[list[CellLike]]
     caption: str | None = None
     id: str = ""
+    caption_markdown: str | None = None
 
     def __post_init__(self) -> None:
         for index, row in enumerate(self.rows):
@@ -70,9 +74,14 @@ class Figure:
 
 @dataclass(frozen=True)
 class Prose:
-    """A tiny Markdown subset: paragraphs, `- ` lists, `code`, **bold**, [text](https://...)."""
+    """A tiny Markdown subset: paragraphs, `- ` lists, `code`, **bold**, [text](https://...).
+
+    `markdown`, when given, is the Markdown copy's wording (no hovering there: the details a
+    tooltip holds on the page are listed under each table instead).
+    """
 
     text: str
+    markdown: str | None = None
 
 
 @dataclass(frozen=True)
@@ -264,11 +273,17 @@ class _HtmlRenderer:
                 scope = ' scope="row"' if col == 0 else ""
                 # Alignment follows the column, so a missing value's dash lines up with the numbers.
                 aligned_right = numeric[col] or is_number(cell.value)
-                classes = ["num" if aligned_right else None, "changed" if cell.highlight else None]
+                shown = display_text(cell)
+                long_word = not aligned_right and any(len(word) > LONG_WORD for word in shown.split())
+                classes = [
+                    "num" if aligned_right else None,
+                    "changed" if cell.highlight else None,
+                    "long" if long_word else None,
+                ]
                 attrs = _class(*classes) + scope + _sort_attr(cell)
                 if cell.title:
                     attrs += f' title="{escape(cell.title)}"'
-                tds.append(f"<{tag}{attrs}>{escape(display_text(cell))}</{tag}>")
+                tds.append(f"<{tag}{attrs}>{escape(shown)}</{tag}>")
             body_rows.append(f"<tr>{''.join(tds)}</tr>")
         has_highlight = any(cell.highlight for row in cells for cell in row)
         legend = (
@@ -375,11 +390,11 @@ body {
 a { color: var(--accent); }
 code { font: 0.9em ui-monospace, SFMono-Regular, Menlo, Consolas, "Liberation Mono", monospace;
   background: var(--code-bg); padding: 0.1em 0.3em; border-radius: 3px; }
-.page-header { max-width: 84rem; margin: 0 auto; padding: 2rem 1.5rem 0.5rem; }
+.page-header { max-width: 90rem; margin: 0 auto; padding: 2rem 1.25rem 0.5rem; }
 h1 { font-size: 1.9rem; line-height: 1.2; margin: 0 0 0.3rem; }
 .subtitle { color: var(--muted); margin: 0; font-size: 1.05rem; }
-.layout { max-width: 84rem; margin: 0 auto; padding: 0 1.5rem;
-  display: grid; grid-template-columns: 14rem minmax(0, 1fr); gap: 2.5rem; }
+.layout { max-width: 90rem; margin: 0 auto; padding: 0 1.25rem;
+  display: grid; grid-template-columns: 12rem minmax(0, 1fr); gap: 1.75rem; }
 .toc { position: sticky; top: 1rem; align-self: start; max-height: calc(100vh - 2rem); overflow: auto;
   font-size: 0.9rem; padding-top: 1.5rem; }
 .toc h2 { font-size: 0.8rem; text-transform: uppercase; letter-spacing: 0.06em; color: var(--muted); margin: 0 0 0.5rem; }
@@ -388,7 +403,7 @@ h1 { font-size: 1.9rem; line-height: 1.2; margin: 0 0 0.3rem; }
 .toc li { margin: 0.2rem 0; }
 .toc a { color: var(--fg); text-decoration: none; }
 .toc a:hover { color: var(--accent); text-decoration: underline; }
-main { min-width: 0; max-width: 60rem; padding-bottom: 3rem; }
+main { min-width: 0; padding-bottom: 3rem; }
 section { margin-top: 1.5rem; }
 h2 { font-size: 1.45rem; border-bottom: 1px solid var(--border); padding-bottom: 0.3rem; margin: 2rem 0 0.8rem; }
 h3 { font-size: 1.15rem; margin: 1.6rem 0 0.5rem; }
@@ -401,11 +416,18 @@ p, ul { max-width: 46rem; }
 /* The wrapper scrolls (both ways) so the sticky header and first column work inside it. */
 .table-scroll { overflow: auto; max-height: 80vh; width: fit-content; max-width: 100%;
   border: 1px solid var(--border); border-radius: 6px; }
-table { border-collapse: separate; border-spacing: 0; font-size: 0.92rem;
+table { border-collapse: separate; border-spacing: 0; font-size: 0.875rem;
   font-variant-numeric: tabular-nums; }
-th, td { padding: 0.4rem 0.9rem; text-align: left; border-bottom: 1px solid var(--border); white-space: nowrap; }
+/* Headers and long text values wrap so that a table fits the column before it scrolls;
+   numbers and the row names (model ids) stay on one line. */
+th, td { padding: 0.35rem 0.4rem; text-align: left; border-bottom: 1px solid var(--border);
+  white-space: normal; overflow-wrap: normal; vertical-align: top; }
+td { min-width: 4rem; }
+/* Only cells holding a long unbreakable token (a commit hash, a path) may break inside it;
+   elsewhere a line breaks at spaces, so short values never split mid-word. */
+td.long { min-width: 12rem; overflow-wrap: anywhere; }
 thead th { position: sticky; top: 0; z-index: 2; background: var(--head); font-weight: 600;
-  vertical-align: bottom; user-select: none; }
+  vertical-align: bottom; user-select: none; min-width: 4rem; }
 tbody th { font-weight: 600; position: sticky; left: 0; z-index: 1; background: var(--bg); }
 thead th:first-child { left: 0; z-index: 3; }
 tbody tr:nth-child(even) td, tbody tr:nth-child(even) th { background: var(--zebra); }
@@ -430,7 +452,7 @@ figure { margin: 1.6rem 0; }
 .figure-card svg { display: block; width: 100%; height: auto; }
 figcaption { margin-top: 0.4rem; font-size: 0.92rem; color: var(--muted); max-width: 48rem; }
 figcaption strong { color: var(--fg); font-weight: 600; }
-footer { max-width: 84rem; margin: 0 auto; padding: 1rem 1.5rem 2rem; color: var(--muted); font-size: 0.85rem;
+footer { max-width: 90rem; margin: 0 auto; padding: 1rem 1.25rem 2rem; color: var(--muted); font-size: 0.85rem;
   border-top: 1px solid var(--border); }
 @media (max-width: 900px) {
   .layout { display: block; }

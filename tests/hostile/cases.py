@@ -708,7 +708,7 @@ case(
     group="cli",
     make=_args("explode"),
     exit_code=2,
-    stderr=r"modelkin: modelkin: argument command: invalid choice: 'explode' \(choose from .*\)",
+    stderr=r"modelkin: argument command: invalid choice: 'explode' \(choose from .*\)",
     regex=True,
 )
 case(
