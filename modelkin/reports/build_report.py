@@ -646,7 +646,7 @@ def _figures(models: Sequence[ModelFacts], context: int) -> list[tuple[Figure, b
     moe = [m for m in models if m.spec.moe is not None]
     if moe:
         # Dense models sit on the diagonal (every parameter used per token); MoE models below it.
-        shown = (moe + [m for m in reps if m.spec.moe is None])[: 2 * MAX_SERIES]
+        shown = moe + [m for m in models if m.spec.moe is None]
         points = {m.id: (float(m.acc["params_total"]), float(m.acc["params_active"])) for m in shown}
         low = min(x for x, _ in points.values()) / 1.5
         high = max(x for x, _ in points.values()) * 1.5
