@@ -43,6 +43,10 @@ GENERATIONS = {
     "glm-4",
     "glm-4-0414",
     "qwen3",
+    "qwen2-moe",
+    "qwen3-moe",
+    "glm-4.5",
+    "llama-4",
 }
 EXPECTED_IDS = {
     "chatglm2-6b",
@@ -85,6 +89,14 @@ EXPECTED_IDS = {
     "qwen3-8b",
     "qwen3-14b",
     "qwen3-32b",
+    "qwen1.5-moe-a2.7b",
+    "qwen2-57b-a14b",
+    "qwen3-30b-a3b",
+    "qwen3-235b-a22b",
+    "glm-4.5",
+    "glm-4.5-air",
+    "llama-4-scout-17b-16e",
+    "llama-4-maverick-17b-128e",
 }
 
 needs_shared = pytest.mark.skipif(not REAL.is_dir(), reason="/work/shared/real-configs not present")
@@ -108,7 +120,7 @@ def test_catalog_holds_exactly_the_expected_ids() -> None:
 
 @pytest.mark.parametrize(("path", "entry"), ENTRIES, ids=ENTRY_IDS)
 def test_entry_shape(path: Path, entry: dict[str, Any]) -> None:
-    assert ENTRY_KEYS <= set(entry) <= ENTRY_KEYS | {"tokenizer"}
+    assert ENTRY_KEYS <= set(entry) <= ENTRY_KEYS | {"tokenizer", "published_active_params"}
     if "tokenizer" in entry:
         assert set(entry["tokenizer"]) == {"vocab_size", "source"} and entry["tokenizer"]["source"]
     assert entry["id"] == path.stem
@@ -151,6 +163,10 @@ def test_model_type_matches_generation(path: Path, entry: dict[str, Any]) -> Non
         "qwen3": "qwen3",
     }
     generation = entry["generation"]
+    moe_formats = {"qwen2-moe": "qwen2_moe", "qwen3-moe": "qwen3_moe", "glm-4.5": "glm4_moe", "llama-4": "llama4"}
+    if generation in moe_formats:
+        assert entry["config"]["model_type"] == moe_formats[generation]
+        return
     if generation == "glm-4-0414":
         family = "glm-4-0414"
     elif generation.startswith(("chatglm", "glm-4")):

@@ -190,7 +190,7 @@ def test_llama_qkv_bias_error_says_what_works(cli, tmp_path):
     )
     # What llama's keys can state, and which formats state a bias on q, k and v only.
     assert "states attention biases 'none' or 'q/k/v/o' only, not 'q/k/v'" in message
-    assert "(the qwen2, glm, glm4 formats can)" in message
+    assert "(the qwen2, qwen2_moe, glm4_moe, glm, glm4 formats can)" in message
 
 
 def test_generation_guess_quotes_the_file(cli, tmp_path):

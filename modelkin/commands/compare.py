@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> str:
     plain = args.format in ("csv", "json")
     extra = {
         "params": [a["params_total"] if plain else count(a["params_total"]) for a in accs],
+        "params active per token": [a["params_active"] if plain else count(a["params_active"]) for a in accs],
         "params (non-embedding)": [
             a["params_non_embedding"] if plain else count(a["params_non_embedding"]) for a in accs
         ],
@@ -47,6 +48,15 @@ def run(args: argparse.Namespace) -> str:
         ],
         f"KV cache at {args.context or DEFAULT_CONTEXT} ({args.dtype})": [
             a["kv_cache"]["bytes"] if plain else nbytes(a["kv_cache"]["bytes"]) for a in accs
+        ],
+        "  by layer kind": [
+            a["kv_cache"]["bytes_by_attention_kind"]
+            if plain
+            else ", ".join(
+                f"{kind} ×{a['kv_cache']['layers_by_attention_kind'][kind]}: {nbytes(b)}"
+                for kind, b in a["kv_cache"]["bytes_by_attention_kind"].items()
+            )
+            for a in accs
         ],
         f"forward FLOPs/token @ {args.context or DEFAULT_CONTEXT}": [
             a["flops_per_token"]["forward"] if plain else flops(a["flops_per_token"]["forward"]) for a in accs

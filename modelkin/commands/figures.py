@@ -62,6 +62,23 @@ def describe(spec, accounting: dict[str, Any], fmt: str) -> list[list[Any]]:
     ]
     for comp, n in accounting["params_by_component"].items():
         rows.append([f"  {comp}", n if plain else f"{n:,}"])
+    if spec.moe is not None:
+        active, conventions = accounting["params_active"], accounting["active_conventions"]
+        rows += [
+            [
+                "params active per token",
+                active if plain else f"{active:,} ({count(active)}; embedding and head included)",
+            ],
+            [
+                "  without embedding and head",
+                conventions["without_embedding_and_head"]
+                if plain
+                else f"{conventions['without_embedding_and_head']:,} (GLM's convention)",
+            ],
+        ]
+    for part, n in accounting.get("params_outside_model", {}).items():
+        label = {"mtp": "stored beside: MTP layers", "buffer": "stored beside: buffers"}.get(part, part)
+        rows.append([label, n if plain else f"{n:,}"])
     rows += [
         [
             "params (non-embedding)",
@@ -78,6 +95,12 @@ def describe(spec, accounting: dict[str, Any], fmt: str) -> list[list[Any]]:
             f"KV cache at {kv['context']} × {kv['batch']}",
             kv["bytes"] if plain else f"{nbytes(kv['bytes'])} (MHA would need {nbytes(kv['bytes_if_mha'])})",
         ],
+    ]
+    if len(kv["bytes_by_attention_kind"]) > 1:
+        for kind, b in kv["bytes_by_attention_kind"].items():
+            layers = kv["layers_by_attention_kind"][kind]
+            rows.append([f"  {kind} layers ({layers})", b if plain else nbytes(b)])
+    rows += [
         [
             f"forward FLOPs/token @ {accounting['flops_per_token']['context']}",
             accounting["flops_per_token"]["forward"] if plain else flops(accounting["flops_per_token"]["forward"]),

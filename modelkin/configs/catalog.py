@@ -37,6 +37,7 @@ class CatalogEntry:
     training_tokens: Fact | None
     notes: str
     tokenizer_size: Fact | None = None  # ids the published tokenizer produces, where its files were read
+    published_active_params: Fact | None = None  # MoE models: the vendor's active count, its convention in the quote
 
     def read(self) -> HFRead:
         return _read(self.id)
@@ -78,6 +79,7 @@ def _load(model_id: str) -> CatalogEntry:
         config=raw["config"],
         config_source=raw["config_source"],
         published_params=fact(raw.get("published_params")),
+        published_active_params=fact(raw.get("published_active_params")),
         training_tokens=fact(raw.get("training_tokens")),
         notes=raw.get("notes", ""),
         tokenizer_size=Fact(raw["tokenizer"]["vocab_size"], raw["tokenizer"]["source"], "")

@@ -29,15 +29,48 @@ DEFAULT_CONTEXT = 4096
 
 
 def params_by_component(spec: ArchBase) -> dict[str, int]:
+    """Parameters of the model by component; the MoE components (router, experts,
+    shared_expert) appear only for models that have them."""
     counts: Counter[str] = Counter({c: 0 for c in COMPONENTS})
     for slot in layout(spec):
-        if slot.is_parameter:
+        if slot.in_model:
             counts[slot.component] += slot.numel
     return dict(counts)
 
 
 def params_total(spec: ArchBase) -> int:
     return sum(params_by_component(spec).values())
+
+
+def params_active(spec: ArchBase) -> int:
+    """Parameters one token passes through (our convention: embedding row and head
+    included, the routed experts counted `experts_per_token` of `num_experts`). For a
+    dense model this is `params_total`."""
+    by = params_by_component(spec)
+    total = sum(by.values())
+    if spec.moe is None:
+        return total
+    routed = by.get("experts", 0)
+    return total - routed + routed * spec.moe.experts_per_token // spec.moe.num_experts
+
+
+def params_outside_model(spec: ArchBase) -> dict[str, int]:
+    """What published checkpoints store beside the model transformers builds: GLM-4.5's
+    multi-token-prediction layers (their head copy included) and buffers stored as tensors."""
+    counts: Counter[str] = Counter()
+    for slot in layout(spec):
+        if not slot.in_model:
+            counts[slot.component] += slot.numel
+    return dict(counts)
+
+
+def active_conventions(spec: ArchBase) -> dict[str, int]:
+    """Active parameters under each convention in use: ours (everything a token passes
+    through) and the one that leaves out the embedding and the head (GLM-4.5's model card
+    counts it that way)."""
+    by = params_by_component(spec)
+    ours = params_active(spec)
+    return {"all_a_token_uses": ours, "without_embedding_and_head": ours - by["embedding"] - by["head"]}
 
 
 def qkv_bias_params(spec: ArchBase) -> int:
@@ -50,8 +83,14 @@ def matmul_params(spec: ArchBase) -> int:
     by = params_by_component(spec)
     head = by["head"] if not spec.embeddings.tied else spec.vocab_size * spec.hidden_size
     linear_weights = sum(
-        s.numel for s in layout(spec) if s.component in ("attention", "mlp") and s.name.endswith(".weight")
+        s.numel
+        for s in layout(spec)
+        if s.component in ("attention", "mlp", "router", "shared_expert") and s.name.endswith(".weight")
     )
+    if spec.moe is not None:
+        # Only the routed experts a token is sent to multiply it.
+        routed = sum(s.numel for s in layout(spec) if s.component == "experts")
+        linear_weights += routed * spec.moe.experts_per_token // spec.moe.num_experts
     return linear_weights + head
 
 
@@ -65,7 +104,9 @@ def attention_span(spec: ArchBase, layer: int, context: int) -> int:
         window = spec.long_context.sliding_window
         assert window is not None and window.window is not None  # the spec's validator ensures it
         return min(context, window.window)
-    raise NotImplementedError(f"attention kind {kind!r} has no span rule yet")
+    # chunked: at most one chunk (Llama 4); the cache never holds more than that.
+    assert spec.long_context.chunked is not None  # the spec's validator pairs them
+    return min(context, spec.long_context.chunked.chunk_size)
 
 
 def attention_spans(spec: ArchBase, context: int) -> list[int]:
@@ -94,6 +135,13 @@ def kv_cache_bytes_by_kind(spec: ArchBase, context: int, batch: int = 1, dtype: 
 def cache_is_capped(spec: ArchBase) -> bool:
     """True when no layer's cache grows without bound (every layer slides or is chunked)."""
     return all(kind in ("sliding", "chunked") for kind in spec.attention_kinds())
+
+
+def layers_by_kind(spec: ArchBase) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for kind in spec.attention_kinds():
+        out[kind] = out.get(kind, 0) + 1
+    return out
 
 
 def kv_cache_bytes_per_token(spec: ArchBase, dtype: str = "bf16") -> float:
@@ -137,6 +185,9 @@ def accounting(
     flops = flops_per_token(spec, context)
     out: dict[str, Any] = {
         "params_total": total,
+        "params_active": params_active(spec),
+        "params_active_convention": "everything a token passes through: embedding, attention, norms, "
+        "dense MLPs, routers, shared experts, its experts_per_token routed experts, head",
         "params_by_component": by,
         "params_non_embedding": total - by["embedding"] - by["head"],
         "weight_bytes": weight_bytes(spec),
@@ -148,11 +199,17 @@ def accounting(
             "bytes_per_token": kv_cache_bytes_per_token(spec, dtype),
             "bytes": kv_cache_bytes(spec, context, batch, dtype),
             "bytes_by_attention_kind": kv_cache_bytes_by_kind(spec, context, batch, dtype),
+            "layers_by_attention_kind": layers_by_kind(spec),
             "bytes_if_mha": kv_cache_bytes(spec, context, batch, dtype) * spec.attention.group_size,
             "gqa_saving": spec.attention.group_size,
         },
         "flops_per_token": flops,
     }
+    if spec.moe is not None:
+        out["active_conventions"] = active_conventions(spec)
+    outside = params_outside_model(spec)
+    if outside:
+        out["params_outside_model"] = outside
     scaling = token_scaling(total, tokens)
     if scaling:
         out.update(scaling)

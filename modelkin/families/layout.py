@@ -23,8 +23,15 @@ from ..errors import InvalidSpec
 from .registry import FORMATS, default_format
 from .spec import ArchBase
 
-Component = Literal["embedding", "attention", "mlp", "norm", "head", "buffer"]
+Component = Literal[
+    "embedding", "attention", "mlp", "norm", "head", "router", "experts", "shared_expert", "mtp", "buffer"
+]
 CONVENTIONS: tuple[str, ...] = tuple(FORMATS)
+# Stored in published checkpoints beside the model transformers builds, counted apart:
+# GLM-4.5's multi-token-prediction layers (with their head copy) and buffers.
+OUTSIDE_MODEL = ("mtp", "buffer")
+# Tensors of multimodal checkpoints that belong to the image side, not to the text model.
+VISION_PREFIXES = ("vision_model.", "multi_modal_projector.")
 
 
 @dataclass(frozen=True)
@@ -41,8 +48,14 @@ class TensorSlot:
 
     @property
     def is_parameter(self) -> bool:
-        """False for buffers a checkpoint may carry (ChatGLM's rotary inv_freq)."""
+        """False for buffers a checkpoint may carry (ChatGLM's rotary inv_freq, GLM-4.5's
+        e_score_correction_bias)."""
         return self.component != "buffer"
+
+    @property
+    def in_model(self) -> bool:
+        """A parameter of the model transformers builds (MTP layers and buffers are not)."""
+        return self.component not in OUTSIDE_MODEL
 
 
 _TRANSFORMERS = {
@@ -65,8 +78,33 @@ _TRANSFORMERS = {
 _FUSED_MLP = {k: v for k, v in _TRANSFORMERS.items() if k not in ("gate", "up")} | {"gate_up": "mlp.gate_up_proj"}
 
 # Tensor role -> name, per naming (the registry's `Format.naming`).
+_MOE = {"router": "mlp.gate", "experts": "mlp.experts"}  # one tensor per expert
+# Llama 4: the MLP is `feed_forward`; its experts are two fused 3-D tensors.
+_LLAMA4 = _TRANSFORMERS | {
+    "gate": "feed_forward.gate_proj",
+    "up": "feed_forward.up_proj",
+    "down": "feed_forward.down_proj",
+    "router": "feed_forward.router",
+    "fused_experts": "feed_forward.experts",
+    "shared_expert": "feed_forward.shared_expert",
+}
 NAMINGS: dict[str, dict[str, str]] = {
     "transformers": _TRANSFORMERS,
+    "transformers-moe": _TRANSFORMERS | _MOE,
+    "qwen2_moe": _TRANSFORMERS
+    | _MOE
+    | {"shared_expert": "mlp.shared_expert", "shared_expert_gate": "mlp.shared_expert_gate"},
+    "glm4_moe": _TRANSFORMERS | _MOE | {"shared_expert": "mlp.shared_experts", "mtp": ""},
+    "llama4_text": _LLAMA4,
+    # The published multimodal checkpoints: the text model under `language_model.` (the
+    # vision tower and projector are recognised by the inspector, see VISION_PREFIXES).
+    "llama4": _LLAMA4
+    | {
+        "embed": "language_model.model.embed_tokens",
+        "layer": "language_model.model.layers.{i}.",
+        "final_norm": "language_model.model.norm",
+        "head": "language_model.lm_head",
+    },
     "transformers-fused-mlp": _FUSED_MLP,
     "transformers-sandwich": _FUSED_MLP
     | {"post_attn_norm": "post_self_attn_layernorm", "post_mlp_norm": "post_mlp_layernorm"},
@@ -126,11 +164,9 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
             linear("up", inter, h, mlp.bias, "mlp", i)
         linear("down", h, inter, mlp.bias, "mlp", i)
 
-    # One entry per `LayerMlpKind`; every attention kind has the same tensors
-    # (they differ in what they attend to, not in what they store).
-    mlp_slots = {"dense": dense_mlp}
-
-    for i in range(spec.num_layers):
+    def block(i: int, mlp_kind: str, over: Component | None = None) -> None:
+        """Decoder layer i; `over` re-labels every slot (an MTP layer's block)."""
+        start = len(slots)
         prefix = names["layer"].format(i=i)
         norm(prefix + names["attn_norm"], i)
         if "qkv" in names:
@@ -146,19 +182,72 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
         if spec.norm.placement == "sandwich":
             norm(prefix + names["post_attn_norm"], i)
         norm(prefix + names["mlp_norm"], i)
-        mlp_slots[spec.mlp_kind(i)](i)
+        mlp_slots[mlp_kind](i)
         if spec.norm.placement == "sandwich":
             norm(prefix + names["post_mlp_norm"], i)
+        if over is not None:
+            slots[start:] = [
+                TensorSlot(s.name, s.shape, over if s.is_parameter else s.component, i, s.role) for s in slots[start:]
+            ]
+
+    def experts(i: int) -> None:
+        prefix = names["layer"].format(i=i)
+        moe = spec.moe
+        assert moe is not None  # the spec's validator pairs "moe" layers with the moe section
+        e, width = moe.num_experts, moe.intermediate_size
+        router = prefix + names["router"]
+        slots.append(TensorSlot(f"{router}.weight", (e, h), "router", i))
+        if moe.router.correction_bias:
+            slots.append(TensorSlot(f"{router}.e_score_correction_bias", (e,), "buffer", i))
+        if "fused_experts" in names:
+            # Fused 3-D tensors, input dimension first (Llama 4's published layout).
+            base = prefix + names["fused_experts"]
+            slots.append(TensorSlot(f"{base}.gate_up_proj", (e, h, 2 * width), "experts", i))
+            slots.append(TensorSlot(f"{base}.down_proj", (e, width, h), "experts", i))
+        else:
+            for j in range(e):
+                base = f"{prefix}{names['experts']}.{j}"
+                slots.append(TensorSlot(f"{base}.gate_proj.weight", (width, h), "experts", i))
+                slots.append(TensorSlot(f"{base}.up_proj.weight", (width, h), "experts", i))
+                slots.append(TensorSlot(f"{base}.down_proj.weight", (h, width), "experts", i))
+        shared = moe.shared_expert
+        if shared is not None:
+            base = prefix + names["shared_expert"]
+            w = shared.intermediate_size
+            slots.append(TensorSlot(f"{base}.gate_proj.weight", (w, h), "shared_expert", i))
+            slots.append(TensorSlot(f"{base}.up_proj.weight", (w, h), "shared_expert", i))
+            slots.append(TensorSlot(f"{base}.down_proj.weight", (h, w), "shared_expert", i))
+            if shared.gate:
+                slots.append(TensorSlot(f"{prefix}{names['shared_expert_gate']}.weight", (1, h), "shared_expert", i))
+
+    # One entry per `LayerMlpKind`; every attention kind has the same tensors
+    # (they differ in what they attend to, not in what they store).
+    mlp_slots = {"dense": dense_mlp, "moe": experts}
+
+    kinds = spec.mlp_kinds()
+    for i in range(spec.num_layers):
+        block(i, kinds[i])
     if spec.norm.final_norm:
         norm(names["final_norm"], None)
     if not spec.embeddings.tied:
         slots.append(TensorSlot(names["head"] + ".weight", (spec.vocab_size, h), "head"))
+    for j in range(spec.layers.mtp):
+        # GLM-4.5's multi-token-prediction layers, stored after the last layer: a decoder
+        # block (MoE) with its own input norms, a 2h -> h projection and a head copy.
+        i = spec.num_layers + j
+        prefix = names["layer"].format(i=i)
+        block(i, "moe" if "moe" in kinds else "dense", over="mtp")
+        for role in ("enorm", "hnorm", "shared_head.norm"):
+            slots.append(TensorSlot(f"{prefix}{role}.weight", (h,), "mtp", i))
+        slots.append(TensorSlot(f"{prefix}eh_proj.weight", (h, 2 * h), "mtp", i))
+        slots.append(TensorSlot(f"{prefix}shared_head.head.weight", (spec.vocab_size, h), "mtp", i))
     return slots
 
 
 def _check_expressible(spec: ArchBase, convention: str) -> None:
     names = NAMES[convention]
     att, mlp, placement = spec.attention, spec.mlp, spec.norm.placement
+    moe = spec.moe
     needed = {
         "gate_up": mlp.fused_gate_up,
         "gate": mlp.gated and not mlp.fused_gate_up,
@@ -166,6 +255,10 @@ def _check_expressible(spec: ArchBase, convention: str) -> None:
         "q_norm": att.qk_norm,
         "post_attn_norm": placement == "sandwich",
         "post_mlp_norm": placement == "sandwich",
+        "router": moe is not None,
+        "shared_expert": moe is not None and moe.shared_expert is not None,
+        "shared_expert_gate": moe is not None and moe.shared_expert is not None and moe.shared_expert.gate,
+        "mtp": spec.layers.mtp > 0,
     }
     missing = [role for role, need in needed.items() if need and role not in names]
     if missing:

@@ -77,7 +77,31 @@ CHOICES: dict[str, tuple[str, Callable[[Any], Any]]] = {
     # Set-valued: every kind the model uses must be one the format can state.
     "attention kinds": ("layers.attention", lambda s: frozenset(s.attention_kinds())),
     "MLP kinds": ("layers.mlp", lambda s: frozenset(s.mlp_kinds())),
+    # Mixture of experts (families/moe.py) and Llama 4's attention choices.
+    "L2 QK-norm": ("attention.qk_l2_norm", lambda s: s.attention.qk_l2_norm),
+    "router": ("moe.router", lambda s: _router_kind(s)),
+    "router groups": ("moe.router.num_groups", lambda s: s.moe is not None and s.moe.router.num_groups > 1),
+    "router scaling": ("moe.router.scaling_factor", lambda s: s.moe is not None and s.moe.router.scaling_factor != 1),
+    "shared expert": ("moe.shared_expert", lambda s: _shared_kind(s)),
+    "MTP layers": ("layers.mtp", lambda s: s.layers.mtp > 0),
 }
+
+
+def _router_kind(spec: Any) -> str:
+    if spec.moe is None:
+        return "none"
+    r = spec.moe.router
+    if r.weight_applied_to == "input":
+        return "sigmoid of top-k logits, on the input"
+    if r.correction_bias:
+        return "sigmoid + correction bias"
+    return r.scoring
+
+
+def _shared_kind(spec: Any) -> str:
+    if spec.moe is None or spec.moe.shared_expert is None:
+        return "none"
+    return "sigmoid-gated" if spec.moe.shared_expert.gate else "plain"
 
 
 @dataclass(frozen=True)
@@ -122,6 +146,8 @@ LLAMA_BLOCK: dict[str, tuple] = {
     "dual chunk attention": (False,),
     "attention kinds": ("full",),
     "MLP kinds": ("dense",),
+    "L2 QK-norm": (False,),
+    "MTP layers": (False,),
 }
 QWEN2_BLOCK = can(
     LLAMA_BLOCK,
@@ -161,6 +187,44 @@ GLM_DEFAULTS = FormatDefaults(
     pad_token_id=151329,
 )
 _QWEN2_WINDOW_KEYS = ("use_sliding_window", "max_window_layers")
+QWEN2_MOE_DEFAULTS = FormatDefaults("Qwen2MoeConfig", max_position_embeddings=32768, rms_norm_eps=1e-6)
+QWEN3_MOE_DEFAULTS = FormatDefaults("Qwen3MoeConfig", max_position_embeddings=32768, rms_norm_eps=1e-6)
+GLM4_MOE_DEFAULTS = FormatDefaults(
+    "Glm4MoeConfig", max_position_embeddings=131072, rms_norm_eps=1e-5, partial_rotary_factor=0.5
+)
+LLAMA4_DEFAULTS = FormatDefaults(
+    "Llama4TextConfig",
+    max_position_embeddings=131072,
+    rms_norm_eps=1e-5,
+    head_dim=128,
+    bos_token_id=1,
+    eos_token_id=(2,),
+    theta=500000.0,
+)
+# The mixture-of-experts formats: Llama's block with experts on some or all layers.
+QWEN_MOE_BLOCK = can(
+    QWEN2_BLOCK,
+    {
+        "attention kinds": ("full",),  # the window keys are read, an enabled window is not
+        "MLP kinds": ("dense", "moe"),
+        "router": ("none", "softmax"),
+        "router groups": (False,),
+        "router scaling": (False,),
+    },
+)
+LLAMA4_EXPRESSES = can(
+    LLAMA_BLOCK,
+    {
+        "RoPE pairs": ("interleaved",),
+        "attention kinds": ("full", "chunked", "nope"),
+        "MLP kinds": ("dense", "moe"),
+        "L2 QK-norm": (True, False),
+        "router": ("none", "sigmoid of top-k logits, on the input"),
+        "router groups": (False,),
+        "router scaling": (False,),
+        "shared expert": ("none", "plain"),
+    },
+)
 
 FORMATS: dict[str, Format] = {
     f.name: f
@@ -199,6 +263,84 @@ FORMATS: dict[str, Format] = {
             expresses=can(QWEN2_BLOCK, {"QK-norm": (True,), "attention biases": ("none", "q/k/v/o")}),
             defaults=QWEN3_DEFAULTS,
             signature_keys=_QWEN2_WINDOW_KEYS,
+        ),
+        Format(
+            "qwen2_moe",
+            "qwen2",
+            "Qwen2MoeForCausalLM",
+            "moe_formats:read_qwen2_moe",
+            "moe_formats:write_qwen_moe",
+            naming="qwen2_moe",
+            native=True,
+            expresses=can(
+                QWEN_MOE_BLOCK, {"attention biases": ("none", "q/k/v"), "shared expert": ("none", "sigmoid-gated")}
+            ),
+            defaults=QWEN2_MOE_DEFAULTS,
+            signature_keys=(*_QWEN2_WINDOW_KEYS, "shared_expert_intermediate_size", "decoder_sparse_step"),
+        ),
+        Format(
+            "qwen3_moe",
+            "qwen2",
+            "Qwen3MoeForCausalLM",
+            "moe_formats:read_qwen3_moe",
+            "moe_formats:write_qwen_moe",
+            naming="transformers-moe",
+            native=True,
+            expresses=can(
+                QWEN_MOE_BLOCK,
+                {"QK-norm": (True,), "attention biases": ("none", "q/k/v/o"), "shared expert": ("none",)},
+            ),
+            defaults=QWEN3_MOE_DEFAULTS,
+            signature_keys=(*_QWEN2_WINDOW_KEYS, "decoder_sparse_step"),
+        ),
+        Format(
+            "glm4_moe",
+            "glm",
+            "Glm4MoeForCausalLM",
+            "moe_formats:read_glm4_moe",
+            "moe_formats:write_glm4_moe",
+            naming="glm4_moe",
+            native=True,
+            expresses=can(
+                LLAMA_BLOCK,
+                {
+                    "attention biases": ("none", "q/k/v"),
+                    "QK-norm": (True, False),
+                    "MLP bias": (False,),
+                    "rotary fraction": None,  # partial_rotary_factor, rotate_half on the rotary part
+                    "MLP kinds": ("dense", "moe"),
+                    "router": ("none", "sigmoid + correction bias"),
+                    "router groups": None,
+                    "router scaling": None,
+                    "shared expert": ("none", "plain"),
+                    "MTP layers": None,
+                },
+            ),
+            defaults=GLM4_MOE_DEFAULTS,
+            signature_keys=("n_routed_experts", "first_k_dense_replace", "num_nextn_predict_layers"),
+        ),
+        Format(
+            "llama4_text",
+            "llama",
+            "Llama4ForCausalLM",
+            "moe_formats:read_llama4",
+            "moe_formats:write_llama4",
+            naming="llama4_text",
+            native=True,
+            expresses=LLAMA4_EXPRESSES,
+            defaults=LLAMA4_DEFAULTS,
+            signature_keys=("intermediate_size_mlp", "no_rope_layers", "attention_chunk_size"),
+        ),
+        Format(
+            "llama4",  # the multimodal checkpoints: the text model is `text_config`
+            "llama",
+            "Llama4ForConditionalGeneration",
+            "moe_formats:read_llama4",
+            "moe_formats:write_llama4_wrapper",
+            naming="llama4",
+            native=True,
+            expresses=LLAMA4_EXPRESSES,
+            defaults=LLAMA4_DEFAULTS,
         ),
         Format(
             "glm",
@@ -244,6 +386,8 @@ FORMATS: dict[str, Format] = {
                     "dual chunk attention": (False,),
                     "attention kinds": ("full",),
                     "MLP kinds": ("dense",),
+                    "L2 QK-norm": (False,),
+                    "MTP layers": (False,),
                 }
             ),
             signature_keys=(
@@ -447,6 +591,17 @@ GENERATIONS: dict[str, Generation] = {
             "https://ai.meta.com/blog/llama-3-2-connect-2024-vision-edge-mobile-devices/",
         ),
         Generation(
+            "llama-4",
+            "llama",
+            "Llama 4",
+            "llama-3.2",
+            ("llama4_text", "llama4"),
+            (r"llama-?4",),
+            _LLAMA3,  # tiny builds use Llama 3's special tokens (the 200k tokenizer is of the same kind)
+            "2025-04",
+            "https://ai.meta.com/blog/llama-4-multimodal-intelligence/",
+        ),
+        Generation(
             "qwen2",
             "qwen2",
             "Qwen2",
@@ -475,6 +630,28 @@ GENERATIONS: dict[str, Generation] = {
             "qwen2.5",
             ("qwen3",),
             (r"qwen3(?![.\d])",),
+            _QWEN,
+            "2025-04",
+            "https://arxiv.org/abs/2505.09388",
+        ),
+        Generation(
+            "qwen2-moe",
+            "qwen2",
+            "Qwen2-MoE",
+            "qwen2",
+            ("qwen2_moe",),
+            (r"qwen(1\.5|2)-(moe|57b-a14b)",),
+            _QWEN,
+            "2024-03",
+            "https://qwenlm.github.io/blog/qwen-moe/",
+        ),
+        Generation(
+            "qwen3-moe",
+            "qwen2",
+            "Qwen3-MoE",
+            "qwen3",
+            ("qwen3_moe",),
+            (r"qwen3-.*a\d+b",),
             _QWEN,
             "2025-04",
             "https://arxiv.org/abs/2505.09388",
@@ -522,6 +699,17 @@ GENERATIONS: dict[str, Generation] = {
             _GLM4,
             "2025-04",
             "https://huggingface.co/THUDM/GLM-4-32B-0414",
+        ),
+        Generation(
+            "glm-4.5",
+            "glm",
+            "GLM-4.5",
+            "glm-4",
+            ("glm4_moe",),
+            (r"glm-?4\.[5-9]",),
+            _GLM4,
+            "2025-07",
+            "https://huggingface.co/zai-org/GLM-4.5",
         ),
     )
 }

@@ -15,17 +15,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationInfo, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, ValidationInfo, model_validator
 
+from .moe import Moe
 from .registry import FAMILY_NAMES, GENERATION_NAMES, check_generation
-
-
-class Strict(BaseModel):
-    """Base of every modelkin schema: unknown keys are errors, values immutable."""
-
-    # strict: a "4096" or 32.5 where a count belongs is an error, never coerced.
-    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True, strict=True)
-
+from .strict import Strict  # noqa: F401  (re-exported: the schemas' base)
 
 # --- tokenizer -------------------------------------------------------------------
 
@@ -64,6 +58,10 @@ class Attention(Strict):
     out_bias: bool = False
     qk_norm: bool = Field(
         default=False, description="RMSNorm over head_dim on each query and key head before RoPE (Qwen3)"
+    )
+    qk_l2_norm: bool = Field(
+        default=False,
+        description="Llama 4's weightless L2 norm on each query and key head, after RoPE, on the layers that rotate",
     )
 
     @model_validator(mode="after")
@@ -222,9 +220,26 @@ class SlidingWindow(Strict):
         return self
 
 
+class ChunkedAttention(Strict):
+    """Llama 4's chunked attention: a "chunked" layer attends only to the earlier tokens
+    of its own `chunk_size`-token chunk, so its KV cache never holds more than a chunk."""
+
+    chunk_size: PositiveInt
+
+
+class TemperatureTuning(Strict):
+    """Llama 4's attention temperature on NoPE layers: the query at position p is scaled
+    by 1 + attn_scale · log(1 + floor((p + 1) / floor_scale))."""
+
+    floor_scale: PositiveInt
+    attn_scale: PositiveFloat
+
+
 class LongContext(Strict):
     dual_chunk: DualChunkAttention | None = None
     sliding_window: SlidingWindow | None = None
+    chunked: ChunkedAttention | None = None
+    temperature_tuning: TemperatureTuning | None = None
 
 
 # --- MLP, norm, embeddings ---------------------------------------------------------
@@ -272,11 +287,11 @@ class Embeddings(Strict):
 # --- per-layer structure ---------------------------------------------------------
 
 # full: causal attention over every earlier token; sliding: only the last
-# `long_context.sliding_window.window` tokens; chunked: only the tokens of the
-# same fixed-size chunk; nope: full attention without RoPE.
+# `long_context.sliding_window.window` tokens; chunked: only the tokens of the same
+# `long_context.chunked.chunk_size` chunk; nope: full attention without RoPE.
 AttentionKind = Literal["full", "sliding", "chunked", "nope"]
-# What follows attention in a layer. Only "dense" (the `mlp` block) so far.
-LayerMlpKind = Literal["dense"]
+# What follows attention in a layer: the `mlp` block, or the experts of `moe`.
+LayerMlpKind = Literal["dense", "moe"]
 
 
 def window_rule(num_layers: int, window: SlidingWindow | None) -> list[AttentionKind]:
@@ -293,11 +308,14 @@ class Layers(Strict):
     except that an enabled `long_context.sliding_window` makes layers
     >= `max_window_layers` "sliding" (Qwen2's rule). `mlp[i]` is layer i's MLP kind
     (omitted: every layer "dense"). An explicit list that equals the default is
-    refused, so one model has one spec.
+    refused, so one model has one spec. `mtp` counts the extra multi-token-prediction
+    layers a checkpoint stores after the last layer (GLM-4.5's `num_nextn_predict_layers`);
+    they take no part in the forward pass.
     """
 
     attention: list[AttentionKind] | None = None
     mlp: list[LayerMlpKind] | None = None
+    mtp: int = Field(default=0, ge=0, le=16)
 
 
 # --- the architecture ------------------------------------------------------------
@@ -329,6 +347,7 @@ class ArchBase(Strict):
     mlp: Mlp
     norm: Norm
     embeddings: Embeddings = Embeddings()
+    moe: Moe | None = None
     layers: Layers = Layers()
 
     @model_validator(mode="after")
@@ -362,6 +381,7 @@ class ArchBase(Strict):
             and self.long_context.sliding_window.enabled
         ):
             raise ValueError("long_context: dual chunk attention and an enabled sliding window cannot be combined")
+        self._check_layers()
         return self
 
     # Derived values: computed here once, used everywhere.
@@ -407,17 +427,22 @@ class ArchBase(Strict):
     def mlp_kind(self, layer: int) -> LayerMlpKind:
         return self.mlp_kinds()[layer]
 
+    def rotates(self, layer: int) -> bool:
+        """Whether RoPE is applied in this layer (NoPE layers have no positions at all)."""
+        return self.attention_kind(layer) != "nope"
+
     def layer_summary(self) -> str:
-        """The layer stack, run-length encoded: "28 × full attention + dense MLP" or
-        "20 × full … , 8 × sliding …" (for display)."""
+        """The layer stack, run-length encoded, a repeating group once:
+        "28 × full attention + dense MLP", "3 × full attention + dense MLP, 89 × full attention
+        + moe MLP", "12 × [3 × chunked attention + moe MLP, 1 × nope attention + moe MLP]"."""
         kinds = list(zip(self.attention_kinds(), self.mlp_kinds()))
-        runs: list[list] = []
-        for kind in kinds:
-            if runs and runs[-1][0] == kind:
-                runs[-1][1] += 1
-            else:
-                runs.append([kind, 1])
-        return ", ".join(f"{n} × {attn} attention + {mlp} MLP" for (attn, mlp), n in runs)
+        n = len(kinds)
+        period = next(p for p in range(1, n + 1) if n % p == 0 and kinds == kinds[:p] * (n // p))
+        if 1 < period < n:
+            text = f"{n // period} × [{_runs(kinds[:period])}]"
+        else:
+            text = _runs(kinds)
+        return text + (f" (+{self.layers.mtp} MTP)" if self.layers.mtp else "")
 
     def _check_layers(self) -> None:
         n = self.num_layers
@@ -431,7 +456,24 @@ class ArchBase(Strict):
                 raise ValueError(f"layers.{name} lists {len(given)} layers, num_layers is {n}")
             if list(given) == default:
                 raise ValueError(f"layers.{name}: omit it, it equals the default (every layer as the spec implies)")
-        if "sliding" in self.attention_kinds():
+        kinds = self.attention_kinds()
+        if "sliding" in kinds:
             window = self.long_context.sliding_window
             if window is None or not window.enabled:
                 raise ValueError("layers.attention: 'sliding' layers need an enabled long_context.sliding_window")
+        if ("chunked" in kinds) != (self.long_context.chunked is not None):
+            raise ValueError("layers.attention: 'chunked' layers and long_context.chunked go together")
+        if self.long_context.temperature_tuning is not None and "nope" not in kinds:
+            raise ValueError("long_context.temperature_tuning applies to NoPE layers; this model has none")
+        if ("moe" in self.mlp_kinds()) != (self.moe is not None):
+            raise ValueError("layers.mlp: 'moe' layers and the moe section go together")
+
+
+def _runs(kinds: list[tuple[str, str]]) -> str:
+    runs: list[list] = []
+    for kind in kinds:
+        if runs and runs[-1][0] == kind:
+            runs[-1][1] += 1
+        else:
+            runs.append([kind, 1])
+    return ", ".join(f"{n} × {attn} attention + {mlp} MLP" for (attn, mlp), n in runs)

@@ -27,6 +27,7 @@ Scaled:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from .hf import validate_spec
@@ -59,6 +60,11 @@ def tiny(spec: ArchBase) -> ArchBase:
     layers = len(picked) if picked else layers
     ratio = spec.mlp.intermediate_size / spec.hidden_size
     hidden = heads * max(1, round(TINY_HIDDEN / heads))
+    if spec.moe is not None:
+        # transformers' grouped expert matmul needs 16-byte strides: a hidden size that is
+        # a multiple of 4 as well as of the head count.
+        step = math.lcm(heads, 4)
+        hidden = step * max(1, round(TINY_HIDDEN / step))
     data.update(
         dtype=spec.dtype or TINY_DEFAULT_DTYPE,
         num_layers=layers,
@@ -69,6 +75,25 @@ def tiny(spec: ArchBase) -> ArchBase:
     data["tokenizer"] = {"kind": spec.tokenizer.kind}
     data["attention"].update(num_heads=heads, num_kv_heads=kv, head_dim=TINY_HEAD_DIM)
     data["mlp"]["intermediate_size"] = max(8, round(hidden * ratio / 8) * 8)
+    if spec.moe is not None:
+        moe, m = spec.moe, data["moe"]
+        groups = moe.router.num_groups
+        experts = min(moe.num_experts, max(2 * moe.experts_per_token, 4))
+        experts = -(-experts // groups) * groups  # a multiple of the groups
+        m.update(
+            num_experts=experts,
+            intermediate_size=max(8, round(hidden * moe.intermediate_size / spec.hidden_size / 8) * 8),
+        )
+        if moe.shared_expert is not None:
+            m["shared_expert"]["intermediate_size"] = max(
+                8, round(hidden * moe.shared_expert.intermediate_size / spec.hidden_size / 8) * 8
+            )
+    chunked = data["long_context"].get("chunked")
+    if chunked is not None:
+        chunked["chunk_size"] = shrink(chunked["chunk_size"], 16)
+    tuning = data["long_context"].get("temperature_tuning")
+    if tuning is not None:
+        tuning["floor_scale"] = shrink(tuning["floor_scale"], 4)
     scaling = data["positions"]["scaling"]
     if scaling.get("original_max_position_embeddings") is not None:
         scaling["original_max_position_embeddings"] = shrink(scaling["original_max_position_embeddings"], 16)

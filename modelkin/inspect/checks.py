@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import ModelkinError
 from ..families import read_hf_config
 from ..families.accounting import params_total, token_scaling
-from ..families.layout import NAMES, layout
+from ..families.layout import NAMES, VISION_PREFIXES, layout
 from ..families.quantization import read_quantization
 from .findings import Finding
 from .gather import Gathered
@@ -141,15 +141,19 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
         findings.extend(qc.findings)
     for name, slot in expected.items() if quant is None else ():
         if name not in tensors:
-            if slot.is_parameter:
+            # MTP layers are optional: transformers has none and does not save them.
+            if slot.is_parameter and slot.component != "mtp":
                 report["missing"].append(name)
             continue
         shape = tensors[name][1].shape
         if tuple(shape) != slot.shape:
             report["shape_mismatches"].append({"tensor": name, "expected": list(slot.shape), "actual": list(shape)})
     stored_head = _stored_tied_head(spec, convention, tensors)
+    vision = _vision_tensors(spec, tensors)
     if quant is None:
-        report["unexpected"] = sorted(n for n in tensors if n not in expected and n not in buffers and n != stored_head)
+        report["unexpected"] = sorted(
+            n for n in tensors if n not in expected and n not in buffers and n != stored_head and n not in vision
+        )
     if report["missing"]:
         findings.append(
             Finding(
@@ -173,9 +177,10 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
             )
         )
     _explain_kv_heads(spec, report, findings)
+    beside = _beside_the_model(expected, tensors, vision, set(buffers), report, findings)
     if expected and not report["missing"] and not report["unexpected"] and not report["shape_mismatches"]:
         copy = tensors[stored_head][1].numel if stored_head else 0
-        if report["params_checkpoint"] - copy != report["params_expected"]:
+        if report["params_checkpoint"] - copy != report["params_expected"] + beside:
             findings.append(
                 Finding(
                     "error",
@@ -206,11 +211,11 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
 
     from .claims import check_claim
 
-    claim, claim_findings = check_claim(
-        [g.name_hint, g.config.get("_name_or_path")],
-        spec,
-        report["params_checkpoint"],
+    # The claim is about the model: MTP layers, stored buffers and a vision tower are set apart.
+    held = report.get("params_unique", report["params_checkpoint"]) - sum(
+        report.get("params_beside_model", {}).values()
     )
+    claim, claim_findings = check_claim([g.name_hint, g.config.get("_name_or_path")], spec, held)
     report["claim"] = claim
     findings.extend(claim_findings)
     report["tokenizer"] = _tokenizer(g, spec, findings)
@@ -219,6 +224,44 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
     report["token_scaling"] = _token_scaling(g, spec, tokens, report["params_checkpoint"] or report["params_expected"])
     report["findings"] = [f.__dict__ for f in findings]
     return report
+
+
+def _vision_tensors(spec, tensors: dict[str, Any]) -> set[str]:
+    """A multimodal Llama 4 checkpoint's image tower and projector: recognised, counted apart."""
+    if spec.generation != "llama-4":
+        return set()
+    return {name for name in tensors if name.startswith(VISION_PREFIXES)}
+
+
+def _beside_the_model(
+    expected, tensors, vision: set[str], buffers: set[str], report: dict[str, Any], findings: list[Finding]
+) -> int:
+    """What the headers hold beyond the text model transformers builds: MTP layers (with their
+    head copy), buffers stored as tensors (e_score_correction_bias), the vision side. Reported
+    and explained as information; returns their count for the parameter check."""
+    parts: dict[str, int] = {}
+    for name, slot in expected.items():
+        if name in tensors and not slot.in_model and name not in buffers:  # rotary inv_freq is set apart already
+            parts[slot.component] = parts.get(slot.component, 0) + tensors[name][1].numel
+    if vision:
+        parts["vision"] = sum(tensors[name][1].numel for name in vision)
+    if not parts:
+        return 0
+    report["params_beside_model"] = parts
+    labels = {
+        "mtp": "multi-token-prediction layers (with their head copy)",
+        "buffer": "router bias buffers stored as tensors (e_score_correction_bias)",
+        "vision": f"vision tower and projector ({len(vision)} tensors)",
+    }
+    text = ", ".join(f"{labels.get(k, k)} {v:,}" for k, v in parts.items())
+    findings.append(
+        Finding(
+            "info",
+            "beside-model",
+            f"besides the model's {report['params_expected']:,} parameters the checkpoint stores {text}",
+        )
+    )
+    return sum(parts.values())
 
 
 def _stored_tied_head(spec, convention: str, tensors: dict[str, Any]) -> str | None:

@@ -450,7 +450,7 @@ def meta_counts(spec: ArchBase) -> dict[str, int | None]:
     from .reference import ReferenceModel
 
     with torch.device("meta"):
-        reference = sum(p.numel() for p in ReferenceModel(spec).parameters())
+        reference = ReferenceModel(spec).model_parameters()
     try:
         config = spec_to_hf(spec)
     except ModelkinError:

@@ -53,6 +53,10 @@ class Piece:
 
 
 def conversion_plan(spec: ArchBase, convention: str) -> list[Piece]:
+    if NAMES[convention] is NAMES[reference_convention(spec)] and "rotary" not in NAMES[convention]:
+        # The reference's own names: every tensor (buffers such as GLM-4.5's
+        # e_score_correction_bias included) is itself.
+        return [Piece(slot.name, slot.shape, (slot.name,)) for slot in layout(spec, convention)]
     src, dst = NAMES[reference_convention(spec)], NAMES[convention]
     by_name = {name: role for role, name in dst.items() if role != "layer"}
     plan: list[Piece] = []

@@ -113,34 +113,43 @@ class KVCache:
 # --- attention ---------------------------------------------------------------------
 
 
+# A layer's mask: None (causal), ("window", n) or ("chunk", n).
+MaskKey = tuple[str, int] | None
+
+
 class AttentionContext:
     """What every layer of one forward call shares: positions, cos/sin, masks."""
 
-    def __init__(self, rope: Rope, positions: Tensor, past: int, windows: set[int | None], dtype: torch.dtype) -> None:
+    def __init__(self, rope: Rope, positions: Tensor, past: int, masks: set[MaskKey], dtype: torch.dtype) -> None:
         self.positions = positions  # [B, T] absolute positions of the new tokens
         self.past = past
         self.rope = rope
         self.cos, self.sin = rope.cos_sin(positions, dtype=dtype)
         t = positions.shape[1]
-        self.masks: dict[int | None, Tensor | None] = {w: _mask(t, past, w, positions.device) for w in windows}
+        self.masks: dict[MaskKey, Tensor | None] = {key: _mask(t, past, key, positions.device) for key in masks}
 
 
-def _mask(t: int, past: int, window: int | None, device: torch.device) -> Tensor | None:
+def _mask(t: int, past: int, key: MaskKey, device: torch.device) -> Tensor | None:
     """Boolean [T, past+T] "may attend" mask, or None when SDPA's own causal flag suffices.
 
     Window semantics of transformers' Qwen2: key j is visible from query i iff
     i - window < j <= i, so a token sees `window` tokens including itself.
+    Chunk semantics of Llama 4: key j is visible from query i iff j <= i and both
+    lie in the same `chunk`-token block (j // chunk == i // chunk).
     """
     total = past + t
-    if window is None or window >= total:
+    kind, size = key if key is not None else ("window", None)
+    if kind == "window" and (size is None or size >= total) or kind == "chunk" and size >= total:
         if past == 0 or t == 1:
             return None  # is_causal (past 0) or no mask at all (one new token sees everything)
-        window = None
+        size = None
     q = torch.arange(past, total, device=device)[:, None]
     k = torch.arange(total, device=device)[None, :]
     allowed = k <= q
-    if window is not None:
-        allowed &= k > q - window
+    if size is not None and kind == "window":
+        allowed &= k > q - size
+    elif size is not None:
+        allowed &= (k // size) == (q // size)
     return allowed
 
 
@@ -166,12 +175,21 @@ class Attention(nn.Module):
         self.pair_layout = spec.positions.layout
         self.rotary_dim = spec.rotary_dim
         self.dual_chunk = spec.long_context.dual_chunk
-        window = spec.long_context.sliding_window
         kind = spec.attention_kind(layer)
-        if kind == "chunked":
-            raise NotImplementedError("the reference model has no chunked attention yet")
-        self.window = window.window if kind == "sliding" and window else None
-        self.rotates = kind != "nope"  # NoPE: full attention without RoPE
+        self.use_rope = kind != "nope"
+        self.mask_key: MaskKey = None
+        if kind == "sliding":
+            window = spec.long_context.sliding_window
+            assert window is not None and window.window is not None
+            self.mask_key = ("window", window.window)
+        elif kind == "chunked":
+            assert spec.long_context.chunked is not None
+            self.mask_key = ("chunk", spec.long_context.chunked.chunk_size)
+        # Llama 4's weightless L2 norm of q and k, after RoPE, on the layers that rotate only.
+        self.qk_l2_norm = att.qk_l2_norm and self.use_rope
+        self.norm_eps = spec.norm.eps
+        tuning = spec.long_context.temperature_tuning
+        self.temperature = tuning if tuning is not None and not self.use_rope else None
 
     def forward(self, x: Tensor, ctx: AttentionContext, cache: KVCache | None) -> Tensor:
         b, t, _ = x.shape
@@ -183,12 +201,19 @@ class Attention(nn.Module):
         if self.dual_chunk is not None:
             out = self._dual_chunk(q, k, v, ctx, cache)
         else:
-            if self.rotates:
+            if self.use_rope:
                 q = apply_rope(q, ctx.cos, ctx.sin, self.pair_layout, self.rotary_dim)
                 k = apply_rope(k, ctx.cos, ctx.sin, self.pair_layout, self.rotary_dim)
+            if self.qk_l2_norm:
+                q, k = _l2_norm(q, self.norm_eps), _l2_norm(k, self.norm_eps)
+            if self.temperature is not None:
+                # Llama 4: NoPE layers sharpen attention with the query's position.
+                pos = ctx.positions[:, None, :, None].to(torch.float32)
+                floor = torch.floor((pos + 1.0) / self.temperature.floor_scale)
+                q = (q * (torch.log1p(floor) * self.temperature.attn_scale + 1.0)).to(q.dtype)
             if cache is not None:
                 k, v = cache.update(self.layer, k, v)
-            mask = ctx.masks[self.window]
+            mask = ctx.masks[self.mask_key]
             causal = mask is None and ctx.past == 0 and t > 1
             out = F.scaled_dot_product_attention(
                 q,
@@ -222,6 +247,11 @@ class Attention(nn.Module):
         )
 
 
+def _l2_norm(x: Tensor, eps: float) -> Tensor:
+    x32 = x.float()
+    return (x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)).to(x.dtype)
+
+
 # --- block and decoder body ----------------------------------------------------------
 
 
@@ -237,7 +267,9 @@ class DecoderLayer(nn.Module):
         if self.placement == "sandwich":
             self.post_self_attn_layernorm = make_norm(spec)
         self.post_attention_layernorm = make_norm(spec)
-        self.mlp = Mlp(spec)
+        # The MLP's module name as the format names it (Llama 4: `feed_forward`).
+        self.mlp_name = _names(spec)["down"].split(".")[0]
+        setattr(self, self.mlp_name, make_mlp(spec, layer))
         if self.placement == "sandwich":
             self.post_mlp_layernorm = make_norm(spec)
 
@@ -245,15 +277,59 @@ class DecoderLayer(nn.Module):
         if self.placement == "post":
             # input_layernorm / post_attention_layernorm normalise the two residual sums.
             x = self.input_layernorm(x + self.self_attn(x, ctx, cache))
-            return self.post_attention_layernorm(x + self.mlp(x))
+            return self.post_attention_layernorm(x + getattr(self, self.mlp_name)(x))
         a = self.self_attn(self.input_layernorm(x), ctx, cache)
         if self.placement == "sandwich":
             a = self.post_self_attn_layernorm(a)
         x = x + a
-        m = self.mlp(self.post_attention_layernorm(x))
+        m = getattr(self, self.mlp_name)(self.post_attention_layernorm(x))
         if self.placement == "sandwich":
             m = self.post_mlp_layernorm(m)
         return x + m
+
+
+def make_mlp(spec: ArchBase, layer: int) -> nn.Module:
+    """Layer `layer`'s MLP: the dense block, or the experts (names as the format stores them)."""
+    if spec.mlp_kind(layer) == "dense":
+        return Mlp(spec)
+    from .moe import MoeBlock
+
+    assert spec.moe is not None
+    names = _names(spec)
+    fused = "fused_experts" in names
+    return MoeBlock(
+        spec.moe,
+        spec.hidden_size,
+        ACTIVATIONS[spec.mlp.kind],
+        fused=fused,
+        router_name=names["router"].split(".")[-1],
+        shared_name=names.get("shared_expert", "shared_expert").split(".")[-1],
+    )
+
+
+def _names(spec: ArchBase) -> dict[str, str]:
+    """The tensor names of the reference's naming (module attribute names follow them)."""
+    from ..families.layout import NAMES
+    from ..families.registry import native_format
+
+    return NAMES[native_format(spec)]
+
+
+class MtpLayer(nn.Module):
+    """GLM-4.5's multi-token-prediction layer as the checkpoint stores it: held so that the
+    state dict equals the layout, not used by the forward pass (transformers has no MTP)."""
+
+    def __init__(self, spec: ArchBase, layer: int) -> None:
+        super().__init__()
+        block = DecoderLayer(spec, spec.num_layers - 1)  # a block like the last one (MoE)
+        for name, module in block.named_children():
+            setattr(self, name, module)
+        self.enorm = make_norm(spec)
+        self.hnorm = make_norm(spec)
+        self.eh_proj = nn.Linear(2 * spec.hidden_size, spec.hidden_size, bias=False)
+        self.shared_head = nn.Module()
+        self.shared_head.norm = make_norm(spec)
+        self.shared_head.head = nn.Linear(spec.hidden_size, spec.vocab_size, bias=False)
 
 
 class DecoderBody(nn.Module):
@@ -263,6 +339,8 @@ class DecoderBody(nn.Module):
         super().__init__()
         self.embed_tokens = nn.Embedding(spec.vocab_size, spec.hidden_size)
         self.layers = nn.ModuleList(DecoderLayer(spec, i) for i in range(spec.num_layers))
+        for j in range(spec.layers.mtp):
+            self.layers.append(MtpLayer(spec, spec.num_layers + j))
         if spec.norm.final_norm:
             self.norm = make_norm(spec)
         else:
@@ -271,5 +349,7 @@ class DecoderBody(nn.Module):
     def forward(self, input_ids: Tensor, ctx: AttentionContext, cache: KVCache | None) -> Tensor:
         x = self.embed_tokens(input_ids)
         for layer in self.layers:
+            if isinstance(layer, MtpLayer):
+                break  # MTP layers come last and take no part in the forward pass
             x = layer(x, ctx, cache)
         return x if self.norm is None else self.norm(x)

@@ -46,7 +46,14 @@ class ReferenceModel(nn.Module):
         else:
             self.lm_head = nn.Linear(spec.hidden_size, spec.vocab_size, bias=False)
         self.rope = Rope(spec)  # no parameters or buffers: not part of the state dict
-        self._windows = {layer.self_attn.window for layer in self.model.layers}
+        self._masks = {layer.self_attn.mask_key for layer in self.model.layers}
+
+    def model_parameters(self) -> int:
+        """Parameters of the model proper: without the MTP layers the checkpoint stores beside it."""
+        from .modules import MtpLayer
+
+        outside = sum(p.numel() for m in self.model.layers if isinstance(m, MtpLayer) for p in m.parameters())
+        return sum(p.numel() for p in self.parameters()) - outside
 
     def new_cache(self) -> KVCache:
         return KVCache(self.spec.num_layers)
@@ -57,7 +64,7 @@ class ReferenceModel(nn.Module):
         start = past.length if past is not None else 0
         b, t = input_ids.shape
         positions = torch.arange(start, start + t, device=input_ids.device).expand(b, t)
-        ctx = AttentionContext(self.rope, positions, start, self._windows, self.model.embed_tokens.weight.dtype)
+        ctx = AttentionContext(self.rope, positions, start, self._masks, self.model.embed_tokens.weight.dtype)
         hidden = self.model(input_ids, ctx, past)
         weight = self.model.embed_tokens.weight if self.lm_head is None else self.lm_head.weight
         return nn.functional.linear(hidden, weight)
@@ -92,6 +99,11 @@ class ReferenceModel(nn.Module):
             else:
                 value = INIT_STD * noise
             param.copy_(value.to(param.dtype))
+        for name, buffer in self.named_buffers():
+            if name.endswith("e_score_correction_bias"):
+                # Not zero, so that a router that ignores the bias picks other experts.
+                noise = torch.randn(buffer.shape, generator=generator, dtype=torch.float32)
+                buffer.copy_((0.1 * noise).to(buffer.dtype))
 
 
 def build_reference(spec: ArchBase, seed: int = 0, dtype: torch.dtype = torch.float32) -> ReferenceModel:

@@ -564,17 +564,21 @@ def _fit_job(models: Sequence[ModelFacts], gpu_name: str) -> tuple[Any, ...]:
     # Models with the same curve (same weights, cache and layout) share a line, as in the KV plot;
     # a line ends at its model's context limit (NaN breaks it).
     curves: dict[tuple[Any, ...], tuple[list[str], list[float], float | None, str]] = {}
+    unserved: list[str] = []
+    short: list[str] = []
     for m in models:
         req = planning.ServeRequest(context=4096)
         par = planning.fewest_gpus_serving(m.spec, hw, planning.Parallel(), req)
         if par is None:
+            unserved.append(m.id)
             continue
         layout = (f" (tp={par.tp})" if par.tp > 1 else "") + (f" (pp={par.pp})" if par.pp > 1 else "")
         limit = m.spec.max_position_embeddings
         total = planning.memory_vs_context(m.spec, hw, par, req, xs)["total"]
         total = [t if x <= limit else math.nan for x, t in zip(xs, total)]
         if limit < xs[0]:
-            continue  # shorter than the plot's first context (a tiny model)
+            short.append(m.id)  # shorter than the plot's first context (a tiny model)
+            continue
         capacity = planning.plan_serving(m.spec, hw, par, req).answers["kv_capacity_tokens"]
         stop = capacity.value if capacity is not None and capacity.value < min(limit, xs[-1]) else None
         key = (tuple(round(t) if t == t else -1 for t in total), layout)
@@ -593,7 +597,9 @@ def _fit_job(models: Sequence[ModelFacts], gpu_name: str) -> tuple[Any, ...]:
         f"Memory per GPU when serving one sequence with vLLM (bf16 weights and KV cache, gpu_memory_utilization "
         f"{planning.DEFAULT_UTILIZATION:g}, the fewest GPUs that hold 4,096 tokens, as `modelkin fit` plans it). "
         "A dotted line marks the context where a model's KV cache no longer fits beside its weights; "
-        "`modelkin fit ID --gpu NAME --explain` shows every term.",
+        "`modelkin fit ID --gpu NAME --explain` shows every term."
+        + (f" Not drawn (no count of {gpu.name} GPUs serves 4,096 tokens): {', '.join(unserved)}." if unserved else "")
+        + (f" Not drawn (context shorter than {xs[0]:,}): {', '.join(short)}." if short else ""),
     )
 
 
@@ -692,6 +698,31 @@ def _figures(models: Sequence[ModelFacts], context: int, fit_gpu: str = DEFAULT_
         )
 
     jobs.append(_fit_job(models, fit_gpu))
+    moe = [m for m in models if m.spec.moe is not None]
+    if moe:
+        # Dense models sit on the diagonal (every parameter used per token); MoE models below it.
+        shown = moe  # dense models would sit on the diagonal: the line stands for them
+        points = {m.id: (float(m.acc["params_total"]), float(m.acc["params_active"])) for m in shown}
+        low = min(x for x, _ in points.values()) / 1.5
+        high = max(x for x, _ in points.values()) * 1.5
+        jobs.append(
+            (
+                "scatter_with_reference",
+                (
+                    points,
+                    ([low, high], [low, high], "dense: active = total"),
+                    "total parameters",
+                    "active parameters per token",
+                    "Active vs total parameters",
+                ),
+                {"logx": True, "logy": True},
+                "active-vs-total",
+                "Active vs total parameters",
+                "Memory holds the total (every expert), compute per token follows the active count (everything a "
+                "token passes through, embedding and head included). A dense model would lie on the diagonal; the distance "
+                "below it (log scale) is the mixture-of-experts saving.",
+            )
+        )
 
     rope_series = _rope_series(models)
     jobs.append(

@@ -22,6 +22,7 @@ from ..families.accounting import (
     qkv_bias_params,
 )
 from ..units import count, flops, nbytes
+from .explain_moe import mixed_attention_layers, total_vs_active
 from .facts import ModelFacts
 from .features import feature_rows
 from .lineage import FAMILY_NAMES, IDENTITY_ROWS, SIZE_ROWS
@@ -44,6 +45,8 @@ def explanations(models: Sequence[ModelFacts], context: int) -> list[Explanation
         lambda: tied_embeddings(models),
         lambda: kv_cache_vs_weights(models, context),
         lambda: compute_per_token(models, context),
+        lambda: total_vs_active(models),
+        lambda: mixed_attention_layers(models, context),
         lambda: tokens_per_parameter(models),
     ]
     return [text for text in (build() for build in builders) if text is not None]

@@ -48,6 +48,44 @@ def _long_context(spec: ArchBase) -> str:
     return "; ".join(parts) or "none"
 
 
+def _experts(spec: ArchBase) -> str:
+    moe = spec.moe
+    if moe is None:
+        return "none (dense)"
+    shared = moe.shared_expert
+    text = f"{moe.experts_per_token} of {moe.num_experts} per token, width {moe.intermediate_size}"
+    if shared is not None:
+        text += f" + shared {shared.intermediate_size}" + (" (sigmoid-gated)" if shared.gate else "")
+    return text
+
+
+def _router(spec: ArchBase) -> str:
+    if spec.moe is None:
+        return "none"
+    r = spec.moe.router
+    parts = [f"{r.scoring} → top-k" if r.scoring == "softmax" else "top-k → sigmoid"]
+    if r.correction_bias:
+        parts = ["sigmoid + correction bias → top-k"]
+    if r.num_groups > 1:
+        parts.append(f"{r.groups_per_token} of {r.num_groups} groups")
+    parts.append("renormalised" if r.normalize else "not renormalised")
+    if r.scaling_factor != 1:
+        parts.append(f"× {r.scaling_factor:g}")
+    if r.weight_applied_to == "input":
+        parts.append("scales the expert input")
+    return ", ".join(parts)
+
+
+def _attention_layers(spec: ArchBase) -> str:
+    text = spec.layer_summary()
+    chunked = spec.long_context.chunked
+    if chunked is not None:
+        text += f"; chunk {count(chunked.chunk_size)}"
+    if spec.long_context.temperature_tuning is not None:
+        text += "; NoPE temperature tuning"
+    return text
+
+
 def _norm(spec: ArchBase) -> str:
     kind = {"rmsnorm": "RMSNorm", "layernorm": "LayerNorm"}[spec.norm.kind]
     return f"{kind}, {spec.norm.placement}"
@@ -68,7 +106,10 @@ FEATURES: list[tuple[str, Callable[[ArchBase], Any]]] = [
     ("head dim", lambda s: s.attention.head_dim),
     ("QKV bias", lambda s: yes(s.attention.qkv_bias)),
     ("output bias", lambda s: yes(s.attention.out_bias)),
-    ("QK-norm", lambda s: yes(s.attention.qk_norm)),
+    (
+        "QK-norm",
+        lambda s: "L2, no weight (RoPE layers)" if s.attention.qk_l2_norm else yes(s.attention.qk_norm),
+    ),
     (
         "RoPE base",
         lambda s: (
@@ -84,6 +125,9 @@ FEATURES: list[tuple[str, Callable[[ArchBase], Any]]] = [
     ("MLP", lambda s: MLP_NAMES[s.mlp.kind] + (", fused gate/up" if s.mlp.fused_gate_up else "")),
     ("MLP ratio", lambda s: f"{s.mlp.intermediate_size / s.hidden_size:.2f} ({s.mlp.intermediate_size})"),
     ("MLP bias", lambda s: yes(s.mlp.bias)),
+    ("layer pattern", _attention_layers),
+    ("experts", _experts),
+    ("router", _router),
     ("norm", _norm),
     ("norm eps", lambda s: f"{s.norm.eps:g}"),
     ("tied embeddings", lambda s: yes(s.embeddings.tied)),
