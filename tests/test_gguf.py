@@ -20,7 +20,7 @@ gguf = pytest.importorskip("gguf")
 pytest.importorskip("transformers")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gguf_files import write_gguf  # noqa: E402  (helper next to this file)
+from gguf_files import q4_k_m_like, write_gguf  # noqa: E402  (helper next to this file)
 
 from modelkin.configs import get  # noqa: E402
 from modelkin.families import spec_to_hf  # noqa: E402
@@ -164,6 +164,18 @@ def test_qwen3_head_dim_and_qk_norm_come_from_the_file(tmp_path, cli):
     code, report, err = inspect_json(cli, str(broken))
     assert code == 1 and report["missing"] == ["blk.1.attn_k_norm.weight"]
     assert report["params_checkpoint"] == count - config["head_dim"]
+
+
+def test_full_size_qwen3_q4_k_m_matches_transformers(tmp_path, cli):
+    """Qwen3-0.6B at full size (16 heads × 128 on a 1024-wide model, tied head), header over a sparse hole."""
+    config = spec_to_hf(get("qwen3-0.6b").spec)
+    path = tmp_path / "Qwen3-0.6B-Q4_K_M.gguf"
+    count = write_gguf(path, config, name="Qwen3 0.6B", sparse_types=q4_k_m_like)
+    code, report, err = inspect_json(cli, str(path), "--against", "qwen3-0.6b")
+    assert code == 0, (err, report.get("findings"))
+    assert report["params_checkpoint"] == report["params_expected"] == count  # Qwen3ForCausalLM on meta
+    assert report["gguf"]["hf_config"]["head_dim"] == 128 != config["hidden_size"] // config["num_attention_heads"]
+    assert report["gguf"]["reference"]["id"] == "catalog qwen3-0.6b" and report["unexpected"] == []
 
 
 def test_missing_output_head_of_an_untied_model(files, tmp_path, cli):
