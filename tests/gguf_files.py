@@ -5,7 +5,7 @@ transformers' own model for the config (instantiated on the meta device), rename
 by llama.cpp's own `gguf.TensorNameMap` (the table convert_hf_to_gguf uses), and
 written by `gguf.GGUFWriter`. Metadata follows convert_hf_to_gguf's
 `set_gguf_parameters` for each architecture (its public source: ggml-org/llama.cpp,
-convert_hf_to_gguf.py, classes LlamaModel, Qwen2Model, ChatGLMModel, Glm4Model).
+convert_hf_to_gguf.py, classes LlamaModel, Qwen2Model, Qwen3Model, ChatGLMModel, Glm4Model).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import numpy as np
 ARCH = {
     "llama": gguf.MODEL_ARCH.LLAMA,
     "qwen2": gguf.MODEL_ARCH.QWEN2,
+    "qwen3": gguf.MODEL_ARCH.QWEN3,
     "glm": gguf.MODEL_ARCH.CHATGLM,
     "glm4": gguf.MODEL_ARCH.GLM4,
 }
@@ -137,8 +138,8 @@ def write_gguf(
             tensors["rope_freqs.weight"] = (head_dim // 2,)
     vocab = config["vocab_size"]
     n_tokens = vocab if tokens is None else tokens
-    w.add_tokenizer_model("gpt2" if vocab > 100000 or config["model_type"] == "qwen2" else "llama")
-    if config["model_type"] == "qwen2":
+    w.add_tokenizer_model("gpt2" if vocab > 100000 or config["model_type"] in ("qwen2", "qwen3") else "llama")
+    if config["model_type"] in ("qwen2", "qwen3"):  # Qwen3's tokenizer is Qwen2's: pre "qwen2"
         w.add_tokenizer_pre("qwen2")
     w.add_token_list([f"t{i}" for i in range(n_tokens)])
     w.add_token_types([1] * n_tokens)

@@ -20,7 +20,7 @@ gguf = pytest.importorskip("gguf")
 pytest.importorskip("transformers")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gguf_files import write_gguf  # noqa: E402  (helper next to this file)
+from gguf_files import q4_k_m_like, write_gguf  # noqa: E402  (helper next to this file)
 
 from modelkin.configs import get  # noqa: E402
 from modelkin.families import spec_to_hf  # noqa: E402
@@ -39,12 +39,14 @@ def tiny_config(model_id: str) -> dict:
     return config
 
 
-# (catalog model to shrink, writer options): every architecture, F32 / F16 / Q8_0, tied and untied,
+# (catalog model to shrink, writer options): every architecture (Qwen3 with its QK-norm tensors), F32 / F16 / Q8_0, tied and untied,
 # ChatGLM with fused query_key_value (THUDM's files) and with q/k/v (transformers' GlmForCausalLM).
 CASES = {
     "llama-3.1-8b-f32": ("llama-3.1-8b", {"dtype": "F32"}),
     "llama-3.2-1b-q8_0": ("llama-3.2-1b", {"dtype": "Q8_0"}),
     "qwen2.5-7b-f16": ("qwen2.5-7b", {"dtype": "F16"}),
+    "qwen3-0.6b-q8_0": ("qwen3-0.6b", {"dtype": "Q8_0"}),
+    "qwen3-8b-f16": ("qwen3-8b", {"dtype": "F16"}),
     "glm-4-9b-chatglm-qkv": ("glm-4-9b", {"fuse_qkv": True}),
     "glm-4-9b-chatglm-split-qkv": ("glm-4-9b", {"dtype": "F16"}),
     "glm-4-9b-0414-q8_0": ("glm-4-9b-0414", {"dtype": "Q8_0"}),
@@ -138,6 +140,42 @@ def test_kv_head_count_in_metadata_disagreeing_with_shapes(tmp_path, cli):
     assert "shape-mismatch" in codes
     assert f"the metadata says {wrong}" in codes["kv-heads-disagree"]
     assert f"have {config['num_key_value_heads']} key/value heads" in codes["kv-heads-disagree"]
+
+
+def test_qwen3_head_dim_and_qk_norm_come_from_the_file(tmp_path, cli):
+    # As in the published Qwen3-0.6B (16 heads × 128 ≠ 1024), head_dim is not hidden / heads: only
+    # qwen3.attention.key_length can say it.
+    config = tiny_config("qwen3-8b")
+    config["head_dim"] = 2 * config["hidden_size"] // config["num_attention_heads"]
+    path = tmp_path / "tiny-qwen3-wide-heads.gguf"
+    count = write_gguf(path, config)
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    code, report, err = inspect_json(cli, str(path), "--against", str(tmp_path / "config.json"))
+    assert code == 0, (err, report.get("findings"))
+    assert report["params_checkpoint"] == report["params_expected"] == count  # transformers' Qwen3ForCausalLM
+    hf = report["gguf"]["hf_config"]
+    assert hf["model_type"] == "qwen3" and hf["head_dim"] == config["head_dim"]
+    assert report["spec"]["attention"]["qk_norm"] is True and report["generation"] == "qwen3"
+    names = [t.name for t in gguf.GGUFReader(path).tensors]
+    assert "blk.0.attn_q_norm.weight" in names and "blk.0.attn_k_norm.weight" in names  # TensorNameMap's
+    # A file missing one layer's K-norm (llama.cpp refuses to load it) is a finding, not a pass.
+    broken = tmp_path / "tiny-qwen3-no-k-norm.gguf"
+    write_gguf(broken, config, drop=("blk.1.attn_k_norm.weight",))
+    code, report, err = inspect_json(cli, str(broken))
+    assert code == 1 and report["missing"] == ["blk.1.attn_k_norm.weight"]
+    assert report["params_checkpoint"] == count - config["head_dim"]
+
+
+def test_full_size_qwen3_q4_k_m_matches_transformers(tmp_path, cli):
+    """Qwen3-0.6B at full size (16 heads × 128 on a 1024-wide model, tied head), header over a sparse hole."""
+    config = spec_to_hf(get("qwen3-0.6b").spec)
+    path = tmp_path / "Qwen3-0.6B-Q4_K_M.gguf"
+    count = write_gguf(path, config, name="Qwen3 0.6B", sparse_types=q4_k_m_like)
+    code, report, err = inspect_json(cli, str(path), "--against", "qwen3-0.6b")
+    assert code == 0, (err, report.get("findings"))
+    assert report["params_checkpoint"] == report["params_expected"] == count  # Qwen3ForCausalLM on meta
+    assert report["gguf"]["hf_config"]["head_dim"] == 128 != config["hidden_size"] // config["num_attention_heads"]
+    assert report["gguf"]["reference"]["id"] == "catalog qwen3-0.6b" and report["unexpected"] == []
 
 
 def test_missing_output_head_of_an_untied_model(files, tmp_path, cli):

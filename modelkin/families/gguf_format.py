@@ -30,10 +30,9 @@ from .layout import NAMES, TensorSlot, layout
 from .spec import ArchBase
 
 # llama.cpp architecture -> the HF config format its converter reads (and we read back).
-ARCH_FORMATS = {"llama": "llama", "qwen2": "qwen2", "chatglm": "chatglm", "glm4": "glm4"}
+ARCH_FORMATS = {"llama": "llama", "qwen2": "qwen2", "qwen3": "qwen3", "chatglm": "chatglm", "glm4": "glm4"}
 # Our families' other architectures in llama.cpp: recognised, counted, not yet specified here.
 PENDING_ARCHS = {
-    "qwen3": "Qwen3 (no Qwen3 spec in this modelkin yet)",
     "qwen2moe": "Qwen2-MoE (mixture-of-experts specs are not in this modelkin yet)",
     "qwen3moe": "Qwen3-MoE (mixture-of-experts specs are not in this modelkin yet)",
     "glm4moe": "GLM-4.5 (mixture-of-experts specs are not in this modelkin yet)",
@@ -48,6 +47,8 @@ ROLE_TENSORS = {
     "k": "ATTN_K",
     "v": "ATTN_V",
     "qkv": "ATTN_QKV",
+    "q_norm": "ATTN_Q_NORM",  # Qwen3's per-head QK-norm (head_dim wide)
+    "k_norm": "ATTN_K_NORM",
     "o": "ATTN_OUT",
     "post_attn_norm": "ATTN_POST_NORM",
     "mlp_norm": "FFN_NORM",
@@ -245,7 +246,7 @@ def read_gguf_metadata(
             config["rope_theta"] = base
         if scaling:
             config["rope_scaling"] = scaling
-        if fmt in ("llama", "glm4"):
+        if fmt in ("llama", "glm4", "qwen3"):
             config["attention_bias"] = facts.qkv_bias
         rotary_expected = head_dim
         if fmt == "glm4":
