@@ -17,7 +17,7 @@ from ..families import read_hf_config
 from ..families.accounting import params_total, token_scaling
 from ..families.layout import NAMES, VISION_PREFIXES, layout
 from ..families.quantization import read_quantization
-from .findings import Finding
+from .findings import Finding, new_report
 from .gather import Gathered
 from .index_file import check_index_against_headers
 
@@ -49,30 +49,7 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
         )
     findings: list[Finding] = list(g.findings)
     tensors = {name: (shard, info) for shard, h in sorted(g.headers.items()) for name, info in h.tensors.items()}
-    report: dict[str, Any] = {
-        "target": g.target,
-        "source": g.source,
-        "family": None,
-        "generation": None,
-        "model_type": None,
-        "params_checkpoint": 0,
-        "params_expected": None,
-        "missing": [],
-        "unexpected": [],
-        "shape_mismatches": [],
-        "buffers": [],
-        "dtypes": {},
-        "tied_embeddings": None,
-        "shards": [],
-        "size_on_disk": sum(g.shard_sizes.values()),
-        "tokenizer": None,
-        "generation_defaults": None,
-        "token_scaling": None,
-        "quantization": None,
-        "findings": [],
-    }
-    if g.bytes_fetched is not None:
-        report["bytes_fetched"] = g.bytes_fetched
+    report = new_report(g.target, g.source, sum(g.shard_sizes.values()), g.bytes_fetched)
 
     # Shards and the index.
     for name in sorted(g.headers):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidSpec, ModelkinError, UnknownModel, UnreadableInput
-from .findings import Finding
+from .findings import Finding, new_report
 from .gguf_file import GGUFArray, GGUFHeader, GGUFString, read_gguf_header
 
 SPLIT = re.compile(r"(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf")
@@ -130,30 +130,13 @@ def inspect_gguf(model: GGUFModel, tokens: float | None = None, against: str | N
 
     findings: list[Finding] = []
     first = model.first
-    report: dict[str, Any] = {
-        "target": model.label,
-        "source": "hub" if model.bytes_fetched is not None else "local",
-        "format": "gguf",
-        "family": None,
-        "generation": None,
-        "model_type": None,
-        "params_checkpoint": 0,
-        "params_expected": None,
-        "missing": [],
-        "unexpected": [],
-        "shape_mismatches": [],
-        "buffers": [],
-        "dtypes": {},
-        "tied_embeddings": None,
-        "shards": [],
-        "size_on_disk": sum(model.sizes.values()),
-        "tokenizer": None,
-        "generation_defaults": None,
-        "token_scaling": None,
-        "findings": [],
-    }
-    if model.bytes_fetched is not None:
-        report["bytes_fetched"] = model.bytes_fetched
+    report = new_report(
+        model.label,
+        "hub" if model.bytes_fetched is not None else "local",
+        sum(model.sizes.values()),
+        model.bytes_fetched,
+        format="gguf",
+    )
     if first is None:
         raise UnreadableInput(model.label, f"the first part {model.parts[0]} of the split is missing")
 
