@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 # --- formats -------------------------------------------------------------------------
@@ -478,15 +478,7 @@ _CHATGLM2 = Tokens(
     prefix=("[gMASK]", "sop"),
     tokenizer_class="PreTrainedTokenizerFast",
 )
-_CHATGLM3 = Tokens(
-    kind="sentencepiece-bpe",
-    bos=None,
-    eos="</s>",
-    pad="<unk>",
-    extra=(*_CHATGLM_MASKS, "sop", "eop", *_GLM_ROLES),
-    prefix=("[gMASK]", "sop"),
-    tokenizer_class="PreTrainedTokenizerFast",
-)
+_CHATGLM3 = replace(_CHATGLM2, extra=(*_CHATGLM2.extra, *_GLM_ROLES))  # ChatGLM2's tokenizer plus the role tokens
 _GLM4 = Tokens(
     kind="tiktoken-bpe",
     bos=None,
