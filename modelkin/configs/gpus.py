@@ -12,6 +12,7 @@ from pathlib import Path
 from ..errors import ModelkinError
 
 GIB = 2**30
+REPORT_GPU = "L4"  # the GPU of the report's "will it fit" plot (`report --gpu`): common, and small enough to bind
 
 
 @dataclass(frozen=True)

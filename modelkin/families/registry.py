@@ -130,6 +130,16 @@ def can(base: Mapping[str, tuple], changes: Mapping[str, tuple | None] = {}) -> 
     return {label: frozenset(values) for label, values in merged.items() if values is not None}
 
 
+# A plain stack: every layer full attention and a dense MLP, nothing beside the layers.
+PLAIN_STACK: dict[str, tuple] = {
+    "sliding window": (False,),
+    "dual chunk attention": (False,),
+    "attention kinds": ("full",),
+    "MLP kinds": ("dense",),
+    "L2 QK-norm": (False,),
+    "MTP layers": (False,),
+}
+
 # LlamaForCausalLM's block, which the other transformers-native formats vary.
 LLAMA_BLOCK: dict[str, tuple] = {
     "attention biases": ("none", "q/k/v/o"),  # attention_bias covers q, k, v and o alike
@@ -142,12 +152,7 @@ LLAMA_BLOCK: dict[str, tuple] = {
     "RoPE pairs": ("half-split",),
     "rotary fraction": (1.0,),
     "rope_ratio": (False,),
-    "sliding window": (False,),
-    "dual chunk attention": (False,),
-    "attention kinds": ("full",),
-    "MLP kinds": ("dense",),
-    "L2 QK-norm": (False,),
-    "MTP layers": (False,),
+    **PLAIN_STACK,
 }
 QWEN2_BLOCK = can(
     LLAMA_BLOCK,
@@ -382,12 +387,7 @@ FORMATS: dict[str, Format] = {
                     "rotary fraction": (0.5,),
                     "RoPE base 10000 × rope_ratio": (True,),  # ChatGLM's code hard-codes the base
                     "RoPE scaling": ("none",),
-                    "sliding window": (False,),
-                    "dual chunk attention": (False,),
-                    "attention kinds": ("full",),
-                    "MLP kinds": ("dense",),
-                    "L2 QK-norm": (False,),
-                    "MTP layers": (False,),
+                    **PLAIN_STACK,
                 }
             ),
             signature_keys=(

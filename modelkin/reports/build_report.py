@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..configs.catalog import CatalogEntry, TargetEntry, entries, get
+from ..configs.gpus import REPORT_GPU
 from ..errors import ModelkinError
 from ..families import rope_math
 from ..families.accounting import (
@@ -77,7 +78,6 @@ from .page import Cell, Figure, Prose, Section, Table
 
 SCHEMA = "modelkin-report/1"
 GIB = 2**30
-DEFAULT_FIT_GPU = "L4"  # the GPU of the report's "will it fit" plot (report --gpu)
 # The feature matrix is split into tables a reader can take in; rows of `feature_rows` not
 # named here land in the last table, so a newly added choice is never lost.
 FEATURE_GROUPS: list[tuple[str, str, tuple[str, ...]]] = [
@@ -149,7 +149,7 @@ def accounting_params(entry: CatalogEntry) -> int:
 # --- the report ------------------------------------------------------------------------------
 
 
-def build_report(ids: Sequence[str | CatalogEntry], context: int, fit_gpu: str = DEFAULT_FIT_GPU) -> ReportData:
+def build_report(ids: Sequence[str | CatalogEntry], context: int, fit_gpu: str = REPORT_GPU) -> ReportData:
     selected = [i if isinstance(i, CatalogEntry) else get(i) for i in ids]
     # Models outside the catalog join it for the lineage lookups; they are never anyone's predecessor
     # unless selected.
@@ -603,7 +603,7 @@ def _fit_job(models: Sequence[ModelFacts], gpu_name: str) -> tuple[Any, ...]:
     )
 
 
-def _figures(models: Sequence[ModelFacts], context: int, fit_gpu: str = DEFAULT_FIT_GPU) -> list[tuple[Figure, bytes]]:
+def _figures(models: Sequence[ModelFacts], context: int, fit_gpu: str = REPORT_GPU) -> list[tuple[Figure, bytes]]:
     """Every plot names every selected model: models that would draw the same line or point share
     it and its label, and a model a plot cannot show (no published token count) is named in the
     caption instead."""

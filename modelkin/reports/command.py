@@ -9,6 +9,7 @@ import argparse
 
 from ..argtypes import positive_int
 from ..commands.helptext import examples
+from ..configs.gpus import REPORT_GPU
 from ..errors import ModelkinError
 from ..families.accounting import DEFAULT_CONTEXT
 from ..families.registry import FAMILY_NAMES
@@ -33,7 +34,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"context length for KV-cache and FLOP figures, e.g. 8192, 32k, 128Ki (default {DEFAULT_CONTEXT})",
     )
     p.add_argument(
-        "--gpu", default="L4", help="the GPU of the 'will it fit' plot (default L4; see `modelkin fit --gpu`)"
+        "--gpu",
+        default=REPORT_GPU,
+        help=f"the GPU of the 'will it fit' plot (default {REPORT_GPU}; see `modelkin fit --gpu`)",
     )
     p.add_argument("--force", action="store_true", help="replace an existing report (or non-empty folder) at DIR")
     examples(
