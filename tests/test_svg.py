@@ -106,7 +106,15 @@ def test_tick_labels_on_count_and_context_axes() -> None:
     tokens = set(_texts(ElementTree.fromstring(PLOT_CALLS["tokens"][1]().svg)))
     assert {"10B", "1T", "10T"} <= tokens
     params = set(_texts(ElementTree.fromstring(PLOT_CALLS["params"][1]().svg)))
-    assert {"0", "2B", "4B", "6B", "8B", "6.53B", "9.2B"} <= params  # round ticks; totals at bar ends (0.13+2.1+4.3, 1.2+1.3+6.7)
+    assert {
+        "0",
+        "2B",
+        "4B",
+        "6B",
+        "8B",
+        "6.53B",
+        "9.2B",
+    } <= params  # round ticks; totals at bar ends (0.13+2.1+4.3, 1.2+1.3+6.7)
 
 
 def test_titles_axis_labels_and_legends_are_drawn() -> None:

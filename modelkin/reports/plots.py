@@ -185,7 +185,7 @@ def scatter_with_reference(
     x = (log_axis if logx else linear_axis)(xlo, xhi)
     y = (log_axis if logy else linear_axis)(ylo, yhi)
     # Taller with more points, so that every name finds room near its point.
-    height = min(520.0, max(PLOT_HEIGHT, 150.0 + 11.0 * len(points)))
+    height = min(560.0, max(PLOT_HEIGHT, 160.0 + 13.0 * len(points)))
     chart = Chart(title, x, y, xlabel, ylabel, legend, 3, height)
     for index, (factor, _) in enumerate(shown_guides):
         _polyline(
@@ -243,7 +243,7 @@ def _label_points(chart: Chart, points: Mapping[str, tuple[float, float]]) -> No
         return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
     directions = (0, 180, 90, 270, 35, 145, 215, 325, 60, 120, 240, 300)
-    radii = (6, 15, 28, 44, 64, 86, 110, 140)
+    radii = (8, 15, 28, 44, 64, 86, 110, 140)  # px; the first clears the marker and the padding
     for index, name in enumerate(sorted(points, key=lambda n: (crowding(n), n))):
         width = text_width(name, SMALL_SIZE)
         px, py = at[name]
