@@ -196,3 +196,45 @@ def test_plots_import_nothing_outside_the_standard_library() -> None:
     assert out["ok"]
     outside = {m for m in out["new"] if m not in sys.stdlib_module_names and m != "modelkin"}
     assert outside == set(), outside
+
+
+def test_a_title_longer_than_the_figure_wraps() -> None:
+    title = "Memory per GPU vs context on " + "A Very Long Accelerator Name " * 4
+    root = ElementTree.fromstring(plots.spectra({"a": [1.0, 2.0, 4.0]}, "y", title).svg)
+    bold = [("".join(t.itertext()), t) for t in root.iter(f"{SVG}text") if t.get("font-weight") == "bold"]
+    assert len(bold) > 1 and " ".join(text for text, _ in bold) == " ".join(title.split())
+    assert all(text_width(text, float(t.get("font-size")), bold=True) <= 720 - 2 * 10 for text, t in bold)
+
+
+def test_a_hundred_crowded_points_are_still_drawn() -> None:
+    """No free place for every name: the plot is drawn anyway, every point named once."""
+    points = {f"model-{i}": (1e9 * (1 + i % 20), 1e12 * (1 + i // 20)) for i in range(100)}
+    root = ElementTree.fromstring(
+        plots.scatter_with_reference(points, ([1.0, 2.0], [20.0, 40.0], "ref"), "p", "t", "many", logx=True).svg
+    )
+    labels = [g for g in root.iter(f"{SVG}g") if g.get("id", "").startswith(plots.POINT_LABEL_GID)]
+    assert sorted("".join(g.itertext()).strip() for g in labels) == sorted(points)
+
+
+MEASURE_BOUNDS = r"""
+Array.prototype.map.call(document.querySelectorAll("svg"), function (svg) {
+  var frame = svg.getBoundingClientRect();
+  return Array.prototype.filter.call(svg.querySelectorAll("text"), function (t) {
+    var r = t.getBoundingClientRect();
+    return r.left < frame.left - 0.5 || r.right > frame.right + 0.5 || r.top < frame.top - 0.5 || r.bottom > frame.bottom + 0.5;
+  }).map(function (t) { return t.textContent; });
+})
+"""
+
+
+@pytest.mark.skipif(not chromium.chromium_available(), reason="chromium not installed (/usr/bin/chromium)")
+def test_no_text_leaves_its_figure_in_chromium(tmp_path: Path) -> None:
+    """Every label, tick, legend line and title of every kind of plot lies inside its figure."""
+    drawn = _every_kind()
+    drawn["long-title"] = plots.spectra({"a": [1.0, 2.0]}, "y", "A title " * 30).svg
+    page = tmp_path / "figures.html"
+    body = "".join(f"<div>{svg_for_inline(svg, f'f{i}-')}</div>" for i, svg in enumerate(drawn.values()))
+    page.write_text(f"<!DOCTYPE html><html><body>{body}</body></html>", encoding="utf-8")
+    seen = chromium.render(page, tmp_path / "figures.png", width=800, height=600, evaluate=MEASURE_BOUNDS)
+    assert seen.console_errors == []
+    assert dict(zip(drawn, seen.evaluated)) == {name: [] for name in drawn}

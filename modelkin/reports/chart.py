@@ -82,7 +82,12 @@ class Chart:
         # The last x tick label is centred on its tick: half of it may hang past the plot area.
         last_x = max((text_width(label, TICK_SIZE) for v, label in x.ticks if x.fraction(v) > 0.9), default=0.0)
         self.right = WIDTH - PAD - max(last_x / 2, 4.0)
-        self.top = PAD + line_height(TITLE_SIZE) + GAP
+        # The title starts above the plot area, moved left only as far as a long title needs;
+        # one longer than the figure (a user's GPU name in it) wraps.
+        self._title_lines = wrap(title, TITLE_SIZE, WIDTH - 2 * PAD, bold=True)
+        widest = max(text_width(line, TITLE_SIZE, bold=True) for line in self._title_lines)
+        self._title_x = max(PAD, min(self.left, WIDTH - PAD - widest))
+        self.top = PAD + len(self._title_lines) * line_height(TITLE_SIZE) + GAP
         self.bottom = self.top + plot_height
         below = TICK_LENGTH + 3 + line_height(TICK_SIZE) + (GAP + line_height(LABEL_SIZE) if xlabel else 0.0)
         self._legend = _LegendLayout(legend, columns, WIDTH - 2 * PAD)
@@ -157,9 +162,9 @@ class Chart:
             x = PAD + ascent(LABEL_SIZE)
             doc.text(x, (self.top + self.bottom) / 2, self.ylabel, LABEL_SIZE, anchor="middle", rotate=-90)
         self._legend.draw(doc, PAD, self._legend_top)
-        # The title starts above the plot area, moved left only as far as a long title needs.
-        title_x = max(PAD, min(self.left, WIDTH - PAD - text_width(self.title, TITLE_SIZE, bold=True)))
-        doc.text(title_x, PAD + ascent(TITLE_SIZE), self.title, TITLE_SIZE, bold=True)
+        for number, line in enumerate(self._title_lines):
+            baseline = PAD + number * line_height(TITLE_SIZE) + ascent(TITLE_SIZE)
+            doc.text(self._title_x, baseline, line, TITLE_SIZE, bold=True)
         return doc.render()
 
 

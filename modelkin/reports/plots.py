@@ -227,6 +227,8 @@ def _label_points(chart: Chart, points: Mapping[str, tuple[float, float]]) -> No
     diagonals), then rings further out joined to the point by a thin leader line. Boxes come from
     DejaVu Sans' advance widths (font_metrics.py), padded so that a browser's kerning or another
     font does not make neighbours touch. Crowded points are placed first, when there is most room.
+    A label with no free place at all (hundreds of points) takes the in-bounds place it overlaps
+    least: a crowded plot is still a report, a refusal is none.
     """
     pad = 2.5  # px around every label box
     low_x, low_y, high_x, high_y = chart.left + 2, chart.top + 2, chart.right - 2, chart.bottom - 2
@@ -244,10 +246,15 @@ def _label_points(chart: Chart, points: Mapping[str, tuple[float, float]]) -> No
 
     directions = (0, 180, 90, 270, 35, 145, 215, 325, 60, 120, 240, 300)
     radii = (8, 15, 28, 44, 64, 86, 110, 140)  # px; the first clears the marker and the padding
+
+    def overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+        return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
     for index, name in enumerate(sorted(points, key=lambda n: (crowding(n), n))):
         width = text_width(name, SMALL_SIZE)
         px, py = at[name]
         best = None
+        least = None  # (overlapping area, radius, x0, y0, box) of the least crowded place in bounds
         for radius in radii:
             for angle in directions:
                 dx, dy = math.cos(math.radians(angle)), -math.sin(math.radians(angle))  # y grows downwards
@@ -258,13 +265,18 @@ def _label_points(chart: Chart, points: Mapping[str, tuple[float, float]]) -> No
                 if box[0] < low_x or box[1] < low_y or box[2] > high_x or box[3] > high_y:
                     continue
                 if any(overlaps(box, other) for other in obstacles):
+                    area = sum(overlap(box, other) for other in obstacles)
+                    if least is None or area < least[0]:
+                        least = (area, radius, x0, y0, box)
                     continue
                 best = (radius, x0, y0, box)
                 break
             if best:
                 break
-        if best is None:
-            raise ValueError(f"no room to label {name!r} without overlapping another label")
+        if best is None and least is not None:
+            best = least[1:]
+        if best is None:  # wider than the plot area: at its point, cut off by nothing but the figure
+            best = (radii[0], px + radii[0], py - height / 2, (px, py, px, py))
         radius, x0, y0, box = best
         doc = chart.doc
         doc.open_group(id=f"{POINT_LABEL_GID}-{index}")

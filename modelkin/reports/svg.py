@@ -65,11 +65,11 @@ def ascent(size: float) -> float:
     return ASCENT * size / UNITS_PER_EM
 
 
-def wrap(text: str, size: float, width: float) -> list[str]:
+def wrap(text: str, size: float, width: float, bold: bool = False) -> list[str]:
     """Greedy word wrap to `width` px; a word longer than the width stays whole on its line."""
     lines: list[str] = []
     for word in text.split():
-        if lines and text_width(f"{lines[-1]} {word}", size) <= width:
+        if lines and text_width(f"{lines[-1]} {word}", size, bold) <= width:
             lines[-1] += f" {word}"
         else:
             lines.append(word)
