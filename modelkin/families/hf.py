@@ -17,7 +17,7 @@ from typing import Any
 
 from ..errors import InvalidSpec
 from .hf_reader import ConfigReader, HFRead
-from .quantization import CONFIG_KEYS as QUANTIZATION_KEYS
+from .quantization_keys import CONFIG_KEYS as QUANTIZATION_KEYS
 from .registry import (
     FAMILIES,
     FORMAT_NAMES,
