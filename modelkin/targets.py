@@ -19,9 +19,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from .errors import InvalidSpec, ModelkinError, UnreadableInput
 
@@ -32,8 +31,7 @@ _EDITS = re.compile(r"(?P<target>.+?):(?P<edits>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za
 _EDIT_SEPARATOR = re.compile(r",(?=[A-Za-z_][A-Za-z0-9_.]*=)")  # a comma inside a JSON value stays
 
 
-@dataclass
-class Target:
+class Target(NamedTuple):
     """A resolved model argument: its spec, and where the spec came from."""
 
     text: str  # as the user typed it
@@ -44,7 +42,7 @@ class Target:
     read: Any = None  # HFRead when a config.json was read
     edits: tuple[str, ...] = ()
     config_path: Path | None = None
-    notes: list[str] = field(default_factory=list)  # e.g. "the Hub was not reachable; read the cache"
+    notes: tuple[str, ...] = ()  # e.g. "the Hub was not reachable; read the cache"
 
     @property
     def warnings(self) -> list[str]:
@@ -97,11 +95,12 @@ def resolve_target(text: str, *, refresh: bool = False, name_hint: str | None = 
     base, edits = split_edits(text)
     target = _resolve_base(base, refresh=refresh, name_hint=name_hint)
     if edits:
-        target.spec = apply_edits(target.spec, list(edits), where=text)
-        target.edits = edits
-        target.label = f"{target.label}:{','.join(edits)}"
-    target.text = text
-    return target
+        target = target._replace(
+            spec=apply_edits(target.spec, list(edits), where=text),
+            edits=edits,
+            label=f"{target.label}:{','.join(edits)}",
+        )
+    return target._replace(text=text)
 
 
 def _resolve_base(text: str, *, refresh: bool, name_hint: str | None) -> Target:
@@ -182,7 +181,7 @@ def _from_hub(text: str, *, refresh: bool) -> Target:
     path, notes = fetch_config(repo_id, revision, refresh=refresh)
     data = read_json(path, what="config.json", require_object=True)
     read = read_hf_config(data, where=f"{text}/config.json", name_hint=repo_id)
-    return Target(text, text, "hub", read.spec, read=read, config_path=path, notes=notes)
+    return Target(text, text, "hub", read.spec, read=read, config_path=path, notes=tuple(notes))
 
 
 def apply_edits(spec: Any, edits: list[str], where: str = "--set") -> Any:
@@ -223,7 +222,7 @@ def apply_edits(spec: Any, edits: list[str], where: str = "--set") -> Any:
 def as_catalog_entry(target: Target) -> Any:
     """The target as a catalog entry (for the report): a catalog model unedited is its own entry;
     anything else is an entry with no published figures whose spec is the target's."""
-    from .configs.catalog import TargetEntry
+    from .configs.catalog import CatalogEntry
     from .families.hf_reader import HFRead
 
     if target.entry is not None and not target.edits:
@@ -237,7 +236,7 @@ def as_catalog_entry(target: Target) -> Any:
     source = {"kind": target.kind, "url": str(target.config_path or target.text)}
     if target.entry is not None:
         source = {**target.entry.config_source, "edits": ",".join(target.edits)}
-    return TargetEntry(
+    return CatalogEntry(
         id=target.label,
         repo=target.entry.repo if target.entry is not None else target.label,
         generation=target.spec.generation,

@@ -9,7 +9,7 @@ FORMATS = ("table", "markdown", "csv", "json")
 
 
 def emit_table(headers: list[str], rows: list[list[Any]], fmt: str) -> str:
-    from tabulate import tabulate
+    from ..text_table import text_table
 
     if fmt == "csv":
         import csv
@@ -20,7 +20,7 @@ def emit_table(headers: list[str], rows: list[list[Any]], fmt: str) -> str:
         writer.writerow(headers)
         writer.writerows(rows)
         return buf.getvalue().rstrip("\n")
-    return tabulate(rows, headers=headers, tablefmt="github" if fmt == "markdown" else "simple", disable_numparse=True)
+    return text_table(rows, headers, markdown=fmt == "markdown")
 
 
 def emit_json(obj: Any) -> str:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from pydantic import TypeAdapter
-
 from ..families import ArchSpec
+from ..families.strict import json_schema
 from .emit import emit_json
 from .helptext import examples
 
@@ -19,4 +18,4 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> str:
-    return emit_json(TypeAdapter(ArchSpec).json_schema())
+    return emit_json(json_schema(ArchSpec))

@@ -13,14 +13,11 @@ transformers' GLM cannot express (LayerNorm, output or MLP biases): then `chatgl
 
 from __future__ import annotations
 
-import math
 from typing import Any
-
-from pydantic import TypeAdapter, ValidationError
 
 from ..errors import InvalidSpec
 from .hf_reader import ConfigReader, HFRead
-from .quantization import CONFIG_KEYS as QUANTIZATION_KEYS
+from .quantization_keys import CONFIG_KEYS as QUANTIZATION_KEYS
 from .registry import (
     FAMILIES,
     FORMAT_NAMES,
@@ -34,58 +31,29 @@ from .registry import (
     unexpressed,
 )
 from .spec import ArchBase
+from .strict import SchemaError
 
 ArchSpec = ArchBase  # one class for every family; what a generation allows is checked against the registry
 
-_ADAPTER = TypeAdapter(ArchSpec)
 
+def validate_spec(data: dict[str, Any], where: str, *, family_rules: bool = True) -> ArchBase:
+    """The spec a dict describes, or InvalidSpec with its first problem in one line.
 
-def validate_spec(data: dict[str, Any], where: str) -> ArchBase:
-    """Build the family's spec class from a dict, turning pydantic's report into one line."""
-    _reject_non_finite(data, where)
+    `family_rules=False` builds choices no generation has (the reference model can still
+    run them); every other rule holds regardless."""
     try:
-        return _ADAPTER.validate_python(data)
-    except ValidationError as exc:
-        raise InvalidSpec(where, describe_validation_error(exc)) from None
+        return ArchSpec.model_validate(data, context={"family_rules": family_rules})
+    except SchemaError as exc:
+        raise InvalidSpec(where, describe_schema_error(exc)) from None
 
 
-def _reject_non_finite(value: Any, where: str, path: str = "") -> None:
-    """pydantic's PositiveFloat takes inf (a rope factor of 1e999 in a config.json): no field may hold it or NaN."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise InvalidSpec(where, f"{path or 'value'}: must be a finite number, got {value}")
-    if isinstance(value, dict):
-        for key, item in value.items():
-            _reject_non_finite(item, where, f"{path}.{key}" if path else str(key))
-    elif isinstance(value, (list, tuple)):
-        for i, item in enumerate(value):
-            _reject_non_finite(item, where, f"{path}.{i}")
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    path = ".".join(str(p) for p in first["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
-    message = first["msg"].removeprefix("Value error, ")
-    # pydantic's words for a missing or unknown union tag mean nothing to a reader of a spec file.
-    if first["type"] == "union_tag_not_found":
-        tag = first.get("ctx", {}).get("discriminator", "").strip("'")
-        message = f'no "{tag}" key: not a modelkin spec' if tag else message
-    elif first["type"] == "union_tag_invalid":
-        ctx = first.get("ctx", {})
-        tag = ctx.get("discriminator", "").strip("'")
-        message = f"{tag} {ctx.get('tag')!r} is not one of {ctx.get('expected_tags')}"
-    elif first["type"] == "missing":
-        message = "missing"
-    elif first["type"] == "literal_error":
-        options = str(first.get("ctx", {}).get("expected", "")).replace(" or ", ", ")
-        message = f"{first['input']!r} is not one of {options}"
-        if path in ("family", "generation"):
-            # A spec of an unknown family or generation: what else is wrong with it says nothing more.
-            return f"{path} {message}"
-    more = f" (+{exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-    return f"{path}: {message}{more}" if path else message + more
-
-
-_UNION_TAGS = {"none", "linear", "dynamic", "yarn", "llama3"}  # RopeScaling's discriminator tags
+def describe_schema_error(exc: SchemaError) -> str:
+    first = exc.problems[0]
+    if first.kind == "literal" and first.loc in (("family",), ("generation",)):
+        # A spec of an unknown family or generation: what else is wrong with it says nothing more.
+        return f"{first.path} {first.message}"
+    more = f" (+{len(exc.problems) - 1} more)" if len(exc.problems) > 1 else ""
+    return f"{first.path}: {first.message}{more}" if first.loc else first.message + more
 
 
 def detect_model_type(config: dict[str, Any], where: str) -> str:

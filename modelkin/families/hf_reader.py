@@ -11,8 +11,7 @@ over can be reported as unknown instead of silently dropped.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..errors import InvalidSpec
 
@@ -61,14 +60,13 @@ BOOKKEEPING_KEYS = frozenset(
 )
 
 
-@dataclass
-class HFRead:
+class HFRead(NamedTuple):
     """What reading one config produced: the spec, and how each value was found."""
 
     spec: Any  # ArchSpec (a family subclass); Any to avoid an import cycle
     model_type: str
     provenance: dict[str, str]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[str]
 
 
 class ConfigReader:

@@ -15,9 +15,9 @@ cannot be held in that convention; that is the only check.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
 from math import prod
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from ..errors import InvalidSpec
 from .registry import FORMATS, default_format
@@ -34,8 +34,7 @@ OUTSIDE_MODEL = ("mtp", "buffer")
 VISION_PREFIXES = ("vision_model.", "multi_modal_projector.")
 
 
-@dataclass(frozen=True)
-class TensorSlot:
+class TensorSlot(NamedTuple):
     name: str
     shape: tuple[int, ...]
     component: Component
@@ -131,7 +130,12 @@ def default_convention(spec: ArchBase) -> str:
 
 
 def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
-    convention = convention or default_convention(spec)
+    """Every tensor the checkpoint of `spec` holds under `convention`'s names, in order."""
+    return list(_layout(spec, convention or default_convention(spec)))
+
+
+@functools.lru_cache(maxsize=16)  # inspect, claims and accounting ask for the same spec's layout
+def _layout(spec: ArchBase, convention: str) -> tuple[TensorSlot, ...]:
     if convention not in NAMES:
         raise InvalidSpec("convention", f"unknown naming convention {convention!r} (known: {', '.join(CONVENTIONS)})")
     _check_expressible(spec, convention)
@@ -241,7 +245,7 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
             slots.append(TensorSlot(f"{prefix}{role}.weight", (h,), "mtp", i))
         slots.append(TensorSlot(f"{prefix}eh_proj.weight", (h, 2 * h), "mtp", i))
         slots.append(TensorSlot(f"{prefix}shared_head.head.weight", (spec.vocab_size, h), "mtp", i))
-    return slots
+    return tuple(slots)
 
 
 def _check_expressible(spec: ArchBase, convention: str) -> None:

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, PositiveFloat, PositiveInt, model_validator
-
-from .strict import Strict
+from .strict import Field, PositiveFloat, PositiveInt, Strict, model_validator
 
 
 class Router(Strict):

@@ -50,10 +50,6 @@ Role = Literal["weights", "scales_zeros", "full_precision"]
 ROLES: tuple[Role, ...] = ("weights", "scales_zeros", "full_precision")
 Kind = Literal["linear", "head", "embedding"]
 
-# Config keys that state a quantization; read by `read_quantization`, so the family readers need not
-# warn about them.
-CONFIG_KEYS = frozenset({"quantization_config", "quantization", "compression_config"})
-
 # Bytes of one stored element, by safetensors dtype name (what the math assumes a tensor is stored in).
 _DTYPE_BYTES = {"I32": 4, "U32": 4, "F32": 4, "I64": 8, "F16": 2, "BF16": 2, "U8": 1, "I8": 1, "F8_E4M3": 1}
 _FLOATS = ("F16", "BF16", "F32")

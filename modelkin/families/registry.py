@@ -25,14 +25,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 # --- formats -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FormatDefaults:
+class FormatDefaults(NamedTuple):
     """Implicit defaults of one transformers config class (5.24), used when a key is absent."""
 
     config_class: str
@@ -104,8 +103,7 @@ def _shared_kind(spec: Any) -> str:
     return "sigmoid-gated" if spec.moe.shared_expert.gate else "plain"
 
 
-@dataclass(frozen=True)
-class Format:
+class Format(NamedTuple):
     """One `config.json` format; `name` is its `model_type` and its tensor naming's name."""
 
     name: str
@@ -115,7 +113,7 @@ class Format:
     writer: str
     naming: str  # a key of layout.NAMINGS
     native: bool  # transformers has a class for it (else remote code, read as data only)
-    expresses: Mapping[str, frozenset] = field(default_factory=dict)
+    expresses: Mapping[str, frozenset] = MappingProxyType({})
     defaults: FormatDefaults | None = None
     # Keys only this format's configs carry: a config of another model_type holding
     # two of them was mislabelled and would be read with the wrong defaults.
@@ -434,8 +432,7 @@ def _can(label: str, value: Any) -> str:
 # --- tokenizer facts ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Tokens:
+class Tokens(NamedTuple):
     """The kind of tokenizer a generation published, its special tokens, and which of them the config names."""
 
     kind: str  # a spec.TokenizerKind; a config does not say, so a generation's own is the best reading
@@ -478,7 +475,7 @@ _CHATGLM2 = Tokens(
     prefix=("[gMASK]", "sop"),
     tokenizer_class="PreTrainedTokenizerFast",
 )
-_CHATGLM3 = replace(_CHATGLM2, extra=(*_CHATGLM2.extra, *_GLM_ROLES))  # ChatGLM2's tokenizer plus the role tokens
+_CHATGLM3 = _CHATGLM2._replace(extra=(*_CHATGLM2.extra, *_GLM_ROLES))  # ChatGLM2's tokenizer plus the role tokens
 _GLM4 = Tokens(
     kind="tiktoken-bpe",
     bos=None,
@@ -493,8 +490,7 @@ _GLM4 = Tokens(
 # --- families and generations --------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Family:
+class Family(NamedTuple):
     name: str
     display: str
     # "module:function" (fields, config, candidates) -> (generation, how), used when
@@ -502,8 +498,7 @@ class Family:
     infer: str
 
 
-@dataclass(frozen=True)
-class Generation:
+class Generation(NamedTuple):
     name: str
     family: str
     display: str

@@ -15,11 +15,9 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Union
 
-from pydantic import Field, PositiveFloat, PositiveInt, ValidationInfo, model_validator
-
 from .moe import Moe
 from .registry import FAMILY_NAMES, GENERATION_NAMES, check_generation
-from .strict import Strict  # noqa: F401  (re-exported: the schemas' base)
+from .strict import Field, PositiveFloat, PositiveInt, Strict, ValidationInfo, model_validator
 
 # --- tokenizer -------------------------------------------------------------------
 

@@ -58,8 +58,7 @@ def exit_code(rows: list[dict[str, Any]]) -> int:
 
 
 def render_cache(rows: list[dict[str, Any]], markdown: bool = False) -> str:
-    from tabulate import tabulate
-
+    from ..text_table import text_table
     from ..units import count, nbytes
 
     if not rows:
@@ -77,4 +76,4 @@ def render_cache(rows: list[dict[str, Any]], markdown: bool = False) -> str:
         for r in rows
     ]
     headers = ["id", "revision", "family", "params", "dtype", "size on disk", "verdict"]
-    return tabulate(table, headers=headers, tablefmt="github" if markdown else "simple", disable_numparse=True)
+    return text_table(table, headers, markdown=markdown)

@@ -16,7 +16,7 @@ from ..errors import ModelkinError
 from ..families import read_hf_config
 from ..families.accounting import params_total, token_scaling
 from ..families.layout import NAMES, VISION_PREFIXES, layout
-from ..families.quantization import read_quantization
+from ..families.quantization_keys import may_state_quantization
 from .findings import Finding, new_report
 from .gather import Gathered
 from .index_file import check_index_against_headers
@@ -84,7 +84,7 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
     if g.config is None:
         # Not consistent: without a config nothing was checked (exit 1, see README "Exit codes").
         findings.append(Finding("error", "no-config", "no config.json: tensors counted, nothing to check them against"))
-        report["findings"] = [f.__dict__ for f in findings]
+        report["findings"] = [f._asdict() for f in findings]
         return report
 
     read = read_hf_config(g.config, where=g.config_path, name_hint=g.name_hint)
@@ -107,7 +107,11 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
         findings.append(Finding("error", "layout", exc.message))
         expected = {}
     report["params_expected"] = params_total(spec)
-    quant = read_quantization(g.config, g.hf_quant_config)
+    quant = None
+    if may_state_quantization(g.config, g.hf_quant_config):
+        from ..families.quantization import read_quantization
+
+        quant = read_quantization(g.config, g.hf_quant_config)
     if quant is not None and expected:
         from .quantized import check_quantized
 
@@ -199,7 +203,7 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
     report["generation_defaults"] = _generation_defaults(g, spec, findings)
     _rope_context(spec, findings)
     report["token_scaling"] = _token_scaling(g, spec, tokens, report["params_checkpoint"] or report["params_expected"])
-    report["findings"] = [f.__dict__ for f in findings]
+    report["findings"] = [f._asdict() for f in findings]
     return report
 
 

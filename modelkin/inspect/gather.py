@@ -9,7 +9,6 @@ runs code chosen by whoever wrote the file.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,24 +35,37 @@ TOKENIZER_FILES = (
 )
 
 
-@dataclass
 class Gathered:
-    target: str  # what the user named
-    name_hint: str  # folder or repo name, to tell generations apart
-    config: dict[str, Any] | None = None
-    config_path: str = "config.json"
-    generation_config: dict[str, Any] | None = None
-    hf_quant_config: dict[str, Any] | None = None  # NVIDIA ModelOpt's statement of its quantization
-    tokenizer: TokenizerInfo | None = None
-    index: Index | None = None
-    headers: dict[str, Header] = field(default_factory=dict)  # shard file name -> header
-    shard_sizes: dict[str, int] = field(default_factory=dict)
-    missing_shards: list[str] = field(default_factory=list)
-    pickle_files: list[str] = field(default_factory=list)
-    findings: list[Finding] = field(default_factory=list)
-    bytes_fetched: int | None = None  # Hub only: header bytes downloaded
-    source: str = "local"
-    gguf: GGUFModel | None = None  # a llama.cpp GGUF model instead of safetensors shards
+    """What was read of one checkpoint, filled in as each file is found. (A plain class: a
+    dataclass here made `inspect` import `dataclasses`, a seventh of its start-up; issue 16.)"""
+
+    def __init__(
+        self,
+        target: str,
+        name_hint: str,
+        *,
+        headers: dict[str, Header] | None = None,
+        shard_sizes: dict[str, int] | None = None,
+        source: str = "local",
+        bytes_fetched: int | None = None,
+        gguf: GGUFModel | None = None,
+    ) -> None:
+        self.target = target  # what the user named
+        self.name_hint = name_hint  # folder or repo name, to tell generations apart
+        self.config: dict[str, Any] | None = None
+        self.config_path = "config.json"
+        self.generation_config: dict[str, Any] | None = None
+        self.hf_quant_config: dict[str, Any] | None = None  # NVIDIA ModelOpt's statement of its quantization
+        self.tokenizer: TokenizerInfo | None = None
+        self.index: Index | None = None
+        self.headers: dict[str, Header] = headers or {}  # shard file name -> header
+        self.shard_sizes: dict[str, int] = shard_sizes or {}
+        self.missing_shards: list[str] = []
+        self.pickle_files: list[str] = []
+        self.findings: list[Finding] = []
+        self.bytes_fetched = bytes_fetched  # Hub only: header bytes downloaded
+        self.source = source
+        self.gguf = gguf  # a llama.cpp GGUF model instead of safetensors shards
 
 
 def read_small_json(path: Path, what: str) -> Any:

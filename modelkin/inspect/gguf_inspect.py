@@ -205,7 +205,7 @@ def inspect_gguf(model: GGUFModel, tokens: float | None = None, against: str | N
                 f"architecture {arch!r} is {why}: tensors counted, nothing to check them against",
             )
         )
-        report["findings"] = [f.__dict__ for f in findings]
+        report["findings"] = [f._asdict() for f in findings]
         return report
 
     shapes = {n: t.shape for n, t in tensors.items()}
@@ -217,7 +217,7 @@ def inspect_gguf(model: GGUFModel, tokens: float | None = None, against: str | N
         findings.append(
             Finding("error", "gguf-metadata", f"the metadata does not describe a valid model: {exc.message}")
         )
-        report["findings"] = [f.__dict__ for f in findings]
+        report["findings"] = [f._asdict() for f in findings]
         return report
     spec = read.spec
     for severity, code, message in read.notes:
@@ -280,7 +280,7 @@ def inspect_gguf(model: GGUFModel, tokens: float | None = None, against: str | N
         if scaling:
             source = "--tokens" if tokens is not None else f"catalog {entry.id}: {entry.training_tokens.source}"
             report["token_scaling"] = {**scaling, "source": source}
-    report["findings"] = [f.__dict__ for f in findings]
+    report["findings"] = [f._asdict() for f in findings]
     return report
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from modelkin.errors import UnreadableInput
 from modelkin.inspect.findings import Finding
@@ -24,12 +24,11 @@ from modelkin.jsonfile import DuplicateKey, reject_duplicate_keys
 INDEX_NAME = "model.safetensors.index.json"
 
 
-@dataclass(frozen=True)
-class Index:
+class Index(NamedTuple):
     path: str
     weight_map: dict[str, str]  # tensor name -> shard file name (relative)
     total_size: int | None = None  # metadata.total_size: bytes of tensor data over all shards
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = MappingProxyType({})
 
     @property
     def shards(self) -> list[str]:

@@ -11,9 +11,8 @@ SYMBOL = {"error": "✗", "warning": "!", "info": "·"}
 
 
 def render_text(report: dict[str, Any], markdown: bool = False) -> str:
-    from tabulate import tabulate
+    from ..text_table import text_table
 
-    fmt = "github" if markdown else "simple"
     h = (lambda t: f"## {t}") if markdown else (lambda t: f"{t}\n{'-' * len(t)}")
     lines = [f"# modelkin inspect: {report['target']}" if markdown else f"modelkin inspect: {report['target']}", ""]
     rows = [
@@ -56,13 +55,13 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
         )
     if "params_unique" in report:
         rows.append(["params counted once", f"{report['params_unique']:,}"])
-    lines += [tabulate(rows, tablefmt=fmt, disable_numparse=True), ""]
+    lines += [text_table(rows, markdown=markdown), ""]
 
     if quant:
         from .quantized import render_rows
 
         lines.append(h("Quantization"))
-        lines += [tabulate(render_rows(quant), tablefmt=fmt, disable_numparse=True), ""]
+        lines += [text_table(render_rows(quant), markdown=markdown), ""]
 
     if report["missing"] or report["unexpected"] or report["shape_mismatches"]:
         lines.append(h("Tensors"))
@@ -80,7 +79,7 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
     if report.get("gguf"):
         from .render_gguf import gguf_sections
 
-        lines += gguf_sections(report["gguf"], fmt, h)
+        lines += gguf_sections(report["gguf"], markdown, h)
     tok = report["tokenizer"]
     if tok:
         lines.append(h("Tokenizer"))
@@ -94,16 +93,16 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
         if tok["padding_rows"] is not None:
             trows.append(["padding rows", f"{tok['padding_rows']:,} ({tok['padding_params']:,} parameters)"])
         trows.append(["bos / eos / pad ids", f"{tok['bos_id']} / {tok['eos_id']} / {tok['pad_id']}"])
-        lines += [tabulate(trows, tablefmt=fmt, disable_numparse=True), ""]
+        lines += [text_table(trows, markdown=markdown), ""]
     gen = report["generation_defaults"]
     if gen:
         lines.append(h("Decoding defaults (generation_config.json)"))
-        lines += [tabulate([[k, v] for k, v in gen.items()], tablefmt=fmt, disable_numparse=True), ""]
+        lines += [text_table([[k, v] for k, v in gen.items()], markdown=markdown), ""]
     ts = report["token_scaling"]
     if ts:
         lines.append(h("Token scaling"))
         lines += [
-            tabulate(
+            text_table(
                 [
                     ["training tokens", count(ts["tokens"])],
                     ["tokens per parameter", f"{ts['tokens_per_param']:.1f}"],
@@ -111,8 +110,7 @@ def render_text(report: dict[str, Any], markdown: bool = False) -> str:
                     ["training compute 6·N·D", f"{ts['training_flops']:.3g} FLOP"],
                     ["source", ts["source"]],
                 ],
-                tablefmt=fmt,
-                disable_numparse=True,
+                markdown=markdown,
             ),
             "",
         ]

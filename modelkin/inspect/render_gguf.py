@@ -8,11 +8,11 @@ from typing import Any
 from ..units import count, nbytes
 
 
-def gguf_sections(gguf: dict[str, Any], fmt: str, heading: Callable[[str], str]) -> list[str]:
-    from tabulate import tabulate
+def gguf_sections(gguf: dict[str, Any], markdown: bool, heading: Callable[[str], str]) -> list[str]:
+    from ..text_table import text_table
 
     def table(rows: list[list[Any]], headers: list[str] | None = None) -> str:
-        return tabulate(rows, headers=headers or (), tablefmt=fmt, disable_numparse=True)
+        return text_table(rows, headers or (), markdown=markdown)
 
     files = gguf["files"]
     header_bytes = sum(f["header_bytes"] for f in files)

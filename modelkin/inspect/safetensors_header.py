@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 from modelkin.errors import UnreadableInput
 from modelkin.jsonfile import DuplicateKey, reject_duplicate_keys
@@ -52,8 +51,7 @@ _MAX_BITS = 2**64 * 8
 _METADATA_KEY = "__metadata__"
 
 
-@dataclass(frozen=True)
-class TensorInfo:
+class TensorInfo(NamedTuple):
     """One header entry; offsets are relative to the start of the data region."""
 
     name: str
@@ -73,8 +71,7 @@ class TensorInfo:
         return self.data_offsets[1] - self.data_offsets[0]
 
 
-@dataclass(frozen=True)
-class Header:
+class Header(NamedTuple):
     path: str
     file_size: int
     header_size: int  # the 8-byte length prefix's value

@@ -47,7 +47,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..configs.catalog import CatalogEntry, TargetEntry, entries, get
+from ..configs.catalog import CatalogEntry, entries, get
 from ..configs.gpus import REPORT_GPU
 from ..errors import ModelkinError
 from ..families import rope_math
@@ -131,7 +131,7 @@ def select_ids(ids: Sequence[str], all_models: bool = False, family: str | None 
     if not chosen:
         raise ModelkinError("report", "give catalog IDs, --family F or --all")
     unique = {e.id: e for e in chosen}
-    return [e if isinstance(e, TargetEntry) else e.id for e in sorted(unique.values(), key=_report_order)]
+    return [e if e.from_target else e.id for e in sorted(unique.values(), key=_report_order)]
 
 
 def _report_order(entry: CatalogEntry) -> tuple[Any, ...]:
@@ -153,7 +153,7 @@ def build_report(ids: Sequence[str | CatalogEntry], context: int, fit_gpu: str =
     selected = [i if isinstance(i, CatalogEntry) else get(i) for i in ids]
     # Models outside the catalog join it for the lineage lookups; they are never anyone's predecessor
     # unless selected.
-    catalog = entries() + [e for e in selected if isinstance(e, TargetEntry)]
+    catalog = entries() + [e for e in selected if e.from_target]
     if not selected:
         raise ModelkinError("report", "no models selected")
     models = [_facts(e, catalog, context) for e in selected]

@@ -268,14 +268,14 @@ def vllm_command(model: dict[str, Any], plan) -> str | None:
 
 
 def render_text(model: dict[str, Any], plan, fmt: str, explain: bool) -> str:
-    from tabulate import tabulate
+    from ..text_table import text_table
 
-    style = "github" if fmt == "markdown" else "simple"
+    markdown = fmt == "markdown"
     parts = [_headline(model, plan), _verdict(plan)]
     if plan.parallel.pp > 1:
         parts[-1] += f" (pipeline stage {plan.binding_stage} decides)"
-    parts.append(tabulate(_rows(plan), headers=["per GPU", "bytes", "share"], tablefmt=style, disable_numparse=True))
-    parts.append(tabulate(_answer_rows(plan), headers=["answer", "value"], tablefmt=style, disable_numparse=True))
+    parts.append(text_table(_rows(plan), ["per GPU", "bytes", "share"], markdown=markdown))
+    parts.append(text_table(_answer_rows(plan), ["answer", "value"], markdown=markdown))
     if plan.suggestions:
         parts.append("What would fit:\n" + "\n".join(f"  - {s}" for s in plan.suggestions))
     elif vllm_command(model, plan):
