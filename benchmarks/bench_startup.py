@@ -4,15 +4,17 @@ Sides, each its own process:
 - modelkin show:          `modelkin show llama-3.1-8b` (spec, parameter counts, KV cache, FLOPs);
 - import AutoConfig:      `python -c "from transformers import AutoConfig"`, the least one
                           can do in transformers to read a config;
-- import pydantic:        `python -c "import pydantic"`, the floor of a light command that
-                          validates with pydantic; `modelkin_over_floor` is show's wall over
-                          it, per pair (target ≤ 2×);
+- import pydantic:        `python -c "import pydantic"`, the floor issue 16 set for a light
+                          command (from when the spec was a pydantic model; modelkin no longer
+                          imports it); `modelkin_over_floor` is show's wall over it, per pair
+                          (target ≤ 2×);
 - accelerate meta count:  the same published config.json read with `AutoConfig.from_pretrained`,
                           the model built under accelerate's `init_empty_weights()` and
                           `sum(p.numel())`: the usual way to learn a parameter count.
 
-Plus, when `modelkin report` is wired into the CLI, `modelkin report --all` (target ≤ 3 s),
-and the other light commands (list, compare, inspect of a small checkpoint) for the record.
+Then every other light command (list, compare, schema, rope, fit, show of a 128-expert MoE)
+beside the same floor, alternating, each with `modelkin_over_floor` (target ≤ 2×), and
+`modelkin report --all` (target ≤ 3 s).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from .common import Side, bench_env, compare, modelkin_argv, over, python_argv
 
 MODEL = "llama-3.1-8b"
 PYDANTIC = "import pydantic"
+LIGHT = "light commands"
 
 ACCELERATE_META = """
 import sys
@@ -82,11 +85,20 @@ def run(quick: bool = False, repeats: int | None = None, workdir: Path | None = 
             Side("modelkin list", modelkin_argv("list")),
             Side("modelkin compare", modelkin_argv("compare", "llama-3-8b", "qwen2-7b", "glm-4-9b")),
             Side("modelkin schema", modelkin_argv("schema")),
+            Side("modelkin show (MoE, 128 experts)", modelkin_argv("show", "qwen3-30b-a3b")),
         ]
         if "rope" in commands:
             light.append(Side("modelkin rope", modelkin_argv("rope", MODEL)))
-        for side in light:  # alone: no baseline to set them against, only the figures
-            rows += compare("startup", side.name, [side], max(repeats, 3)).rows()
+        if "fit" in commands:
+            light.append(Side("modelkin fit", modelkin_argv("fit", MODEL, "--gpu", "H100")))
+        floor = Side(PYDANTIC, python_argv("import pydantic"))
+        light_result = compare("startup", LIGHT, [*light, floor], max(repeats, 3))
+        for row in light_result.rows():
+            if row["side"] != PYDANTIC:
+                row["modelkin_over_floor"] = over(light_result, row["side"], PYDANTIC)
+            for key in ("vs", "speedup", "rss_ratio"):  # ratios to the first side (`list`) mean nothing here
+                row.pop(key, None)
+            rows.append(row)
         if "report" in commands:
             out = root / "report"
             report = Side("modelkin report --all", modelkin_argv("report", "--all", "--out", str(out), "--force"))

@@ -138,6 +138,10 @@ def evaluate_targets(benches: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     out += floors
+    for row in benches.get("startup", {}).get("rows", []):
+        if row.get("case") == "light commands" and "modelkin_over_floor" in row:
+            what = f'{row["side"]}: ≤ 2× `python -c "import pydantic"`'
+            out.append(target(what, row, "modelkin_over_floor", 2, False, "×"))
     # Targets the other benchmarks judge row by row (reference forward ≤ 1.5×, tiny build + save ≤ 2 s).
     for row in benches.get("reference", {}).get("rows", []):
         if "ratio_ours_over_transformers" in row:

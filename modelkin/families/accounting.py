@@ -1,7 +1,7 @@
 """What an architecture costs, from the spec alone (pure Python).
 
-- Parameters: the sum over `layout(spec)` by component, so the count is
-  exactly the number of values a checkpoint holds.
+- Parameters: the sum over `layout(spec)` by component (taken over its outline,
+  `layout_outline`), so the count is exactly the number of values a checkpoint holds.
 - KV cache: 2 (K and V) × kv heads × head_dim values per token and layer; how
   many tokens a layer keeps depends on its attention kind (`attention_span`, the
   one place that knows): a sliding-window layer stops growing at its window.
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from .layout import layout
+from .layout import layout_outline
 from .spec import ArchBase
 
 DTYPE_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 1.0, "int4": 0.5}
@@ -32,9 +32,9 @@ def params_by_component(spec: ArchBase) -> dict[str, int]:
     """Parameters of the model by component; the MoE components (router, experts,
     shared_expert) appear only for models that have them."""
     counts: Counter[str] = Counter({c: 0 for c in COMPONENTS})
-    for slot in layout(spec):
+    for slot, n in layout_outline(spec):
         if slot.in_model:
-            counts[slot.component] += slot.numel
+            counts[slot.component] += slot.numel * n
     return dict(counts)
 
 
@@ -58,9 +58,9 @@ def params_outside_model(spec: ArchBase) -> dict[str, int]:
     """What published checkpoints store beside the model transformers builds: GLM-4.5's
     multi-token-prediction layers (their head copy included) and buffers stored as tensors."""
     counts: Counter[str] = Counter()
-    for slot in layout(spec):
+    for slot, n in layout_outline(spec):
         if not slot.in_model:
-            counts[slot.component] += slot.numel
+            counts[slot.component] += slot.numel * n
     return dict(counts)
 
 
@@ -75,7 +75,9 @@ def active_conventions(spec: ArchBase) -> dict[str, int]:
 
 def qkv_bias_params(spec: ArchBase) -> int:
     """Values in the query, key and value projections' biases."""
-    return sum(s.numel for s in layout(spec) if s.role in ("q", "k", "v", "qkv") and s.name.endswith(".bias"))
+    return sum(
+        s.numel * n for s, n in layout_outline(spec) if s.role in ("q", "k", "v", "qkv") and s.name.endswith(".bias")
+    )
 
 
 def matmul_params(spec: ArchBase) -> int:
@@ -83,13 +85,13 @@ def matmul_params(spec: ArchBase) -> int:
     by = params_by_component(spec)
     head = by["head"] if not spec.embeddings.tied else spec.vocab_size * spec.hidden_size
     linear_weights = sum(
-        s.numel
-        for s in layout(spec)
+        s.numel * n
+        for s, n in layout_outline(spec)
         if s.component in ("attention", "mlp", "router", "shared_expert") and s.name.endswith(".weight")
     )
     if spec.moe is not None:
         # Only the routed experts a token is sent to multiply it.
-        routed = sum(s.numel for s in layout(spec) if s.component == "experts")
+        routed = sum(s.numel * n for s, n in layout_outline(spec) if s.component == "experts")
         linear_weights += routed * spec.moe.experts_per_token // spec.moe.num_experts
     return linear_weights + head
 

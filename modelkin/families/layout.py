@@ -2,7 +2,9 @@
 
 One function, `layout(spec, convention)`, serves the reference model (its
 state dict must equal it), the inspector (headers are checked against it) and
-the accounting (the parameter count is its sum). Each convention is one table
+the accounting (the parameter count is its sum, taken over `layout_outline`:
+the same slots with each kind of layer built once and weighted by how many
+layers are like it, so that counting a 128-expert MoE does not name 18,000 tensors). Each convention is one table
 from a tensor's role to its name; nothing else differs between them.
 
 A convention is a format's name (the registry says which naming each format
@@ -16,6 +18,8 @@ cannot be held in that convention; that is the only check.
 from __future__ import annotations
 
 import functools
+from collections import Counter
+from collections.abc import Iterable
 from math import prod
 from typing import Literal, NamedTuple
 
@@ -134,8 +138,32 @@ def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
     return list(_layout(spec, convention or default_convention(spec)))
 
 
+def layout_outline(spec: ArchBase, convention: str | None = None) -> tuple[tuple[TensorSlot, int], ...]:
+    """`layout(spec)` for counting: (slot, how many such slots the checkpoint holds). Layers
+    differ only by their MLP kind (attention kinds differ in what they attend to, not in what
+    they store), so the first layer of each kind stands for all of its kind."""
+    return _outline(spec, convention or default_convention(spec))
+
+
 @functools.lru_cache(maxsize=16)  # inspect, claims and accounting ask for the same spec's layout
 def _layout(spec: ArchBase, convention: str) -> tuple[TensorSlot, ...]:
+    return tuple(_build(spec, convention, range(spec.num_layers)))
+
+
+@functools.lru_cache(maxsize=64)
+def _outline(spec: ArchBase, convention: str) -> tuple[tuple[TensorSlot, int], ...]:
+    kinds = spec.mlp_kinds()
+    first = {kind: kinds.index(kind) for kind in dict.fromkeys(kinds)}
+    like = {first[kind]: n for kind, n in Counter(kinds).items()}
+    stack = range(spec.num_layers)
+    return tuple(
+        (slot, like[slot.layer] if slot.layer in stack else 1)
+        for slot in _build(spec, convention, sorted(first.values()))
+    )
+
+
+def _build(spec: ArchBase, convention: str, built_layers: Iterable[int]) -> list[TensorSlot]:
+    """The slots of the non-layer tensors, of the layers `built_layers` and of the MTP layers."""
     if convention not in NAMES:
         raise InvalidSpec("convention", f"unknown naming convention {convention!r} (known: {', '.join(CONVENTIONS)})")
     _check_expressible(spec, convention)
@@ -229,7 +257,7 @@ def _layout(spec: ArchBase, convention: str) -> tuple[TensorSlot, ...]:
     mlp_slots = {"dense": dense_mlp, "moe": experts}
 
     kinds = spec.mlp_kinds()
-    for i in range(spec.num_layers):
+    for i in built_layers:
         block(i, kinds[i])
     if spec.norm.final_norm:
         norm(names["final_norm"], None)
@@ -245,7 +273,7 @@ def _layout(spec: ArchBase, convention: str) -> tuple[TensorSlot, ...]:
             slots.append(TensorSlot(f"{prefix}{role}.weight", (h,), "mtp", i))
         slots.append(TensorSlot(f"{prefix}eh_proj.weight", (h, 2 * h), "mtp", i))
         slots.append(TensorSlot(f"{prefix}shared_head.head.weight", (spec.vocab_size, h), "mtp", i))
-    return tuple(slots)
+    return slots
 
 
 def _check_expressible(spec: ArchBase, convention: str) -> None:
