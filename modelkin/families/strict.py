@@ -85,7 +85,6 @@ class Problem(NamedTuple):
     loc: tuple[str | int, ...]
     message: str
     kind: str  # "type", "value", "missing", "extra", "literal", "tag-missing", "tag-invalid"
-    detail: dict[str, Any] = {}
 
     @property
     def path(self) -> str:
@@ -327,7 +326,7 @@ def _literal(options: tuple) -> Checker:
         if any(type(value) is type(o) and value == o for o in options):
             return value
         listed = ", ".join(repr(o) for o in options)
-        problems.append(Problem(loc, f"{value!r} is not one of {listed}", "literal", {"options": options}))
+        problems.append(Problem(loc, f"{value!r} is not one of {listed}", "literal"))
         return _INVALID
 
     return check
