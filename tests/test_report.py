@@ -427,8 +427,12 @@ def test_four_models_fit_at_1400px_and_every_plot_names_them(tmp_path):
 @needs_chromium
 def test_whole_catalog_plots_have_no_overlapping_labels_and_name_every_model(tmp_path):
     ids = select_ids([], all_models=True)
-    out = write_report(build_report(ids, CONTEXT), tmp_path / "all")
-    _check_figures(_seen(out, tmp_path), ids)
+    data = build_report(ids, CONTEXT)
+    out = write_report(data, tmp_path / "all")
+    measured = _seen(out, tmp_path)
+    _check_figures(measured, ids)
+    # Every plot written is on the page too (the MoE plot beside its explanation).
+    assert len(measured["figures"]) == len(data.json["plots"]) == len(list((out / "plots").iterdir())) == 6
 
 
 def test_markdown_copy_never_asks_to_hover(written):

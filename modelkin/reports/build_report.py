@@ -229,6 +229,8 @@ def build_report(ids: Sequence[str | CatalogEntry], context: int, fit_gpu: str =
         blocks: list[Any] = [Prose(text)]
         if title.startswith("Positional encoding") and "rope" in figure_by_name:
             blocks.append(figure_by_name["rope"])
+        if title.startswith("Mixture of experts") and "active-vs-total" in figure_by_name:
+            blocks.append(figure_by_name["active-vs-total"])
         explain_blocks.append(Section(title, blocks=blocks))
     explain_section = Section("How the choices work", "explanations", explain_blocks)
     family_section = Section(
@@ -700,6 +702,7 @@ def _figures(models: Sequence[ModelFacts], context: int, fit_gpu: str = REPORT_G
     if moe:
         # Dense models sit on the diagonal (every parameter used per token); MoE models below it.
         shown = moe  # dense models would sit on the diagonal: the line stands for them
+        dense = [m.id for m in models if m.spec.moe is None]
         points = {m.id: (float(m.acc["params_total"]), float(m.acc["params_active"])) for m in shown}
         low = min(x for x, _ in points.values()) / 1.5
         high = max(x for x, _ in points.values()) * 1.5
@@ -718,7 +721,12 @@ def _figures(models: Sequence[ModelFacts], context: int, fit_gpu: str = REPORT_G
                 "Active vs total parameters",
                 "Memory holds the total (every expert), compute per token follows the active count (everything a "
                 "token passes through, embedding and head included). A dense model would lie on the diagonal; the distance "
-                "below it (log scale) is the mixture-of-experts saving.",
+                "below it (log scale) is the mixture-of-experts saving."
+                + (
+                    f" Not drawn (dense, every parameter active; the line stands for them): {', '.join(dense)}."
+                    if dense
+                    else ""
+                ),
             )
         )
 
