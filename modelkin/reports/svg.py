@@ -186,7 +186,7 @@ def log_axis(lo: float, hi: float, margin: float = 0.0, binary: bool = False) ->
 
 
 def category_axis(names: Sequence[str]) -> Axis:
-    return Axis("category", -0.5, len(names) - 0.5, list(enumerate(names)), grid=False)  # type: ignore[arg-type]
+    return Axis("category", -0.5, len(names) - 0.5, [(float(i), name) for i, name in enumerate(names)], grid=False)
 
 
 # --- the document ----------------------------------------------------------------------------
