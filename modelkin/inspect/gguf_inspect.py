@@ -239,7 +239,7 @@ def inspect_gguf(model: GGUFModel, tokens: float | None = None, against: str | N
 
     _check_tensors(spec, arch, facts, tensors, buffers, report, findings)
     _check_tokenizer(gguf["tokenizer"], spec, findings)
-    gguf["params"] = _params_accounting(spec, tensors, buffers, report)
+    gguf["params"] = _params_accounting(spec, arch, tensors, buffers, report)
     if reference is not None:
         from ..families.gguf_format import compare_to_reference
 
@@ -594,10 +594,10 @@ def _check_tokenizer(tok: dict[str, Any], spec, findings: list[Finding]) -> None
         )
 
 
-def _params_accounting(spec, tensors, buffers, report) -> dict[str, Any]:
+def _params_accounting(spec, arch, tensors, buffers, report) -> dict[str, Any]:
     """How the HF parameter count relates to what the GGUF stores."""
     dropped, added = [], []
-    if spec.family == "glm" and spec.norm.placement != "sandwich":
+    if arch == "chatglm":
         dropped.append(
             {
                 "what": "rotary_pos_emb.inv_freq",
@@ -614,13 +614,20 @@ def _params_accounting(spec, tensors, buffers, report) -> dict[str, Any]:
                 "(a buffer, not a parameter)",
             }
         )
-    whys = {
-        "mtp": "GLM-4.5's multi-token-prediction layers: stored by the checkpoint and by convert_hf_to_gguf, "
-        "not part of the model transformers builds",
-        "buffer": "the routers' e_score_correction_bias (buffers, not parameters), stored as blk.N.exp_probs_b.bias",
+    beside = {
+        "mtp": (
+            "MTP layers",
+            "GLM-4.5's multi-token-prediction layers (blk.N.nextn.* and their block): stored by the checkpoint "
+            "and by convert_hf_to_gguf, not part of the model transformers builds",
+        ),
+        "buffer": (
+            "exp_probs_b",
+            "the routers' e_score_correction_bias, a buffer in transformers, not a parameter",
+        ),
     }
     for component, values in report.get("params_beside_model", {}).items():
-        added.append({"what": component, "values": values, "why": whys.get(component, component)})
+        what, why = beside.get(component, (component, component))
+        added.append({"what": what, "values": values, "why": why})
     if spec.embeddings.tied:
         head = tensors.get("output.weight")
         if head is not None:
