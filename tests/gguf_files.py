@@ -314,11 +314,13 @@ def _write_sparse(w: Any, path: Path, tensors: dict[str, tuple[int, ...]], types
 
 def q4_k_m_like(name: str, shape: tuple[int, ...]) -> str:
     """Types in the spirit of llama.cpp's Q4_K_M mix: Q6_K for the head and for attn_v / ffn_down of
-    every other layer, Q4_K for other matrices, F32 for norms and biases."""
+    every other layer, Q4_K for other matrices, F32 for norms and biases. Rows that are not whole
+    256-blocks take llama.cpp's fallbacks (Q4_K -> Q5_0, Q6_K -> Q8_0), as GLM-4.5-Air's 1408-wide
+    experts do."""
     if len(shape) < 2:
         return "F32"
     if name == "output.weight" or (
         name.endswith(("attn_v.weight", "ffn_down.weight")) and int(name.split(".")[1]) % 2 == 0
     ):
-        return "Q6_K"
-    return "Q4_K"
+        return "Q6_K" if shape[-1] % 256 == 0 else "Q8_0"
+    return "Q4_K" if shape[-1] % 256 == 0 else "Q5_0"
