@@ -229,6 +229,8 @@ def write_gguf(
     eos = config.get("eos_token_id")
     if eos not in (None, []):
         w.add_eos_token_id(eos[0] if isinstance(eos, list) else eos)
+    if config.get("pad_token_id") is not None:  # gguf.SpecialVocab writes the checkpoint's pad token
+        w.add_pad_token_id(config["pad_token_id"])
     if chat_template:
         w.add_chat_template(chat_template)
     w.add_file_type({"F32": 0, "F16": 1, "Q8_0": 7, "Q4_K_M": 15}[dtype])  # gguf.LlamaFileType

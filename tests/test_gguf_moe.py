@@ -109,6 +109,19 @@ def test_qwen2_moe_shared_expert_and_its_gate(files, cli):
     assert {"blk.0.ffn_gate_inp_shexp.weight", "blk.0.ffn_up_shexp.weight"} <= names
 
 
+def beside_the_model(config: dict) -> dict[str, int]:
+    """What a GLM-4.5 checkpoint stores beside transformers' model, counted from the HF tensors
+    themselves: the routers' correction-bias buffers and the MTP layers."""
+    shapes, _ = hf_tensors(config)
+    n = config["num_hidden_layers"]
+    bias = ".mlp.gate.e_score_correction_bias"
+    layer = {k: int(k.split(".")[2]) for k in shapes if k.startswith("model.layers.")}
+    return {
+        "buffer": sum(math.prod(s) for k, s in shapes.items() if k.endswith(bias)),
+        "mtp": sum(math.prod(shapes[k]) for k, i in layer.items() if i >= n and not k.endswith(bias)),
+    }
+
+
 def test_glm_4_5_mtp_layer_and_correction_bias_are_beside_the_model(files, cli):
     path, count, config = files["glm-4.5"]
     code, report, _ = inspect_json(cli, str(path))
@@ -117,15 +130,7 @@ def test_glm_4_5_mtp_layer_and_correction_bias_are_beside_the_model(files, cli):
     assert report["spec"]["num_layers"] == n and report["spec"]["layers"]["mtp"] == mtp
     hf = report["gguf"]["hf_config"]
     assert hf["first_k_dense_replace"] == config["first_k_dense_replace"] and hf["n_shared_experts"] == 1
-    # What the checkpoint stores beside transformers' model, counted from the HF tensors themselves.
-    shapes, _ = hf_tensors(config)
-    biases = sum(math.prod(s) for k, s in shapes.items() if k.endswith("e_score_correction_bias"))
-    mtp_values = sum(
-        math.prod(s)
-        for k, s in shapes.items()
-        if k.startswith("model.layers.") and int(k.split(".")[2]) >= n and not k.endswith("e_score_correction_bias")
-    )
-    assert report["params_beside_model"] == {"buffer": biases, "mtp": mtp_values}
+    assert report["params_beside_model"] == beside_the_model(config)
     names = {t.name for t in gguf.GGUFReader(path).tensors}
     assert {f"blk.{n}.nextn.eh_proj.weight", f"blk.{n}.nextn.embed_tokens.weight", "blk.1.exp_probs_b.bias"} <= names
     assert "blk.0.post_attention_norm.weight" in names and "blk.0.ffn_gate.weight" in names  # dense layer 0
@@ -203,6 +208,22 @@ def test_wrong_experts_per_token_against_the_original(tmp_path, files, cli):
 
 
 # --- full size -------------------------------------------------------------------------------------
+
+
+def test_full_size_glm_4_5_air_with_its_mtp_layer(tmp_path, cli):
+    """GLM-4.5-Air's config at full size, MTP layer included (as convert_hf_to_gguf keeps it by default),
+    1408-wide experts in llama.cpp's Q5_0 / Q8_0 fallbacks; the catalog entry found from the file name."""
+    entry = get("glm-4.5-air")
+    path = tmp_path / "GLM-4.5-Air-Q4_K_M.gguf"
+    count = write_gguf(path, entry.config, name="GLM 4.5 Air", sparse_types=q4_k_m_like, dtype="Q4_K_M")
+    code, report, err = inspect_json(cli, str(path))
+    assert code == 0, (err, report.get("findings"))
+    assert report["gguf"]["reference"] == {"id": "catalog glm-4.5-air", "differences": []}
+    assert report["params_expected"] == count  # Glm4MoeForCausalLM on the meta device: no MTP layer
+    beside = beside_the_model(entry.config)
+    assert report["params_beside_model"] == beside
+    assert report["params_checkpoint"] == count + beside["mtp"] + beside["buffer"]
+    assert {q["type"] for q in report["gguf"]["quantization"]} >= {"Q5_0", "Q4_K"}
 
 
 def test_full_size_qwen3_30b_a3b_q4_k_m(tmp_path, cli):
