@@ -1,8 +1,8 @@
 """The optional parts of modelkin and the packages each needs (pyproject's optional-dependencies).
 
 `pip install modelkin` brings what the light commands need; `modelkin[build]` adds the torch
-side (the reference model, `build`, `--check`, `--meta`, tiny tokenizers) and `modelkin[plots]`
-the report's plots. Import names equal the distribution names here; a test holds this table
+side (the reference model, `build`, `--check`, `--meta`, tiny tokenizers). The report's plots
+need no extra: modelkin draws them as SVG itself (reports/svg.py). Import names equal the distribution names here; a test holds this table
 equal to pyproject.toml.
 """
 
@@ -14,7 +14,6 @@ from .errors import ModelkinError
 
 EXTRAS: dict[str, tuple[str, ...]] = {
     "build": ("torch", "transformers", "accelerate", "safetensors", "tokenizers"),
-    "plots": ("matplotlib",),
 }
 
 

@@ -1,12 +1,14 @@
-"""`pip install modelkin` is enough for the light commands; the torch side and the plots are extras.
+"""`pip install modelkin` is enough for the light commands, the report's plots included; the torch
+side is an extra.
 
 1. The distribution's requirements (pyproject.toml, from which pip builds the metadata): the
-   base install names no package of the build or plots extras, `modelkin.extras` lists exactly
-   what pyproject's extras do, and `dev` brings both extras (so the README's test command
+   base install names no package of the build extra, `modelkin.extras` lists exactly what
+   pyproject's extras do, and `dev` brings the build extra (so the README's test command
    installs everything the tests need).
 2. A fresh interpreter in which every installed package outside the base install's dependency
    closure (computed from the installed packages' own metadata) cannot be imported runs each
-   light command to success, and `build` refuses in one line naming the extra to install.
+   light command to success, `report` writes every plot, and `build` refuses in one line naming
+   the extra to install.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -50,9 +53,7 @@ def test_extras_table_matches_pyproject(project):
     for extra, packages in EXTRAS.items():
         assert {_name(r) for r in optional[extra]} == {_name(p) for p in packages}, extra
     dev = set(optional["dev"])
-    assert any(
-        r.replace(" ", "").startswith("modelkin[") and {"build", "plots"} <= set(re.split(r"[\[\],]", r)) for r in dev
-    ), dev
+    assert any(r.replace(" ", "").startswith("modelkin[") and "build" in re.split(r"[\[\],]", r) for r in dev), dev
 
 
 # Runs in a fresh interpreter: blocks every installed top-level module whose distribution is not in
@@ -117,12 +118,21 @@ def test_light_commands_run_on_the_base_install_alone(project, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     result = json.loads(proc.stdout)
-    # The block must bite: what the extras bring is installed here (the dev install) and blocked.
+    # The block must bite: what the extras and the test tools bring is installed here and blocked
+    # (matplotlib drew the plots until modelkin drew its own SVG).
     assert {"torch", "transformers", "matplotlib"} <= set(result["blocked"]), result["blocked"]
     *steps, built = result["steps"]
     for step in steps:
         assert step["code"] == 0, step
-    assert "plots need matplotlib: pip install 'modelkin[plots]'" in steps[-1]["out"]
+    # Every plot the report names is written, and is inline in the page: a light install loses none.
+    report = tmp_path / "report"
+    plots = json.loads((report / "report.json").read_text(encoding="utf-8"))["plots"]
+    assert {p["name"] for p in plots} >= {"params", "kv-cache", "tokens", "fit", "rope"}, plots
+    assert sorted(p["svg"] for p in plots) == sorted(f"plots/{f.name}" for f in (report / "plots").iterdir())
+    for plot in plots:
+        assert ElementTree.parse(report / plot["svg"]).getroot().tag == "{http://www.w3.org/2000/svg}svg"
+    assert (report / "report.html").read_text(encoding="utf-8").count("<svg") == len(plots)
+    assert f"{len(plots)} plots" in steps[-1]["out"]
     assert built["code"] == 2 and built["err"].count("\n") == 1, built
     assert "pip install 'modelkin[build]'" in built["err"] and "Traceback" not in built["err"]
     assert not (tmp_path / "tiny").exists()

@@ -1,7 +1,7 @@
 """The comparison report: JSON shape, CSV, atomic writing, highlights, and a real browser.
 
 Independent truths: the raw published config.json values stored in the catalog (not the
-specs our reader derives), published parameter counts, Python's csv/json parsers, matplotlib's
+specs our reader derives), published parameter counts, Python's csv/json/XML parsers, matplotlib's
 PNG reader for the screenshot's pixels, and headless Chromium.
 """
 
@@ -12,6 +12,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
@@ -112,8 +113,12 @@ def test_json_has_the_documented_shape(written):
         }
     for table in doc["tables"]:
         assert (written / table["csv"]).is_file()
+    assert doc["plots"] and sorted(p["svg"] for p in doc["plots"]) == sorted(
+        f"plots/{p.name}" for p in (written / "plots").iterdir()
+    )
     for plot in doc["plots"]:
-        assert (written / plot["png"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        root = ElementTree.parse(written / plot["svg"]).getroot()  # a well-formed SVG document
+        assert root.tag == "{http://www.w3.org/2000/svg}svg" and root.get("viewBox"), plot
     assert doc["explanations"] and all(e["markdown"] for e in doc["explanations"])
 
 
@@ -422,8 +427,12 @@ def test_four_models_fit_at_1400px_and_every_plot_names_them(tmp_path):
 @needs_chromium
 def test_whole_catalog_plots_have_no_overlapping_labels_and_name_every_model(tmp_path):
     ids = select_ids([], all_models=True)
-    out = write_report(build_report(ids, CONTEXT), tmp_path / "all")
-    _check_figures(_seen(out, tmp_path), ids)
+    data = build_report(ids, CONTEXT)
+    out = write_report(data, tmp_path / "all")
+    measured = _seen(out, tmp_path)
+    _check_figures(measured, ids)
+    # Every plot written is on the page too (the MoE plot beside its explanation).
+    assert len(measured["figures"]) == len(data.json["plots"]) == len(list((out / "plots").iterdir())) == 6
 
 
 def test_markdown_copy_never_asks_to_hover(written):

@@ -108,8 +108,9 @@ def gather_local(target: str, gguf_file: str | None = None) -> Gathered:
     else:
         shard_names = sorted(p.name for p in path.glob("*.safetensors"))
     for name in shard_names:
-        shard = checked_shard_path(path, name, str(index_path if g.index else path / name))
-        if not shard.is_file():
+        # The index's shard names were checked as it was read; a globbed name may be a symlink.
+        shard = path / name if g.index else checked_shard_path(path, name, str(path / name))
+        if not os.path.isfile(shard):
             g.missing_shards.append(name)
             continue
         header = read_header(shard)

@@ -1,13 +1,13 @@
 """Collect everything a comparison report shows: `build_report(ids, context) -> ReportData`.
 
 `ReportData` holds the page as blocks (`sections`, rendered to HTML and Markdown by
-`write.py`), the tables again as a list (one CSV each), the plots (SVG inline in the HTML,
-PNG beside the Markdown) and `json`, the machine-readable report.
+`write.py`), the tables again as a list (one CSV each), the plots (SVG: inline in the HTML, a
+file beside the Markdown) and `json`, the machine-readable report.
 
 Report JSON shape (`report.json`; `schema` changes when a key is removed or changes meaning):
 
     {
-      "schema": "modelkin-report/1",
+      "schema": "modelkin-report/2",
       "title": str,
       "generator": "modelkin <version>",
       "context": int,                        # tokens, for the KV-cache and FLOP figures
@@ -35,7 +35,7 @@ Report JSON shape (`report.json`; `schema` changes when a key is removed or chan
       "token_scaling": [{"id": str, "params": int, "tokens": int, "tokens_per_param": float,
                          "chinchilla_multiple": float, "training_flops": float, "source": str}],
       "tables": [{"id": str, "title": str, "csv": "<id>.csv", "headers": [str]}],
-      "plots": [{"name": str, "title": str, "png": "plots/<name>.png"}],
+      "plots": [{"name": str, "title": str, "svg": "plots/<name>.svg"}],
       "explanations": [{"title": str, "markdown": str}]
     }
 """
@@ -76,7 +76,7 @@ from .lineage import (
 )
 from .page import Cell, Figure, Prose, Section, Table
 
-SCHEMA = "modelkin-report/1"
+SCHEMA = "modelkin-report/2"  # 2: plots are named by their "svg" file (1 had "png")
 GIB = 2**30
 # The feature matrix is split into tables a reader can take in; rows of `feature_rows` not
 # named here land in the last table, so a newly added choice is never lost.
@@ -106,7 +106,7 @@ class ReportData:
     subtitle: str
     sections: list[Section]
     tables: list[Table]  # every table once, in page order; each becomes <id>.csv
-    figures: list[tuple[Figure, bytes]] = field(default_factory=list)  # (figure, PNG bytes)
+    figures: list[Figure] = field(default_factory=list)  # each also written as plots/<name>.svg
     json: dict[str, Any] = field(default_factory=dict)
     footer: str = ""
 
@@ -159,7 +159,7 @@ def build_report(ids: Sequence[str | CatalogEntry], context: int, fit_gpu: str =
     models = [_facts(e, catalog, context) for e in selected]
     steps = lineage(selected, catalog)
     figures = _figures(models, context, fit_gpu)
-    figure_by_name = {f.name: (f, png) for f, png in figures}
+    figure_by_name = {f.name: f for f in figures}
 
     feature_tables = _feature_tables(models)
     params_table, memory_table, compute_table = _accounting_tables(models, context)
@@ -211,9 +211,9 @@ def build_report(ids: Sequence[str | CatalogEntry], context: int, fit_gpu: str =
                 "of context (2 FLOPs per multiply-add; training ≈ 3× forward)."
             ),
             params_table,
-            *[figure_by_name[name][0] for name in ("params",) if name in figure_by_name],
+            *[figure_by_name[name] for name in ("params",) if name in figure_by_name],
             memory_table,
-            *[figure_by_name[name][0] for name in ("kv-cache", "fit") if name in figure_by_name],
+            *[figure_by_name[name] for name in ("kv-cache", "fit") if name in figure_by_name],
             compute_table,
             quant_table,
         ],
@@ -222,13 +222,15 @@ def build_report(ids: Sequence[str | CatalogEntry], context: int, fit_gpu: str =
     if scaling_table:
         scaling_blocks += [scaling_table]
     if "tokens" in figure_by_name:
-        scaling_blocks.append(figure_by_name["tokens"][0])
+        scaling_blocks.append(figure_by_name["tokens"])
     scaling_section = Section("Token scaling", "token-scaling", scaling_blocks)
     explain_blocks: list[Any] = []
     for title, text in texts:
         blocks: list[Any] = [Prose(text)]
         if title.startswith("Positional encoding") and "rope" in figure_by_name:
-            blocks.append(figure_by_name["rope"][0])
+            blocks.append(figure_by_name["rope"])
+        if title.startswith("Mixture of experts") and "active-vs-total" in figure_by_name:
+            blocks.append(figure_by_name["active-vs-total"])
         explain_blocks.append(Section(title, blocks=blocks))
     explain_section = Section("How the choices work", "explanations", explain_blocks)
     family_section = Section(
@@ -603,15 +605,13 @@ def _fit_job(models: Sequence[ModelFacts], gpu_name: str) -> tuple[Any, ...]:
     )
 
 
-def _figures(models: Sequence[ModelFacts], context: int, fit_gpu: str = REPORT_GPU) -> list[tuple[Figure, bytes]]:
+def _figures(models: Sequence[ModelFacts], context: int, fit_gpu: str = REPORT_GPU) -> list[Figure]:
     """Every plot names every selected model: models that would draw the same line or point share
     it and its label, and a model a plot cannot show (no published token count) is named in the
     caption instead."""
-    from ..extras import missing
+    from . import plots
 
-    if missing("plots"):  # a light install: the report without its plots (`modelkin[plots]` adds them)
-        return []
-    # (plots function, args, kwargs, figure name, figure title, caption); drawn together below.
+    # (plots function, args, kwargs, figure name, figure title, caption); drawn below.
     jobs: list[tuple[str, tuple[Any, ...], dict[str, Any], str, str, str]] = []
 
     series = {c: [m.acc["params_by_component"][c] for m in models] for c in COMPONENTS}
@@ -702,6 +702,7 @@ def _figures(models: Sequence[ModelFacts], context: int, fit_gpu: str = REPORT_G
     if moe:
         # Dense models sit on the diagonal (every parameter used per token); MoE models below it.
         shown = moe  # dense models would sit on the diagonal: the line stands for them
+        dense = [m.id for m in models if m.spec.moe is None]
         points = {m.id: (float(m.acc["params_total"]), float(m.acc["params_active"])) for m in shown}
         low = min(x for x, _ in points.values()) / 1.5
         high = max(x for x, _ in points.values()) * 1.5
@@ -720,7 +721,12 @@ def _figures(models: Sequence[ModelFacts], context: int, fit_gpu: str = REPORT_G
                 "Active vs total parameters",
                 "Memory holds the total (every expert), compute per token follows the active count (everything a "
                 "token passes through, embedding and head included). A dense model would lie on the diagonal; the distance "
-                "below it (log scale) is the mixture-of-experts saving.",
+                "below it (log scale) is the mixture-of-experts saving."
+                + (
+                    f" Not drawn (dense, every parameter active; the line stands for them): {', '.join(dense)}."
+                    if dense
+                    else ""
+                ),
             )
         )
 
@@ -739,40 +745,10 @@ def _figures(models: Sequence[ModelFacts], context: int, fit_gpu: str = REPORT_G
         )
     )
 
-    drawn = _draw_all([(function, args, kwargs) for function, args, kwargs, *_ in jobs])
     return [
-        (Figure(title, output.svg, caption=caption, name=name), output.png)
-        for (_, _, _, name, title, caption), output in zip(jobs, drawn)
+        Figure(title, getattr(plots, function)(*args, **kwargs).svg, caption=caption, name=name)
+        for function, args, kwargs, name, title, caption in jobs
     ]
-
-
-def _draw(job: tuple[str, tuple[Any, ...], dict[str, Any]]) -> Any:
-    from . import plots
-
-    function, args, kwargs = job
-    return getattr(plots, function)(*args, **kwargs)
-
-
-def _draw_all(jobs: list[tuple[str, tuple[Any, ...], dict[str, Any]]]) -> list[Any]:
-    """Draw the plots, two at a time in forked workers where possible.
-
-    matplotlib's layout and rendering are CPU-bound and each figure is independent, so on a
-    machine with two cores this halves the wall time of `report --all` (the command's budget is
-    3 s and plots are most of it). Forking keeps the parent's imports; without fork, serially.
-    """
-    import multiprocessing
-    import os
-
-    if len(jobs) > 1 and (os.cpu_count() or 1) > 1 and "fork" in multiprocessing.get_all_start_methods():
-        from concurrent.futures import ProcessPoolExecutor
-        from concurrent.futures.process import BrokenProcessPool
-
-        try:
-            with ProcessPoolExecutor(max_workers=2, mp_context=multiprocessing.get_context("fork")) as pool:
-                return list(pool.map(_draw, jobs))
-        except (OSError, BrokenProcessPool):
-            pass  # no processes to be had: draw here instead
-    return [_draw(job) for job in jobs]
 
 
 def _kv_label(group: Sequence[ModelFacts], per_token: float) -> str:
@@ -841,6 +817,6 @@ def _json(
         "tables": [
             {"id": t.id, "title": t.title, "csv": f"{t.id}.csv", "headers": list(t.headers)} for t in data.tables
         ],
-        "plots": [{"name": f.name, "title": f.title, "png": f"plots/{f.name}.png"} for f, _ in data.figures],
+        "plots": [{"name": f.name, "title": f.title, "svg": f"plots/{f.name}.svg"} for f in data.figures],
         "explanations": [{"title": title, "markdown": text.strip()} for title, text in texts],
     }

@@ -16,7 +16,7 @@ from ..families.registry import FAMILY_NAMES
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.description = "Write report.html, report.md, report.json, one CSV per table and plots/*.png into DIR."
+    p.description = "Write report.html, report.md, report.json, one CSV per table and plots/*.svg into DIR."
     p.add_argument(
         "ids",
         nargs="*",
@@ -58,6 +58,4 @@ def run(args: argparse.Namespace) -> str:
     data = build_report(ids, args.context, args.gpu)
     out = write_report(data, args.out, force=args.force)
     files = ["report.html", "report.md", "report.json", f"{len(data.tables)} CSV", f"{len(data.figures)} plots"]
-    if not data.figures:
-        files[-1] += " (plots need matplotlib: pip install 'modelkin[plots]')"
     return f"wrote a report on {len(ids)} model{'s' if len(ids) != 1 else ''} to {out}/ ({', '.join(files)})"

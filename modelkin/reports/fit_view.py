@@ -3,7 +3,7 @@
 The arithmetic is `families.planning` (pure Python); this module turns flags into its
 requests and its `Plan` into a table, an `--explain` listing (every formula with the
 model's numbers substituted) or JSON. `--plot FILE.svg` draws memory against context.
-Light: no torch, no transformers; matplotlib only when a plot is asked for.
+Light: no torch, no transformers (the plot is modelkin's own SVG).
 """
 
 from __future__ import annotations

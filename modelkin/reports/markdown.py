@@ -33,9 +33,10 @@ def render_markdown(
     image_dir_rel: str | None,
     highlight_legend: str = HIGHLIGHT_LEGEND,
 ) -> str:
-    """A GitHub-flavoured Markdown document; figures link to `{image_dir_rel}/{name}.png`.
+    """A GitHub-flavoured Markdown document; figures link to `{image_dir_rel}/{name}.svg`
+    (GitHub, GitLab and VS Code show SVG images in Markdown).
 
-    With `image_dir_rel=None` no PNGs exist, so figures appear as their title and caption only.
+    With `image_dir_rel=None` no image files exist, so figures appear as their title and caption only.
     """
     out = [f"# {_escape_line(title)}", ""]
     for section in sections:
@@ -113,7 +114,7 @@ def _table(table: Table, level: int, legend: str, out: list[str]) -> None:
 def _figure(figure: Figure, image_dir_rel: str | None, out: list[str]) -> None:
     if image_dir_rel is not None:
         directory = image_dir_rel.rstrip("/")
-        target = f"{directory}/{figure.file_stem}.png" if directory else f"{figure.file_stem}.png"
+        target = f"{directory}/{figure.file_stem}.svg" if directory else f"{figure.file_stem}.svg"
         out += [f"![{_escape_alt(figure.title)}]({target})", ""]
     caption = f" {_escape_line(figure.caption)}" if figure.caption else ""
     out += [f"*Figure: {_escape_line(figure.title)}.*{caption}", ""]

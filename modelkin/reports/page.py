@@ -60,7 +60,7 @@ class Table:
 
 @dataclass(frozen=True)
 class Figure:
-    """An SVG figure; `name` is the file stem of its PNG twin in Markdown output."""
+    """An SVG figure; `name` is its file stem in the report folder (plots/<name>.svg, linked from Markdown)."""
 
     title: str
     svg: str
@@ -180,7 +180,7 @@ def svg_for_inline(svg: str, prefix: str) -> str:
     """Make a standalone SVG document embeddable in HTML.
 
     Drops the XML prolog, DOCTYPE and metadata, and prefixes every id (and the references to it)
-    because matplotlib reuses ids like `figure_1` and clip-path hashes across figures, which
+    because every figure uses the same ids (`plot-area`, `plot-clip`, `point-label-N`), which
     would collide when several figures share one page.
     """
     svg = re.sub(r"<\?xml[^>]*\?>\s*", "", svg)
@@ -444,7 +444,7 @@ thead th button::after { content: "\\2195"; color: var(--muted); font-size: 0.8e
 thead th[aria-sort="ascending"] button::after { content: "\\25B2"; opacity: 1; }
 thead th[aria-sort="descending"] button::after { content: "\\25BC"; opacity: 1; }
 figure { margin: 1.6rem 0; }
-/* Plots have a white background (see plots.py), so in dark mode they sit on a white card,
+/* Plots have a white background (see svg.py), so in dark mode they sit on a white card,
    dimmed slightly to cut the glare. Capped width keeps plot text near body-text size. */
 .figure-card { background: var(--card); border: 1px solid var(--border); border-radius: 6px; padding: 0.5rem;
   max-width: 48rem; }

@@ -1,71 +1,61 @@
-"""Report plots rendered with matplotlib, each once as SVG (for HTML) and once as PNG (for Markdown).
+"""The report's plot kinds, each drawn as one SVG document (inline in report.html, a file beside
+report.md, `fit --plot FILE.svg`).
 
-matplotlib is imported inside the functions so that importing this module stays cheap for
-commands that never plot. We build `matplotlib.figure.Figure` objects directly instead of going
-through pyplot: no global figure registry, no backend selection, nothing to close.
-
-Output is deterministic (two renders of the same data are byte-identical): the SVG hash salt is
-fixed, SVG text stays text (`svg.fonttype='none'`), and the date metadata is dropped.
-
-Colour choice: every figure has an opaque white background, like a printed figure. The HTML page
-shows it as a white card in both light and dark mode, so one palette (Okabe-Ito, chosen because
-it stays distinguishable for the common forms of colour blindness) only has to work on white.
+modelkin draws them itself (svg.py, chart.py), with the standard library only: `report` writes
+every plot on a light install, and drawing costs milliseconds, not a plotting library's import.
+Output is deterministic: two renders of the same data are byte-identical.
 """
 
 from __future__ import annotations
 
-import io
 import math
-import textwrap
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:  # typing only; importing matplotlib at runtime is deferred to the functions
-    from matplotlib.axes import Axes
-    from matplotlib.figure import Figure as MplFigure
+from .chart import POINT_LABEL_ID, Chart, Entry
+from .svg import (
+    LINE_WIDTH,
+    SMALL_SIZE,
+    Axis,
+    ascent,
+    binary_count,
+    category_axis,
+    colour,
+    compact_number,
+    line_height,
+    linear_axis,
+    log_axis,
+    style,
+    text_width,
+)
 
-# Okabe-Ito, reordered so that yellow (weak on white) comes last. Past eight series the
-# colours repeat with another dash pattern, so a whole-catalog plot never runs out of styles.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442")
-DASHES = ("solid", (0, (5, 2)), (0, (1, 1.3)), (0, (6, 2, 1.5, 2)))
-FIGSIZE = (7.0, 4.0)  # inches; 504x288 pt, fits the HTML content column at ~100%
-LEGEND_FONT = 8.0
-LABEL_FONT = 8.0
-# Artists that tests find in the SVG by id (matplotlib writes an artist's gid as its group id).
+__all__ = [
+    "PLOT_AREA_GID",
+    "POINT_LABEL_GID",
+    "PlotOutput",
+    "binary_count",
+    "compact_number",
+    "lines",
+    "memory_vs_context",
+    "scatter_with_reference",
+    "spectra",
+    "stacked_bars",
+]
+
+# Ids tests find in the SVG.
 PLOT_AREA_GID = "plot-area"
-POINT_LABEL_GID = "point-label"
-_RC = {
-    "svg.hashsalt": "modelkin",
-    "svg.fonttype": "none",
-    # DejaVu Sans is what matplotlib measures text with; Verdana has similar widths for browsers
-    # that lack DejaVu. A short list keeps the per-<text> style attribute short.
-    "font.family": "sans-serif",
-    "font.sans-serif": ["DejaVu Sans", "Verdana", "sans-serif"],
-    "font.size": 9.5,
-    "axes.titlesize": 11,
-    "axes.titleweight": "bold",
-    "axes.grid": True,
-    "grid.color": "#d0d0d0",
-    "grid.linewidth": 0.6,
-    "axes.axisbelow": True,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "legend.frameon": False,
-    "figure.facecolor": "white",
-    "axes.facecolor": "white",
-    "savefig.facecolor": "white",
-    "lines.linewidth": 1.8,
-}
+POINT_LABEL_GID = POINT_LABEL_ID
+PLOT_HEIGHT = 290.0  # px of plot area; the figure grows around it (legend, labels)
+REFERENCE_GREY = "#555555"
+GUIDE_GREY = "#999999"
+BUDGET_GREY = "#666666"
 
 
 @dataclass(frozen=True)
 class PlotOutput:
-    """One figure rendered to both formats; `svg` is a complete SVG document."""
+    """One figure; `svg` is a complete SVG document."""
 
     svg: str
-    png: bytes
 
 
 def stacked_bars(
@@ -78,38 +68,47 @@ def stacked_bars(
     """One horizontal bar per label, stacked from the series in order (e.g. parameters per component).
 
     Horizontal, so that every name reads left to right however many there are: the figure grows
-    by one row per label instead of tilting names into each other.
+    by one row per label instead of tilting names into each other. Each bar's total is written at
+    its end (a 1B bar beside a 405B one is otherwise a sliver), and the axis leaves room for it.
     """
     _check_lengths(series, len(labels), "labels")
-    height = max(FIGSIZE[1] * 0.7, 1.4 + 0.24 * len(labels))
-    with _figure((FIGSIZE[0], height)) as fig:
-        ax = fig.add_subplot()
-        positions = list(range(len(labels)))
-        lefts = [0.0] * len(labels)
-        for index, (name, values) in enumerate(series.items()):
-            ax.barh(
-                positions,
-                values,
-                left=lefts,
-                height=0.7,
-                label=name,
-                color=_colour(index),
-                edgecolor="white",
-                linewidth=0.5,
-            )
-            lefts = [b + float(v) for b, v in zip(lefts, values)]
-        # Each total at its bar's end: a 1 B bar beside a 405 B one is otherwise a sliver.
-        for position, total in zip(positions, lefts):
-            ax.text(total, position, f" {compact_number(total)}", va="center", fontsize=LABEL_FONT, color="#333333")
-        if log:
-            ax.set_xscale("log")
-        else:
-            ax.set_xlim(0, max(lefts, default=1.0) * 1.12)
-        ax.set_yticks(positions, labels)
-        ax.set_ylim(len(labels) - 0.5, -0.5)  # first label on top
-        ax.grid(axis="y", visible=False)
-        _finish(fig, ax, title, value_label, None, legend_columns=len(series))
-        return _render(fig)
+    totals = [sum(float(values[i]) for values in series.values()) for i in range(len(labels))]
+    texts = [compact_number(t) for t in totals]
+    legend = [Entry(name, colour(i), kind="box") for i, name in enumerate(series)]
+    row = 22.0
+    y = category_axis(labels)
+
+    def axis(room: float) -> Axis:
+        """The value axis with `room` px spare right of the longest bar's end and its total."""
+        top = max(totals, default=1.0) or 1.0
+        if not log:
+            return linear_axis(0.0, top / (1 - room))
+        positive = [float(v) for values in series.values() for v in values if v > 0] or [1.0]
+        low = 10 ** math.floor(math.log10(min(positive)))
+        return log_axis(low, low * (top / low) ** (1 / (1 - room)))
+
+    # Lay out once to learn the plot width, then size the axis so that every total fits.
+    chart = Chart(title, axis(0.1), y, value_label, None, legend, len(series), max(180.0, row * len(labels)))
+    ends = [chart.x(t) + 4 + text_width(text, SMALL_SIZE) for t, text in zip(totals, texts)]
+    needed = max((end - chart.right for end in ends), default=0.0)
+    room = min(0.6, 0.1 + max(0.0, needed + 6) / chart.width)
+    chart = Chart(title, axis(room), y, value_label, None, legend, len(series), max(180.0, row * len(labels)))
+    doc = chart.doc
+    floor = chart.x_axis.lo
+    for index in range(len(labels)):
+        left = 0.0
+        top, height = chart.y(index - 0.35), 0.7 * (chart.y(1) - chart.y(0))
+        for number, values in enumerate(series.values()):
+            right = left + float(values[index])
+            x0, x1 = chart.x(max(left, floor)), chart.x(max(right, floor))
+            if x1 > x0:
+                doc.rect(x0, top, x1 - x0, height, colour(number), ' stroke="#ffffff" stroke-width="0.5"')
+            left = right
+    chart.end_data()  # totals are drawn unclipped: the axis left room for them
+    for index, (total, text) in enumerate(zip(totals, texts)):
+        baseline = chart.y(index) + ascent(SMALL_SIZE) - line_height(SMALL_SIZE) / 2
+        doc.text(chart.x(max(total, floor)) + 4, baseline, text, SMALL_SIZE, fill="#333333")
+    return PlotOutput(chart.render())
 
 
 def lines(
@@ -130,22 +129,19 @@ def lines(
     for name, (xs, ys) in series.items():
         if len(xs) != len(ys):
             raise ValueError(f"series {name!r} has {len(xs)} x values but {len(ys)} y values")
-    with _figure(_size_for_legend(list(series), 2)) as fig:
-        ax = fig.add_subplot()
-        for index, (name, (xs, ys)) in enumerate(series.items()):
-            colour, dash = _style(index)
-            ax.plot(xs, ys, label=name, color=colour, linestyle=dash)
-            dots = (marks or {}).get(name, ())
-            if dots:
-                ax.plot(*zip(*dots), linestyle="none", marker="o", markersize=4.5, color=colour, zorder=3)
-        if logx:
-            ax.set_xscale("log", base=2 if x_binary else 10)
-        if logy:
-            ax.set_yscale("log")
-        if logx and x_binary:
-            _binary_ticks(ax)
-        _finish(fig, ax, title, xlabel, ylabel, legend_columns=2)
-        return _render(fig)
+    marks = marks or {}
+    all_x = [x for xs, _ in series.values() for x in xs] + [x for dots in marks.values() for x, _ in dots]
+    all_y = [y for _, ys in series.values() for y in ys] + [y for dots in marks.values() for _, y in dots]
+    x = _axis(all_x, logx, binary=x_binary)
+    y = _axis(all_y, logy)
+    legend = [_line_entry(name, i) for i, name in enumerate(series)]
+    chart = Chart(title, x, y, xlabel, ylabel, legend, 2, PLOT_HEIGHT)
+    for index, (name, (xs, ys)) in enumerate(series.items()):
+        stroke, dasharray = style(index)
+        _polyline(chart, xs, ys, stroke, dasharray)
+        for mx, my in marks.get(name, ()):
+            chart.doc.circle(chart.x(mx), chart.y(my), 3.4, stroke)
+    return PlotOutput(chart.render())
 
 
 def scatter_with_reference(
@@ -164,54 +160,45 @@ def scatter_with_reference(
     `groups` colours the points by group (e.g. family) with a legend entry per group; `guides` adds
     fainter lines y = ratio · x (e.g. 10× and 100× the reference) that give a log plot its scale.
     The axes are sized to the points, the reference line is drawn across them, and every label is
-    placed inside the axes where it overlaps no other label and no point (see `_label_points`).
+    placed inside the plot area where it overlaps no other label and no point (see `_label_points`).
     """
     ref_x, ref_y, ref_label = ref_line
     if len(ref_x) != len(ref_y):
         raise ValueError(f"ref_line has {len(ref_x)} x values but {len(ref_y)} y values")
     group_of = dict(groups or {})
     group_names = list(dict.fromkeys(group_of.get(name, "") for name in points))
+    xlo, xhi, ylo, yhi = _point_limits(points.values(), logx, logy)
+    ratio = ref_y[0] / ref_x[0] if ref_x and ref_x[0] else 0.0
+    proportional = ratio > 0 and all(math.isclose(y, ratio * x) for x, y in zip(ref_x, ref_y))
+    if proportional:
+        # y = ratio · x is drawn across the whole plot, which reaches down far enough for the
+        # line to cross at least its right half: the distance above it is the point of the plot.
+        ylo = min(ylo, ratio * math.sqrt(xlo * xhi)) if logy else ylo
+        ref_x, ref_y = [xlo, xhi], [ratio * xlo, ratio * xhi]
+    guide_dashes = ("1.5 3", "6 3 1.5 3")
+    legend = [Entry(group, colour(i), kind="dot") for i, group in enumerate(group_names) if group]
+    legend.append(Entry(ref_label, REFERENCE_GREY, dasharray="6 3", width=1.3))
+    shown_guides = list(guides) if proportional else []
+    legend += [
+        Entry(label, GUIDE_GREY, dasharray=guide_dashes[i % 2], width=1.0) for i, (_, label) in enumerate(shown_guides)
+    ]
+    x = (log_axis if logx else linear_axis)(xlo, xhi)
+    y = (log_axis if logy else linear_axis)(ylo, yhi)
     # Taller with more points, so that every name finds room near its point.
-    height = min(7.5, max(FIGSIZE[1], 2.8 + 0.14 * len(points)))
-    with _figure((FIGSIZE[0], height)) as fig:
-        ax = fig.add_subplot()
-        for index, group in enumerate(group_names):
-            members = [xy for name, xy in points.items() if group_of.get(name, "") == group]
-            ax.scatter(
-                [x for x, _ in members],
-                [y for _, y in members],
-                color=_colour(index),
-                s=30,
-                zorder=3,
-                edgecolors="white",
-                linewidths=0.6,
-                label=group or None,
-            )
-        _set_scales(ax, logx, logy)
-        xlo, xhi, ylo, yhi = _point_limits(points.values(), logx, logy)
-        ratio = ref_y[0] / ref_x[0] if ref_x and ref_x[0] else 0.0
-        proportional = ratio > 0 and all(math.isclose(y, ratio * x) for x, y in zip(ref_x, ref_y))
-        if proportional:
-            # y = ratio · x is drawn across the whole plot, which reaches down far enough for the
-            # line to cross at least its right half: the distance above it is the point of the plot.
-            ylo = min(ylo, ratio * math.sqrt(xlo * xhi)) if logy else ylo
-            ref_x, ref_y = [xlo, xhi], [ratio * xlo, ratio * xhi]
-        ax.plot(ref_x, ref_y, linestyle="--", color="#555555", linewidth=1.2, label=ref_label)
-        for index, (factor, label) in enumerate(guides if proportional else ()):
-            dash = (0, (1, 2)) if index % 2 == 0 else (0, (4, 2, 1, 2))
-            ax.plot(
-                [xlo, xhi],
-                [ratio * factor * xlo, ratio * factor * xhi],
-                linestyle=dash,
-                color="#999999",
-                linewidth=0.9,
-                label=label,
-            )
-        ax.set_xlim(xlo, xhi)
-        ax.set_ylim(ylo, yhi)
-        _finish(fig, ax, title, xlabel, ylabel, legend_columns=3)
-        _label_points(fig, ax, points)
-        return _render(fig)
+    height = min(560.0, max(PLOT_HEIGHT, 160.0 + 13.0 * len(points)))
+    chart = Chart(title, x, y, xlabel, ylabel, legend, 3, height)
+    for index, (factor, _) in enumerate(shown_guides):
+        _polyline(
+            chart, [xlo, xhi], [ratio * factor * xlo, ratio * factor * xhi], GUIDE_GREY, guide_dashes[index % 2], 1.0
+        )
+    _polyline(chart, list(ref_x), list(ref_y), REFERENCE_GREY, "6 3", 1.3)
+    for index, group in enumerate(group_names):
+        for name, (px, py) in points.items():
+            if group_of.get(name, "") == group:
+                chart.doc.circle(chart.x(px), chart.y(py), 4.0, colour(index), edge="#ffffff")
+    chart.end_data()
+    _label_points(chart, points)
+    return PlotOutput(chart.render())
 
 
 def _point_limits(xy: Iterable[tuple[float, float]], logx: bool, logy: bool) -> tuple[float, float, float, float]:
@@ -232,81 +219,77 @@ def _point_limits(xy: Iterable[tuple[float, float]], logx: bool, logy: bool) -> 
     return (*span(xs, logx), *span(ys, logy))
 
 
-def _label_points(fig: MplFigure, ax: Axes, points: Mapping[str, tuple[float, float]]) -> None:
-    """Name each point where the name overlaps no other name and no point, inside the axes.
+def _label_points(chart: Chart, points: Mapping[str, tuple[float, float]]) -> None:
+    """Name each point where the name overlaps no other name and no point, inside the plot area.
 
     Models of similar size cluster (7B, 8B, 9B), so fixed offsets put names on top of each other.
     Each label tries positions around its point, nearest first (right, left, above, below, then the
     diagonals), then rings further out joined to the point by a thin leader line. Boxes come from
-    matplotlib's own text measurement, padded so that a browser's slightly different font metrics
-    do not make neighbours touch. Points are placed crowded-first, when there is most room.
+    DejaVu Sans' advance widths (font_metrics.py), padded so that a browser's kerning or another
+    font does not make neighbours touch. Crowded points are placed first, when there is most room.
+    A label with no free place at all (hundreds of points) takes the in-bounds place it overlaps
+    least: a crowded plot is still a report, a refusal is none.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.transforms import Bbox
-
-    canvas = FigureCanvasAgg(fig)
-    canvas.draw()  # settle the layout: display coordinates are final from here on
-    renderer = canvas.get_renderer()
-    px_per_pt = fig.dpi / 72.0
     pad = 2.5  # px around every label box
-    area = ax.get_window_extent(renderer)
-    inside = Bbox.from_extents(area.x0 + 2, area.y0 + 2, area.x1 - 2, area.y1 - 2)
-    at = {name: ax.transData.transform(xy) for name, xy in points.items()}
-    marker = 4.0  # px, half a marker
-    obstacles = [Bbox.from_extents(x - marker, y - marker, x + marker, y + marker) for x, y in at.values()]
+    low_x, low_y, high_x, high_y = chart.left + 2, chart.top + 2, chart.right - 2, chart.bottom - 2
+    at = {name: (chart.x(x), chart.y(y)) for name, (x, y) in points.items()}
+    marker = 4.5
+    obstacles = [(x - marker, y - marker, x + marker, y + marker) for x, y in at.values()]
+    height = line_height(SMALL_SIZE)
 
     def crowding(name: str) -> float:
         x, y = at[name]
-        return -sum(1 for ox, oy in at.values() if abs(ox - x) < 90 and abs(oy - y) < 30)
+        return -sum(1 for ox, oy in at.values() if abs(ox - x) < 125 and abs(oy - y) < 40)
+
+    def overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+        return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
     directions = (0, 180, 90, 270, 35, 145, 215, 325, 60, 120, 240, 300)
-    radii = (4, 11, 20, 32, 46, 62, 80)
+    radii = (8, 15, 28, 44, 64, 86, 110, 140)  # px; the first clears the marker and the padding
+
+    def overlap(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+        return max(0.0, min(a[2], b[2]) - max(a[0], b[0])) * max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+
     for index, name in enumerate(sorted(points, key=lambda n: (crowding(n), n))):
-        probe = ax.annotate(name, points[name], fontsize=LABEL_FONT)
-        size = probe.get_window_extent(renderer)
-        probe.remove()
-        width, height = size.width + 2 * pad, size.height + 2 * pad
+        width = text_width(name, SMALL_SIZE)
         px, py = at[name]
         best = None
+        least = None  # (overlapping area, radius, x0, y0, box) of the least crowded place in bounds
         for radius in radii:
             for angle in directions:
-                dx, dy = math.cos(math.radians(angle)), math.sin(math.radians(angle))
-                ax_, ay_ = px + radius * px_per_pt * dx, py + radius * px_per_pt * dy
-                ha = "left" if dx > 0.3 else "right" if dx < -0.3 else "center"
-                va = "bottom" if dy > 0.3 else "top" if dy < -0.3 else "center"
-                x0 = ax_ - pad if ha == "left" else ax_ - width + pad if ha == "right" else ax_ - width / 2
-                y0 = ay_ - pad if va == "bottom" else ay_ - height + pad if va == "top" else ay_ - height / 2
-                box = Bbox.from_bounds(x0, y0, width, height)
-                if not inside.contains(box.x0, box.y0) or not inside.contains(box.x1, box.y1):
+                dx, dy = math.cos(math.radians(angle)), -math.sin(math.radians(angle))  # y grows downwards
+                ax, ay = px + radius * dx, py + radius * dy
+                x0 = ax if dx > 0.3 else ax - width if dx < -0.3 else ax - width / 2
+                y0 = ay if dy > 0.3 else ay - height if dy < -0.3 else ay - height / 2
+                box = (x0 - pad, y0 - pad, x0 + width + pad, y0 + height + pad)
+                if box[0] < low_x or box[1] < low_y or box[2] > high_x or box[3] > high_y:
                     continue
-                if any(box.overlaps(other) for other in obstacles):
+                if any(overlaps(box, other) for other in obstacles):
+                    area = sum(overlap(box, other) for other in obstacles)
+                    if least is None or area < least[0]:
+                        least = (area, radius, x0, y0, box)
                     continue
-                best = (radius, angle, ha, va, box)
+                best = (radius, x0, y0, box)
                 break
             if best:
                 break
-        if best is None:
-            raise ValueError(f"no room to label {name!r} without overlapping another label")
-        radius, angle, ha, va, box = best
-        offset = (radius * math.cos(math.radians(angle)), radius * math.sin(math.radians(angle)))
-        leader = (
-            {"arrowstyle": "-", "color": "#888888", "linewidth": 0.6, "shrinkA": 0, "shrinkB": 3}
-            if radius > 11
-            else None
-        )
-        label = ax.annotate(
-            name,
-            points[name],
-            xytext=offset,
-            textcoords="offset points",
-            fontsize=LABEL_FONT,
-            color="#222222",
-            ha=ha,
-            va=va,
-            arrowprops=leader,
-            annotation_clip=False,
-        )
-        label.set_gid(f"{POINT_LABEL_GID}-{index}")
+        if best is None and least is not None:
+            best = least[1:]
+        if best is None:  # wider than the plot area: at its point, cut off by nothing but the figure
+            best = (radii[0], px + radii[0], py - height / 2, (px, py, px, py))
+        radius, x0, y0, box = best
+        doc = chart.doc
+        doc.open_group(id=f"{POINT_LABEL_GID}-{index}")
+        if radius > 15:
+            # A leader from the point's edge to the label box's nearest edge.
+            tx = min(max(px, x0), x0 + width)
+            ty = min(max(py, y0), y0 + height)
+            distance = math.hypot(tx - px, ty - py)
+            if distance > marker + 2:
+                sx, sy = px + (tx - px) * marker / distance, py + (ty - py) * marker / distance
+                doc.line(sx, sy, tx, ty, "#888888", 0.7)
+        doc.text(x0, y0 + ascent(SMALL_SIZE), name, SMALL_SIZE)
+        doc.close_group()
         obstacles.append(box)
 
 
@@ -318,159 +301,19 @@ def spectra(
     xlabel: str = "dimension pair",
 ) -> PlotOutput:
     """One curve per series over its index, log y (e.g. RoPE wavelength per dimension pair)."""
-    with _figure(_size_for_legend([*series, *([hline[1]] if hline else [])], 2)) as fig:
-        ax = fig.add_subplot()
-        for index, (name, values) in enumerate(series.items()):
-            colour, dash = _style(index)
-            ax.plot(range(len(values)), values, label=name, color=colour, linestyle=dash)
-        if hline is not None:
-            value, label = hline
-            ax.axhline(value, color="#666666", linestyle="--", linewidth=1.2, label=label)
-        ax.set_yscale("log")
-        _finish(fig, ax, title, xlabel, ylabel, legend_columns=2)
-        return _render(fig)
-
-
-# --- shared plumbing -------------------------------------------------------------------------
-
-
-@contextmanager
-def _figure(size: tuple[float, float] = FIGSIZE) -> Iterator[MplFigure]:
-    import matplotlib
-    from matplotlib.figure import Figure as MplFigure
-
-    # rc_context rather than rcParams.update: the caller's matplotlib settings stay untouched.
-    with matplotlib.rc_context(_RC):
-        yield MplFigure(figsize=size, layout="constrained")
-
-
-def _render(fig: MplFigure) -> PlotOutput:
-    svg_buffer = io.StringIO()
-    fig.savefig(svg_buffer, format="svg", metadata={"Date": None})
-    png_buffer = io.BytesIO()
-    fig.savefig(png_buffer, format="png", dpi=150, metadata={"Software": None})
-    return PlotOutput(svg=svg_buffer.getvalue(), png=png_buffer.getvalue())
-
-
-def _finish(
-    fig: MplFigure,
-    ax: Axes,
-    title: str,
-    xlabel: str | None,
-    ylabel: str | None,
-    legend_columns: int,
-) -> None:
-    """Title, axis labels, readable tick labels, and the legend in columns under the plot.
-
-    Under the plot, not beside it: a legend beside a 7-inch plot took half its width, and one
-    inside the axes covers data. Long entries are wrapped so that columns stay narrow.
-    """
-    from matplotlib.ticker import FuncFormatter, LogFormatterSciNotation, ScalarFormatter
-
-    ax.set_title(title, loc="left")
-    if xlabel:
-        ax.set_xlabel(xlabel)
-    if ylabel:
-        ax.set_ylabel(ylabel)
-    ax.patch.set_gid(PLOT_AREA_GID)
-    # Counts read as 7B and 15T instead of matplotlib's "7" plus a detached "1e9" offset label,
-    # on log axes too (decades only; minor ticks stay unlabelled). Category axes are left alone.
-    for axis in (ax.xaxis, ax.yaxis):
-        formatter = axis.get_major_formatter()
-        if axis.get_scale() == "linear" and isinstance(formatter, ScalarFormatter):
-            axis.set_major_formatter(FuncFormatter(lambda value, _pos: compact_number(value)))
-        elif axis.get_scale() == "log" and isinstance(formatter, LogFormatterSciNotation):
-            axis.set_major_formatter(_CompactLogFormatter(minor=False))
-            axis.set_minor_formatter(_CompactLogFormatter(minor=True))
-    handles, labels = ax.get_legend_handles_labels()
-    if not handles:
-        return
-    columns = max(1, min(legend_columns, len(handles)))
-    wrapped = [_wrap(label, columns) for label in labels]
-    fig.legend(
-        handles,
-        wrapped,
-        loc="outside lower center",
-        ncols=columns,
-        fontsize=LEGEND_FONT,
-        handlelength=2.2,
-        columnspacing=1.2,
-        borderaxespad=0.2,
-    )
-
-
-def _wrap(label: str, columns: int) -> str:
-    return textwrap.fill(label, width=100 // columns, break_long_words=False)
-
-
-def _size_for_legend(labels: Sequence[str], columns: int) -> tuple[float, float]:
-    """The standard size, taller by the legend's lines beyond two, so the plot keeps its height."""
-    lines = sum(_wrap(label, columns).count("\n") + 1 for label in labels)
-    rows = math.ceil(lines / columns)
-    return FIGSIZE[0], FIGSIZE[1] + 0.17 * max(0, rows - 2)
-
-
-class _CompactLogFormatter:
-    """matplotlib's log tick labelling (which ticks get a label), with 7B / 15T instead of 10^n."""
-
-    def __new__(cls, minor: bool):  # type: ignore[misc]
-        from matplotlib.ticker import LogFormatter
-
-        class Formatter(LogFormatter):
-            def _num_to_string(self, x: float, vmin: float, vmax: float) -> str:
-                return compact_number(x)
-
-        return Formatter(labelOnlyBase=not minor, minor_thresholds=(1, 0.4))
-
-
-def _binary_ticks(ax: Axes) -> None:
-    """Every other power of two from 1K, labelled 1K, 4K, 16K ... 1M (context lengths)."""
-    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
-
-    low, high = ax.get_xlim()
-    ticks = [2**k for k in range(10, 31, 2) if low <= 2**k <= high * 1.0001]
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_minor_locator(NullLocator())
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: binary_count(value)))
-
-
-def binary_count(value: float) -> str:
-    """1024 -> 1K, 131072 -> 128K, 2**20 -> 1M: lengths as model cards write them."""
-    for shift, suffix in ((30, "G"), (20, "M"), (10, "K")):
-        if value >= 2**shift:
-            return f"{value / 2**shift:g}{suffix}"
-    return f"{value:g}"
-
-
-def compact_number(value: float) -> str:
-    """1500 -> 1.5K, 7e9 -> 7B: short tick labels for counts (parameters, tokens, bytes)."""
-    magnitude = abs(value)
-    for threshold, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "K")):
-        if magnitude >= threshold:
-            return f"{value / threshold:.3g}{suffix}"
-    return f"{value:.3g}"
-
-
-def _set_scales(ax: Axes, logx: bool, logy: bool) -> None:
-    if logx:
-        ax.set_xscale("log")
-    if logy:
-        ax.set_yscale("log")
-
-
-def _colour(index: int) -> str:
-    return PALETTE[index % len(PALETTE)]
-
-
-def _style(index: int) -> tuple[str, Any]:
-    """Colour and dash pattern of the index-th series: 32 distinct styles before any repeats."""
-    return PALETTE[index % len(PALETTE)], DASHES[(index // len(PALETTE)) % len(DASHES)]
-
-
-def _check_lengths(series: Mapping[str, Sequence[float]], expected: int, against: str) -> None:
-    for name, values in series.items():
-        if len(values) != expected:
-            raise ValueError(f"series {name!r} has {len(values)} values but {against} has {expected}")
+    all_y = [v for values in series.values() for v in values] + ([hline[0]] if hline else [])
+    longest = max((len(values) for values in series.values()), default=1)
+    x = linear_axis(0.0, float(max(longest - 1, 1)), margin=0.03)
+    y = _axis(all_y, True)
+    legend = [_line_entry(name, i) for i, name in enumerate(series)]
+    if hline is not None:
+        legend.append(Entry(hline[1], BUDGET_GREY, dasharray="6 3", width=1.3))
+    chart = Chart(title, x, y, xlabel, ylabel, legend, 2, PLOT_HEIGHT)
+    for index, values in enumerate(series.values()):
+        _polyline(chart, [float(i) for i in range(len(values))], values, *style(index))
+    if hline is not None:
+        chart.doc.line(chart.left, chart.y(hline[0]), chart.right, chart.y(hline[0]), BUDGET_GREY, 1.3, "6 3")
+    return PlotOutput(chart.render())
 
 
 def memory_vs_context(
@@ -490,26 +333,85 @@ def memory_vs_context(
     series = {name: [v / gib for v in values] for name, values in series.items()}
     budget = budget / gib
     columns = 1 if stacked else 3
-    with _figure(_size_for_legend([*series, budget_label], columns)) as fig:
-        ax = fig.add_subplot()
-        if stacked:
-            ax.stackplot(x, *series.values(), labels=list(series), colors=[_colour(i) for i in range(len(series))])
-            top = max(sum(values) for values in zip(*series.values()))
-        else:
-            for index, (name, values) in enumerate(series.items()):
-                stop = stops.get(name)
-                # One legend entry per model: where it stops fitting is part of its label, not a second entry.
-                label = f"{name} (fits to {stop:,.0f})" if stop is not None and min(x) <= stop <= max(x) else name
-                colour, dash = _style(index)
-                ax.plot(x, values, label=label, color=colour, linestyle=dash, marker="o", markersize=2.5)
-            top = max((v for values in series.values() for v in values if v == v), default=0.0)  # NaN ends a line
-        ax.axhline(budget, color="#666666", linestyle="--", linewidth=1.2, label=budget_label)
-        for index, stop in enumerate(stops.values()):
-            if stop is not None and min(x) <= stop <= max(x):
-                colour = "#D55E00" if stacked else _style(index)[0]
-                label = f"stops fitting: {stop:,.0f}" if stacked else None
-                ax.axvline(stop, color=colour, linestyle=":", linewidth=1.5, label=label)
-        ax.set_xscale("log", base=2)
-        ax.set_ylim(0, min(max(top, budget) * 1.08, budget * 2.5))
-        _finish(fig, ax, title, "context length (tokens)", "GiB per GPU", legend_columns=columns)
-        return _render(fig)
+    inside = {name: stop for name, stop in stops.items() if stop is not None and min(x) <= stop <= max(x)}
+    if stacked:
+        top = max((sum(values) for values in zip(*series.values())), default=0.0)
+        legend = [Entry(name, colour(i), kind="box") for i, name in enumerate(series)]
+    else:
+        top = max((v for values in series.values() for v in values if v == v), default=0.0)  # NaN ends a line
+        # One legend entry per model: where it stops fitting is part of its label, not a second entry.
+        legend = [
+            _line_entry(f"{name} (fits to {inside[name]:,.0f})" if name in inside else name, i, marker=2.2)
+            for i, name in enumerate(series)
+        ]
+    legend.append(Entry(budget_label, BUDGET_GREY, dasharray="6 3", width=1.3))
+    if stacked and inside:
+        legend += [
+            Entry(f"stops fitting: {stop:,.0f}", "#D55E00", dasharray="1.5 2.5", width=1.6) for stop in inside.values()
+        ]
+    x_axis = log_axis(min(x), max(x), margin=0.03, binary=True)
+    y_axis = linear_axis(0.0, min(max(top, budget) * 1.08, budget * 2.5))
+    chart = Chart(title, x_axis, y_axis, "context length (tokens)", "GiB per GPU", legend, columns, PLOT_HEIGHT)
+    doc = chart.doc
+    if stacked:
+        below = [0.0] * len(x)
+        for index, values in enumerate(series.values()):
+            above = [b + v for b, v in zip(below, values)]
+            outline = [(chart.x(c), chart.y(a)) for c, a in zip(x, above)]
+            outline += [(chart.x(c), chart.y(b)) for c, b in reversed(list(zip(x, below)))]
+            doc.polygon(outline, colour(index))
+            below = above
+    else:
+        for index, values in enumerate(series.values()):
+            stroke, dasharray = style(index)
+            _polyline(chart, x, values, stroke, dasharray)
+            for c, v in zip(x, values):
+                if v == v:
+                    doc.circle(chart.x(c), chart.y(v), 2.2, stroke)
+    doc.line(chart.left, chart.y(budget), chart.right, chart.y(budget), BUDGET_GREY, 1.3, "6 3")
+    for index, name in enumerate(stops):
+        if name in inside:
+            stroke = "#D55E00" if stacked else style(index)[0]
+            doc.line(chart.x(inside[name]), chart.top, chart.x(inside[name]), chart.bottom, stroke, 1.6, "1.5 2.5")
+    return PlotOutput(chart.render())
+
+
+# --- shared plumbing -------------------------------------------------------------------------
+
+
+def _axis(values: Sequence[float], log: bool, binary: bool = False) -> Axis:
+    """An axis over the finite (and, for log, positive) values, with a little room each side."""
+    usable = [v for v in values if math.isfinite(v) and (v > 0 or not log)] or [1.0]
+    low, high = min(usable), max(usable)
+    return log_axis(low, high, margin=0.04, binary=binary) if log else linear_axis(low, high, margin=0.04)
+
+
+def _polyline(
+    chart: Chart,
+    xs: Sequence[float],
+    ys: Sequence[float],
+    stroke: str,
+    dasharray: str | None,
+    width: float = LINE_WIDTH,
+) -> None:
+    """A line through the points; a NaN (or, on a log axis, a non-positive value) breaks it."""
+    log_y = chart.y_axis.kind == "log"
+    log_x = chart.x_axis.kind == "log"
+    run: list[tuple[float, float]] = []
+    for x, y in [*zip(xs, ys), (math.nan, math.nan)]:
+        if math.isfinite(x) and math.isfinite(y) and (y > 0 or not log_y) and (x > 0 or not log_x):
+            run.append((chart.x(x), chart.y(y)))
+            continue
+        chart.doc.polyline(run, stroke, width, dasharray)
+        run = []
+
+
+def _line_entry(label: str, index: int, marker: float = 0.0) -> Entry:
+    stroke, dasharray = style(index)
+    return Entry(label, stroke, dasharray=dasharray, marker=marker)
+
+
+def _check_lengths(series: Mapping[str, Sequence[float]], expected: int, against: str) -> None:
+    for name, values in series.items():
+        if len(values) != expected:
+            raise ValueError(f"series {name!r} has {len(values)} values but {against} has {expected}")
