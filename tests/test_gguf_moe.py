@@ -242,3 +242,20 @@ def test_full_size_qwen3_30b_a3b_q4_k_m(tmp_path, cli):
     assert experts["bits_per_weight"] == 4.5  # 144 bytes per 256 (gguf.GGML_QUANT_SIZES)
     code, report, _ = inspect_json(cli, str(path), "--against", "qwen3-30b-a3b")
     assert code == 0 and report["gguf"]["reference"]["differences"] == []
+
+
+def test_moe_inspect_imports_neither_numpy_nor_torch(files):
+    import subprocess
+
+    path = files["glm-4.5"][0]
+    code = (
+        "import sys, contextlib, io\n"
+        "from modelkin.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = main(['inspect', {str(path)!r}])\n"
+        "heavy = sorted(m for m in ('numpy', 'torch', 'transformers', 'gguf') if m in sys.modules)\n"
+        "print(rc, heavy)\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo, timeout=60)
+    assert out.stdout.strip() == "0 []", out.stderr[-2000:]

@@ -243,7 +243,10 @@ def read_gguf_metadata(
     tokens = {k: v if type(v) is int else None for k, v in tokens.items()}
 
     fmt = ARCH_FORMATS[arch]
-    sources: dict[str, str] = {}  # HF config key -> where its value came from, when not plain metadata
+    sources: dict[str, str] = {  # HF config key -> where its value came from
+        key: f"GGUF tokenizer.ggml.{key.replace('pad_', 'padding_')}" if tokens[key] is not None else "no GGUF key"
+        for key in tokens
+    }
     if fmt == "chatglm":
         config: dict[str, Any] = {
             "model_type": "chatglm",
@@ -324,7 +327,8 @@ def read_gguf_metadata(
         if key in sources:
             provenance[target] = f"{sources[key]} (as the HF config's {key})"
     for name, suffix in m.used.items():
-        provenance.setdefault(_SPEC_FIELD.get(suffix, suffix), f"GGUF {name}")
+        if suffix in _SPEC_FIELD:
+            provenance.setdefault(_SPEC_FIELD[suffix], f"GGUF {name}")
     provenance["vocab_size"] = "tensor: token_embd.weight rows" if facts.vocab_rows else "GGUF metadata"
     provenance["embeddings.tied"] = (
         "reference spec"
