@@ -155,10 +155,12 @@ def write_gguf(
     split: int = 1,
     sparse_types: Any = None,
     merges: int = 0,
+    reshape: dict[str, tuple[int, ...]] | None = None,
 ) -> int:
     """Write `config`'s model as GGUF; returns transformers' parameter count. `dtype`: F32, F16 or Q8_0
     (2-D weights whose rows hold whole 32-blocks; the rest F32, as llama.cpp's quantizer leaves them).
-    `metadata` overrides keys (`{arch}` is replaced by the architecture name), `drop` removes tensors.
+    `metadata` overrides keys (`{arch}` is replaced by the architecture name), `drop` removes tensors,
+    `reshape` gives tensors (GGUF name) another PyTorch-order shape.
     `sparse_types(name, shape) -> ggml type name`: write only the header, with those types, and extend the
     file to its full size as a sparse hole (full-size models without their gigabytes)."""
     arch = ARCH[config["model_type"]]
@@ -177,6 +179,9 @@ def write_gguf(
                     tensors[f"blk.{i}.attn_qkv{suffix}"] = (rows, *parts[0][1:])
     for name_ in drop:
         tensors.pop(name_)
+    for name_, shape_ in (reshape or {}).items():
+        assert name_ in tensors, name_
+        tensors[name_] = shape_
 
     writer = gguf.GGUFWriter(None, arch_name, split_max_tensors=math.ceil(len(tensors) / split) if split > 1 else 0)
     w = writer

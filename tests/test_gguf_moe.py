@@ -122,6 +122,23 @@ def beside_the_model(config: dict) -> dict[str, int]:
     }
 
 
+def test_shared_expert_gate_as_llama_cpp_accepts_it(tmp_path, files, cli):
+    """llama.cpp creates ffn_gate_inp_shexp as {n_embd} and pads dimensions with ones: a file holding
+    it as ggml [hidden] instead of the converter's [hidden, 1] loads; [hidden, 2] does not."""
+    _, _, config = files["qwen1.5-moe"]
+    h = config["hidden_size"]
+    for rows, consistent in ((None, True), (2, False)):
+        path = tmp_path / f"tiny-qwen1.5-moe-gate-{rows}.gguf"
+        shape = (h,) if rows is None else (rows, h)
+        write_gguf(path, config, reshape={"blk.0.ffn_gate_inp_shexp.weight": shape})
+        code, report, _ = inspect_json(cli, str(path))
+        assert (code == 0) is consistent, report["findings"]
+        if not consistent:
+            assert report["shape_mismatches"] == [
+                {"tensor": "blk.0.ffn_gate_inp_shexp.weight", "expected": [h, 1], "actual": [h, 2], "order": "ggml"}
+            ]
+
+
 def test_glm_4_5_mtp_layer_and_correction_bias_are_beside_the_model(files, cli):
     path, count, config = files["glm-4.5"]
     code, report, _ = inspect_json(cli, str(path))
