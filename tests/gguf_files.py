@@ -159,7 +159,8 @@ def write_gguf(
 ) -> int:
     """Write `config`'s model as GGUF; returns transformers' parameter count. `dtype`: F32, F16 or Q8_0
     (2-D weights whose rows hold whole 32-blocks; the rest F32, as llama.cpp's quantizer leaves them).
-    `metadata` overrides keys (`{arch}` is replaced by the architecture name), `drop` removes tensors,
+    `metadata` overrides keys (`{arch}` is replaced by the architecture name; None removes one), `drop`
+    removes tensors,
     `reshape` gives tensors (GGUF name) another PyTorch-order shape.
     `sparse_types(name, shape) -> ggml type name`: write only the header, with those types, and extend the
     file to its full size as a sparse hole (full-size models without their gigabytes)."""
@@ -242,6 +243,8 @@ def write_gguf(
     for key, value in (metadata or {}).items():
         key = key.format(arch=arch_name)
         w.kv_data[0].pop(key, None)
+        if value is None:  # None: leave the key out
+            continue
         if isinstance(value, float):
             w.add_float32(key, value)
         elif isinstance(value, int):

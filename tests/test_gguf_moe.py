@@ -224,6 +224,28 @@ def test_wrong_experts_per_token_against_the_original(tmp_path, files, cli):
     assert errors[0]["message"].startswith(f"moe.experts_per_token: GGUF {wrong}, ")
 
 
+def test_gating_function_other_than_the_architectures(tmp_path, files, cli):
+    _, _, config = files["glm-4.5"]
+    path = tmp_path / "tiny-glm-4.5-softmax.gguf"
+    write_gguf(path, config, metadata={"{arch}.expert_gating_func": int(gguf.ExpertGatingFuncType.SOFTMAX)})
+    code, report, _ = inspect_json(cli, str(path))
+    assert code == 1
+    (finding,) = [f for f in report["findings"] if f["severity"] == "error"]
+    assert finding["code"] == "gguf-gating" and "softmax" in finding["message"] and "sigmoid" in finding["message"]
+
+
+def test_expert_width_from_the_tensors_when_the_metadata_has_none(tmp_path, files, cli):
+    """llama.cpp loads a qwen3moe file without expert_feed_forward_length; the width is in ffn_gate_exps."""
+    _, count, config = files["qwen3-moe"]
+    path = tmp_path / "tiny-qwen3-moe-no-expert-width.gguf"
+    write_gguf(path, config, metadata={"{arch}.expert_feed_forward_length": None})
+    assert "qwen3moe.expert_feed_forward_length" not in gguf.GGUFReader(path).fields
+    code, report, _ = inspect_json(cli, str(path))
+    assert code == 0, report["findings"]
+    assert report["gguf"]["hf_config"]["moe_intermediate_size"] == config["moe_intermediate_size"]
+    assert report["params_checkpoint"] == report["params_expected"] == count
+
+
 # --- full size -------------------------------------------------------------------------------------
 
 
