@@ -245,7 +245,9 @@ def write_gguf(
         w.kv_data[0].pop(key, None)
         if value is None:  # None: leave the key out
             continue
-        if isinstance(value, float):
+        if isinstance(value, bool):
+            w.add_bool(key, value)
+        elif isinstance(value, float):
             w.add_float32(key, value)
         elif isinstance(value, int):
             w.add_uint32(key, value)

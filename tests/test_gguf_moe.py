@@ -181,6 +181,18 @@ def test_llama_4_nope_and_chunked_layers(files, cli):
     assert report["buffers"] == ["rope_freqs.weight"]
 
 
+def test_llama_4_keys_ollamas_converter_adds(tmp_path, files, cli):
+    """Ollama's llama4 files state llama4.attention.chunk_size and llama4.use_qk_norm, which llama.cpp
+    fixes instead; stated, they are read."""
+    _, _, config = files["llama-4"]
+    path = tmp_path / "tiny-llama-4-ollama.gguf"
+    write_gguf(path, config, metadata={"{arch}.attention.chunk_size": 4096, "{arch}.use_qk_norm": False})
+    code, report, _ = inspect_json(cli, str(path))
+    assert code == 0, report["findings"]
+    assert report["spec"]["long_context"]["chunked"]["chunk_size"] == 4096
+    assert report["spec"]["attention"]["qk_l2_norm"] is False
+
+
 # --- broken files: each one clear finding ----------------------------------------------------------
 
 
@@ -244,6 +256,17 @@ def test_expert_width_from_the_tensors_when_the_metadata_has_none(tmp_path, file
     assert code == 0, report["findings"]
     assert report["gguf"]["hf_config"]["moe_intermediate_size"] == config["moe_intermediate_size"]
     assert report["params_checkpoint"] == report["params_expected"] == count
+
+
+def test_qwen3_moe_shared_width_of_zero_is_information(tmp_path, files, cli):
+    """Qwen3-Coder-30B-A3B states shared_expert_intermediate_size 0, which Qwen2MoeModel writes as
+    qwen3moe.expert_shared_feed_forward_length 0; Qwen3-MoE has no shared expert, so it changes nothing."""
+    _, count, config = files["qwen3-moe"]
+    path = tmp_path / "tiny-qwen3-moe-shared-0.gguf"
+    write_gguf(path, config, metadata={"{arch}.expert_shared_feed_forward_length": 0})
+    code, report, _ = inspect_json(cli, str(path))
+    assert code == 0, report["findings"]
+    assert report["spec"]["moe"]["shared_expert"] is None and report["params_expected"] == count
 
 
 # --- full size -------------------------------------------------------------------------------------

@@ -436,10 +436,13 @@ def _moe_config(
             num_local_experts=experts,
             num_experts_per_tok=used,
             interleave_moe_layer_step=m.get("interleave_moe_layer_step", default=_REQUIRED),
-            # llama.cpp: L2 QK-norm in every Llama 4 but the 128-expert one (Maverick), no key
-            use_qk_norm=experts != 128,
         )
-        sources["use_qk_norm"] = "llama.cpp's llama4 rule: on unless there are 128 experts (no GGUF key)"
+        if m.has("use_qk_norm"):  # Ollama's converter states it; llama.cpp's does not
+            config["use_qk_norm"] = m.get("use_qk_norm", "bool")
+            sources["use_qk_norm"] = f"GGUF {m.key('use_qk_norm')}"
+        else:  # llama.cpp: L2 QK-norm in every Llama 4 but the 128-expert one (Maverick)
+            config["use_qk_norm"] = experts != 128
+            sources["use_qk_norm"] = "llama.cpp's llama4 rule: on unless there are 128 experts (no GGUF key)"
         sources.setdefault("intermediate_size", f"GGUF {arch}.expert_feed_forward_length")
         window = m.m.get(m.key("attention.sliding_window"))
         if window == 0:  # llama.cpp: no chunks, RoPE everywhere
@@ -452,6 +455,9 @@ def _moe_config(
             if type(pattern) is int and pattern > 0:
                 fixed["no_rope_layer_interval"] = pattern
                 sources["no_rope_layer_interval"] = f"GGUF {arch}.attention.sliding_window_pattern"
+            if m.has("attention.chunk_size"):  # Ollama's converter states it
+                fixed["attention_chunk_size"] = m.get("attention.chunk_size")
+                sources["attention_chunk_size"] = f"GGUF {m.key('attention.chunk_size')}"
             config.update(fixed, attn_temperature_tuning=True)
             for key in ("attention_chunk_size", "floor_scale", "attn_scale", "no_rope_layer_interval"):
                 sources.setdefault(key, "llama.cpp's fixed llama4 value (no GGUF key)")
