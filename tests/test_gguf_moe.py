@@ -193,6 +193,19 @@ def test_llama_4_keys_ollamas_converter_adds(tmp_path, files, cli):
     assert report["spec"]["attention"]["qk_l2_norm"] is False
 
 
+def test_split_moe_file(tmp_path, files, cli):
+    """Large MoE models ship as split GGUFs (gguf-split's naming); the experts may sit in any part."""
+    _, count, config = files["glm-4.5"]
+    folder = tmp_path / "split"
+    folder.mkdir()
+    write_gguf(folder / "tiny-glm-4.5.gguf", config, split=3)
+    assert len(list(folder.iterdir())) == 3
+    code, report, _ = inspect_json(cli, str(folder))
+    assert code == 0, report["findings"]
+    assert report["params_expected"] == count and len(report["shards"]) == 3
+    assert report["missing"] == report["unexpected"] == []
+
+
 # --- broken files: each one clear finding ----------------------------------------------------------
 
 
