@@ -813,3 +813,28 @@ def test_fp8_laid_out_by_transformers_own_fp8linear(base, tmp_path, activations)
     (out / "config.json").write_text(json.dumps(config))
     report = _assert_consistent(out, params)
     assert report["quantization"]["block_size"] == [128, 128]
+
+
+@pytest.mark.parametrize("model_id", ["qwen3-30b-a3b", "glm-4.5-air", "llama-4-scout-17b-16e", "qwen1.5-moe-a2.7b"])
+def test_bytes_by_scheme_over_the_outline_equal_the_whole_layout(model_id):
+    """weight_bytes_by_scheme sums one layer of each kind times the layers like it; summing every
+    module of the whole layout through `plan` (tensor by tensor) must give the same bytes."""
+    from modelkin.configs import get
+    from modelkin.families.quantization import plan, scheme_config
+
+    spec = get(model_id).spec
+    for name in SCHEME_NAMES:
+        q = scheme_config(name)
+        if q is None:
+            continue
+        whole = {"weights": 0, "scales_zeros": 0, "full_precision": 0}
+        for slot, module in plan(spec, q):
+            if not slot.is_parameter:
+                continue
+            if module is None or module.tensors is None:
+                whole["full_precision"] += slot.numel * 2
+                continue
+            for t in module.tensors:
+                if not t.optional:
+                    whole[t.role] += t.nbytes
+        assert weight_bytes_by_scheme(spec, name) == whole, (model_id, name)

@@ -43,7 +43,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from .layout import TensorSlot, layout
+from .layout import TensorSlot, layout, layout_outline
 from .spec import ArchBase
 
 Role = Literal["weights", "scales_zeros", "full_precision"]
@@ -846,31 +846,33 @@ def scheme_config(name: str) -> QuantConfig | None:
     return read_quantization({k: v for k, v in preset.items() if k != "hf_quant_config"}, preset.get("hf_quant_config"))
 
 
-def weight_bytes_by_scheme(
-    spec: ArchBase, scheme: str, rest_bytes: int = 2, slots: list[TensorSlot] | None = None
-) -> dict[str, int]:
+def weight_bytes_by_scheme(spec: ArchBase, scheme: str, rest_bytes: int = 2) -> dict[str, int]:
     """Bytes a model's weights take under one of `SCHEME_NAMES`, by role:
     `weights` (the quantized weights), `scales_zeros` (scales, zero points, g_idx and other
     quantization metadata) and `full_precision` (everything left unquantized, at `rest_bytes` per
-    value: 2 for bf16/fp16). Unquantized dtypes put everything in `full_precision`. `slots` is
-    `layout(spec)` when the caller already has it."""
+    value: 2 for bf16/fp16). Unquantized dtypes put everything in `full_precision`.
+
+    Summed over the layout's outline (one layer of each kind, times the layers like it): the
+    presets' rules name modules by kind and name, never by layer index, so every layer of a kind
+    is stored alike (tests/test_quantized.py checks this against the whole layout)."""
     out = {role: 0 for role in ROLES}
     q = scheme_config(scheme)
     if q is None:
-        slots = slots if slots is not None else layout(spec)
-        out["full_precision"] = sum(s.numel for s in slots if s.is_parameter) * _FULL_BYTES[scheme]
+        out["full_precision"] = (
+            sum(s.numel * n for s, n in layout_outline(spec) if s.is_parameter) * _FULL_BYTES[scheme]
+        )
         return out
-    for slot in slots if slots is not None else layout(spec):
+    for slot, count in layout_outline(spec):
         if not slot.is_parameter:
             continue
         kind = module_kind(slot)
         scheme = scheme_of(q, slot, kind) if kind is not None else None
         module_bytes = _module_bytes(scheme, *slot.shape, q.storage) if scheme is not None else None
         if module_bytes is None:
-            out["full_precision"] += slot.numel * rest_bytes
+            out["full_precision"] += slot.numel * rest_bytes * count
             continue
         for role, n in module_bytes:
-            out[role] += n
+            out[role] += n * count
     return out
 
 
@@ -892,10 +894,9 @@ def scheme_table(spec: ArchBase) -> list[dict[str, Any]]:
     from .accounting import params_total
 
     params = params_total(spec)
-    slots = layout(spec)
     rows = []
     for name in SCHEME_NAMES:
-        by = weight_bytes_by_scheme(spec, name, slots=slots)
+        by = weight_bytes_by_scheme(spec, name)
         total = sum(by.values())
         q = scheme_config(name)
         rows.append(
