@@ -126,7 +126,7 @@ def gather_gguf_local(path: Path, label: str, wanted: str | None = None) -> GGUF
 
 def inspect_gguf(model: GGUFModel, tokens: float | None = None, against: str | None = None) -> dict[str, Any]:
     from ..families import gguf_tables
-    from ..families.gguf_format import ARCH_FORMATS, PENDING_ARCHS, TensorFacts
+    from ..families.gguf_format import ARCH_FORMATS, TensorFacts
 
     findings: list[Finding] = []
     first = model.first
@@ -197,12 +197,12 @@ def inspect_gguf(model: GGUFModel, tokens: float | None = None, against: str | N
     report["gguf"] = gguf
 
     if arch not in ARCH_FORMATS:
-        why = PENDING_ARCHS.get(arch) or "outside the LLaMA, Qwen and GLM families"
         findings.append(
             Finding(
                 "warning",
                 "gguf-architecture",
-                f"architecture {arch!r} is {why}: tensors counted, nothing to check them against",
+                f"architecture {arch!r} is outside the LLaMA, Qwen and GLM families: tensors counted, "
+                "nothing to check them against",
             )
         )
         report["findings"] = [f._asdict() for f in findings]
@@ -239,7 +239,7 @@ def inspect_gguf(model: GGUFModel, tokens: float | None = None, against: str | N
 
     _check_tensors(spec, arch, facts, tensors, buffers, report, findings)
     _check_tokenizer(gguf["tokenizer"], spec, findings)
-    gguf["params"] = _params_accounting(spec, tensors, buffers, report)
+    gguf["params"] = _params_accounting(spec, arch, tensors, buffers, report)
     if reference is not None:
         from ..families.gguf_format import compare_to_reference
 
@@ -340,7 +340,7 @@ def _merge_parts(model: GGUFModel, findings: list[Finding]) -> dict[str, Any]:
 
 def _check_tensors(spec, arch, facts, tensors, buffers, report, findings) -> None:
     from ..families.accounting import params_total
-    from ..families.gguf_format import gguf_layout
+    from ..families.gguf_format import gguf_layout, gguf_optional
 
     report["params_expected"] = params_total(spec)
     try:
@@ -348,18 +348,22 @@ def _check_tensors(spec, arch, facts, tensors, buffers, report, findings) -> Non
     except ModelkinError as exc:
         findings.append(Finding("error", "layout", exc.message))
         return
-    for name, slot in expected.items():
+    optional = {s.name: s for s in gguf_optional(spec, arch) if s.name in tensors}
+    for name, slot in {**expected, **optional}.items():
         t = tensors.get(name)
         if t is None:
-            if slot.is_parameter:
+            # llama.cpp loads a file without its MTP layers (convert_hf_to_gguf --no-mtp, trunk only)
+            # but not one without a layer's router correction bias (exp_probs_b).
+            mtp = slot.layer is not None and slot.layer >= spec.num_layers
+            if not mtp and (slot.is_parameter or slot.layer is not None):
                 report["missing"].append(name)
             continue
-        if t.shape != slot.shape:
+        if _ne(t.shape) != _ne(slot.shape):
             # Reported in ggml order (ne[0] first), as gguf-dump and llama.cpp print them.
             report["shape_mismatches"].append(
                 {"tensor": name, "expected": list(reversed(slot.shape)), "actual": list(t.dims), "order": "ggml"}
             )
-    unexpected = sorted(n for n in tensors if n not in expected and n not in buffers)
+    unexpected = sorted(n for n in tensors if n not in expected and n not in optional and n not in buffers)
     head = tensors.get("output.weight")
     if spec.embeddings.tied and head is not None and "output.weight" in unexpected:
         unexpected.remove("output.weight")
@@ -372,7 +376,28 @@ def _check_tensors(spec, arch, facts, tensors, buffers, report, findings) -> Non
             )
         )
     report["unexpected"] = unexpected
+    # Stored beside the model transformers builds (as the safetensors check reports them):
+    # GLM-4.5's MTP layers and its routers' correction biases, which llama.cpp keeps as exp_probs_b.
+    beside: dict[str, int] = {}
+    for name, slot in {**expected, **optional}.items():
+        if name in tensors and not slot.in_model and name not in buffers:
+            beside[slot.component] = beside.get(slot.component, 0) + tensors[name].n_elements
+    if beside:
+        report["params_beside_model"] = beside
+        labels = {
+            "mtp": "multi-token-prediction layers (blk.N.nextn.* and their block)",
+            "buffer": "router correction biases (exp_probs_b)",
+        }
+        text = ", ".join(f"{labels.get(k, k)} {v:,}" for k, v in beside.items())
+        findings.append(
+            Finding(
+                "info",
+                "beside-model",
+                f"besides the model's {report['params_expected']:,} parameters the file stores {text}",
+            )
+        )
     _explain_heads(spec, report, findings)  # first: the cause, before the shapes it explains
+    _explain_experts(spec, report, findings)
     report["tied_embeddings"] = {
         "config": spec.embeddings.tied,
         "checkpoint_has_head": facts.has_output,
@@ -402,6 +427,51 @@ def _check_tensors(spec, arch, facts, tensors, buffers, report, findings) -> Non
                 f"{m['tensor']} has dims {m['actual']}, the metadata implies {m['expected']} (ggml order)",
             )
         )
+
+
+def _ne(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """ggml's dimensions without trailing ones: llama.cpp accepts [2048] where [2048, 1] is
+    expected (Qwen2-MoE's shared-expert gate is (1, hidden) in PyTorch)."""
+    dims = list(reversed(shape))
+    while len(dims) > 1 and dims[-1] == 1:
+        dims.pop()
+    return tuple(dims)
+
+
+def _explain_experts(spec, report, findings) -> None:
+    """A wrong expert count or width in the metadata shows as wrong shapes of every MoE layer's
+    tensors: say it once, in those words."""
+    moe = spec.moe
+    if moe is None:
+        return
+    for m in report["shape_mismatches"]:
+        name, dims = m["tensor"], m["actual"]
+        if name.endswith((".ffn_gate_exps.weight", ".ffn_up_exps.weight")) and len(dims) == 3:
+            experts, width = dims[2], dims[1]
+        elif name.endswith(".ffn_down_exps.weight") and len(dims) == 3:
+            experts, width = dims[2], dims[0]
+        elif name.endswith(".ffn_gate_inp.weight") and len(dims) == 2:
+            experts, width = dims[1], moe.intermediate_size
+        else:
+            continue
+        if experts != moe.num_experts:
+            findings.append(
+                Finding(
+                    "error",
+                    "experts-disagree",
+                    f"the weights hold {experts} experts per MoE layer, the metadata says {moe.num_experts}",
+                )
+            )
+            return
+        if width != moe.intermediate_size:
+            findings.append(
+                Finding(
+                    "error",
+                    "expert-width-disagrees",
+                    f"the weights' experts are {width} wide, the metadata says {moe.intermediate_size}",
+                )
+            )
+            return
 
 
 def _explain_heads(spec, report, findings) -> None:
@@ -524,10 +594,10 @@ def _check_tokenizer(tok: dict[str, Any], spec, findings: list[Finding]) -> None
         )
 
 
-def _params_accounting(spec, tensors, buffers, report) -> dict[str, Any]:
+def _params_accounting(spec, arch, tensors, buffers, report) -> dict[str, Any]:
     """How the HF parameter count relates to what the GGUF stores."""
     dropped, added = [], []
-    if spec.family == "glm" and spec.norm.placement != "sandwich":
+    if arch == "chatglm":
         dropped.append(
             {
                 "what": "rotary_pos_emb.inv_freq",
@@ -544,6 +614,20 @@ def _params_accounting(spec, tensors, buffers, report) -> dict[str, Any]:
                 "(a buffer, not a parameter)",
             }
         )
+    beside = {
+        "mtp": (
+            "MTP layers",
+            "GLM-4.5's multi-token-prediction layers (blk.N.nextn.* and their block): stored by the checkpoint "
+            "and by convert_hf_to_gguf, not part of the model transformers builds",
+        ),
+        "buffer": (
+            "exp_probs_b",
+            "the routers' e_score_correction_bias, a buffer in transformers, not a parameter",
+        ),
+    }
+    for component, values in report.get("params_beside_model", {}).items():
+        what, why = beside.get(component, (component, component))
+        added.append({"what": what, "values": values, "why": why})
     if spec.embeddings.tied:
         head = tensors.get("output.weight")
         if head is not None:
