@@ -99,7 +99,8 @@ def test_glm_4_5_checkpoint_holds_the_mtp_layer_beside_the_model():
     h, v, e, w = 5120, 151552, 160, 1536
     attention = h * 96 * 128 + 96 * 128 + 2 * (h * 8 * 128 + 8 * 128) + 96 * 128 * h + 2 * 128
     moe_block = attention + 2 * h + e * 3 * h * w + 3 * h * w + e * h  # norms, experts, shared, router
-    mtp = moe_block + 3 * h + 2 * h * h + v * h  # enorm, hnorm, shared_head.norm, eh_proj, head copy
+    # enorm, hnorm, shared_head.norm, eh_proj, and copies of the embedding and of the head
+    mtp = moe_block + 3 * h + 2 * h * h + 2 * v * h
     assert params_outside_model(spec) == {"mtp": mtp, "buffer": e * 90}  # 89 MoE layers + the MTP one
 
 

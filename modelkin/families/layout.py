@@ -265,13 +265,16 @@ def _build(spec: ArchBase, convention: str, built_layers: Iterable[int]) -> list
         slots.append(TensorSlot(names["head"] + ".weight", (spec.vocab_size, h), "head"))
     for j in range(spec.layers.mtp):
         # GLM-4.5's multi-token-prediction layers, stored after the last layer: a decoder
-        # block (MoE) with its own input norms, a 2h -> h projection and a head copy.
+        # block (MoE) with its own input norms, a 2h -> h projection, and copies of the
+        # embedding and the head (llama.cpp converts them to blk.N.nextn.embed_tokens and
+        # shared_head_head: a real GLM-4.5-Air GGUF holds both, ggml-org/llama.cpp PR #14939).
         i = spec.num_layers + j
         prefix = names["layer"].format(i=i)
         block(i, "moe" if "moe" in kinds else "dense", over="mtp")
         for role in ("enorm", "hnorm", "shared_head.norm"):
             slots.append(TensorSlot(f"{prefix}{role}.weight", (h,), "mtp", i))
         slots.append(TensorSlot(f"{prefix}eh_proj.weight", (h, 2 * h), "mtp", i))
+        slots.append(TensorSlot(f"{prefix}embed_tokens.weight", (spec.vocab_size, h), "mtp", i))
         slots.append(TensorSlot(f"{prefix}shared_head.head.weight", (spec.vocab_size, h), "mtp", i))
     return slots
 

@@ -327,6 +327,7 @@ class MtpLayer(nn.Module):
         self.enorm = make_norm(spec)
         self.hnorm = make_norm(spec)
         self.eh_proj = nn.Linear(2 * spec.hidden_size, spec.hidden_size, bias=False)
+        self.embed_tokens = nn.Embedding(spec.vocab_size, spec.hidden_size)
         self.shared_head = nn.Module()
         self.shared_head.norm = make_norm(spec)
         self.shared_head.head = nn.Linear(spec.hidden_size, spec.vocab_size, bias=False)
