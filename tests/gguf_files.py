@@ -17,6 +17,7 @@ published checkpoints hold it (a decoder block after the last layer, transformer
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -336,3 +337,22 @@ def q4_k_m_like(name: str, shape: tuple[int, ...]) -> str:
     ):
         return "Q6_K" if shape[-1] % 256 == 0 else "Q8_0"
     return "Q4_K" if shape[-1] % 256 == 0 else "Q5_0"
+
+
+def write_tiny_files(root: Path, cases: dict[str, tuple[str, dict[str, Any], dict[str, Any]]]) -> dict[str, tuple]:
+    """case -> (GGUF path, transformers' count, config) for cases of (model id, config, write_gguf
+    options), each file in a folder of its own with the config.json it was converted from."""
+    out = {}
+    for case, (model_id, config, options) in cases.items():
+        path = root / case / f"tiny-{case}.gguf"
+        path.parent.mkdir()
+        count = write_gguf(path, config, name=f"tiny {model_id}", **options)
+        (path.parent / "config.json").write_text(json.dumps(config))
+        out[case] = (path, count, config)
+    return out
+
+
+def inspect_json(cli, *argv: str) -> tuple[int, dict, str]:
+    """`modelkin inspect ARGV --format json` through the tests' `cli` fixture: (exit code, report, stderr)."""
+    code, out, err = cli("inspect", *argv, "--format", "json")
+    return code, json.loads(out) if out.strip() else {}, err

@@ -20,7 +20,7 @@ gguf = pytest.importorskip("gguf")
 pytest.importorskip("transformers")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gguf_files import hf_tensors, q4_k_m_like, write_gguf  # noqa: E402  (helper next to this file)
+from gguf_files import hf_tensors, inspect_json, q4_k_m_like, write_gguf, write_tiny_files  # noqa: E402  (helper next to this file)
 
 from modelkin.configs import get  # noqa: E402
 from modelkin.families import spec_to_hf  # noqa: E402
@@ -52,21 +52,9 @@ def files(tmp_path_factory) -> dict[str, tuple[Path, int, dict]]:
 
     transformers.utils.logging.set_verbosity_error()
     root = tmp_path_factory.mktemp("gguf-moe")
-    out = {}
-    for case, (model_id, _) in CASES.items():
-        config = tiny_config(model_id)
-        folder = root / case
-        folder.mkdir()
-        path = folder / f"tiny-{case}.gguf"
-        count = write_gguf(path, config, name=f"tiny {model_id}", dtype="F16")
-        (folder / "config.json").write_text(json.dumps(config))
-        out[case] = (path, count, config)
-    return out
-
-
-def inspect_json(cli, *argv: str) -> tuple[int, dict, str]:
-    code, out, err = cli("inspect", *argv, "--format", "json")
-    return code, json.loads(out) if out.strip() else {}, err
+    return write_tiny_files(
+        root, {case: (model_id, tiny_config(model_id), {"dtype": "F16"}) for case, (model_id, _) in CASES.items()}
+    )
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
