@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -356,3 +358,19 @@ def inspect_json(cli, *argv: str) -> tuple[int, dict, str]:
     """`modelkin inspect ARGV --format json` through the tests' `cli` fixture: (exit code, report, stderr)."""
     code, out, err = cli("inspect", *argv, "--format", "json")
     return code, json.loads(out) if out.strip() else {}, err
+
+
+def inspect_loads(path: Path) -> tuple[str, str]:
+    """('0 [heavy modules]', stderr) of `modelkin inspect PATH` run in a fresh interpreter: which of
+    numpy, torch, transformers and the gguf package inspecting a GGUF file imported (none should)."""
+    code = (
+        "import sys, contextlib, io\n"
+        "from modelkin.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    rc = main(['inspect', {str(path)!r}])\n"
+        "heavy = sorted(m for m in ('numpy', 'torch', 'transformers', 'gguf') if m in sys.modules)\n"
+        "print(rc, heavy)\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo, timeout=60)
+    return out.stdout.strip(), out.stderr[-2000:]

@@ -10,7 +10,6 @@ Q8_0 through `gguf.quants.quantize`); parameter counts are transformers'
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ gguf = pytest.importorskip("gguf")
 pytest.importorskip("transformers")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gguf_files import inspect_json, q4_k_m_like, write_gguf, write_tiny_files  # noqa: E402  (helper next to this file)
+from gguf_files import inspect_json, inspect_loads, q4_k_m_like, write_gguf, write_tiny_files  # noqa: E402  (helper next to this file)
 
 from modelkin.configs import get  # noqa: E402
 from modelkin.families import spec_to_hf  # noqa: E402
@@ -255,17 +254,8 @@ def test_reader_agrees_with_gguf_reader(files):
 
 def test_gguf_inspect_imports_neither_numpy_nor_torch(files):
     """The gguf package's tables are read without running its __init__ (numpy, yaml, the writer)."""
-    path = files["qwen2.5-7b-f16"][0]
-    code = (
-        "import sys, contextlib, io\n"
-        "from modelkin.cli import main\n"
-        "with contextlib.redirect_stdout(io.StringIO()):\n"
-        f"    rc = main(['inspect', {str(path)!r}])\n"
-        "heavy = sorted(m for m in ('numpy', 'torch', 'transformers', 'gguf') if m in sys.modules)\n"
-        "print(rc, heavy)\n"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
-    assert out.stdout.strip() == "0 []", out.stderr[-2000:]
+    loaded, err = inspect_loads(files["qwen2.5-7b-f16"][0])
+    assert loaded == "0 []", err
 
 
 def test_hub_gguf_repo_reads_header_ranges_only(files, tmp_path, monkeypatch, cli):
