@@ -317,3 +317,15 @@ def test_full_size_qwen3_30b_a3b_q4_k_m(tmp_path, cli):
 def test_moe_inspect_imports_neither_numpy_nor_torch(files):
     loaded, err = inspect_loads(files["glm-4.5"][0])
     assert loaded == "0 []", err
+
+
+def test_an_instruct_file_is_compared_with_its_base_models_entry(files, cli, tmp_path):
+    """Published GGUF names carry the tune ("Llama-4-Scout-17B-16E-Instruct-Q4_K_M.gguf", as
+    unsloth and bartowski name theirs); with no catalog entry of that name, the base model's is the
+    reference. The tiny file differs from the full-size entry, which is what the comparison shows."""
+    renamed = tmp_path / "Llama-4-Scout-17B-16E-Instruct-Q4_K_M.gguf"
+    renamed.write_bytes(files["llama-4"][0].read_bytes())
+    _, report, _ = inspect_json(cli, str(renamed))
+    assert report["gguf"]["reference"]["id"] == "catalog llama-4-scout-17b-16e"
+    fields = {d["field"] for d in report["gguf"]["reference"]["differences"]}
+    assert "hidden_size" in fields

@@ -30,6 +30,9 @@ _QUANT_SUFFIX = re.compile(
     r"[-_.](?:(?:IQ|Q|TQ)\d[\w]*|F16|F32|BF16|MXFP4\w*|UD-\w+|(?:\d{5})-of-\d{5})$",
     re.IGNORECASE,
 )
+# A chat or instruction tune has its base model's architecture: "Llama-4-Scout-17B-16E-Instruct"
+# is compared with the catalog's llama-4-scout-17b-16e when no entry carries the tuned name.
+_TUNE_SUFFIX = re.compile(r"[-_](?:instruct|chat|it)$", re.IGNORECASE)
 
 
 @dataclass
@@ -684,6 +687,7 @@ def _catalog_candidates(model: GGUFModel, meta: dict[str, Any]) -> list[str]:
             break
         stem = shorter
     out.append(stem)
+    out.append(_TUNE_SUFFIX.sub("", stem))
     return [c.lower().replace(" ", "-") for c in out if c]
 
 
