@@ -495,3 +495,27 @@ def test_fit_takes_a_gguf_file(cli, tmp_path):
     assert code == 0, err
     data = json.loads(out)
     assert data["fits"] and data["per_gpu"]["kv_bytes_per_token"] > 0
+
+
+def test_a_gguf_file_is_sized_as_it_stores_its_weights(cli, tmp_path):
+    """Weights come from the file's own tensor types, not from a 16-bit guess: the weights term of
+    `fit` equals the bytes of tensor data gguf's own reader finds in the file (tp=1: one GPU holds all)."""
+    import gguf
+
+    from modelkin.families import spec_to_hf
+    from modelkin.families.tiny import tiny
+
+    from .gguf_files import write_gguf
+
+    path = tmp_path / "tiny-Q8_0.gguf"
+    write_gguf(path, spec_to_hf(tiny(get("qwen2.5-0.5b").spec)), dtype="Q8_0")
+    stored = sum(int(t.n_bytes) for t in gguf.GGUFReader(path).tensors)
+    code, out, err = cli("fit", str(path), "--gpu", "L4", "--context", "1024", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["per_gpu"]["weights_bytes"] == pytest.approx(stored, rel=1e-9)
+    assert data["settings"]["weights"] == "Q8_0 as stored"
+    # --weights still decides when given
+    code, out, _ = cli("fit", str(path), "--gpu", "L4", "--context", "1024", "--weights", "bf16", "--format", "json")
+    bf16 = json.loads(out)
+    assert bf16["per_gpu"]["weights_bytes"] == 2 * bf16["model"]["params_total"] != stored

@@ -65,7 +65,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "(serving default: the model's maximum; fine-tuning: 2048)",
     )
     sv.add_argument("--batch", type=positive_int, default=1, help="concurrent sequences / micro-batch (default 1)")
-    sv.add_argument("--weights", choices=WEIGHT_SCHEMES, help="weight scheme (default: the checkpoint's 16-bit dtype)")
+    sv.add_argument(
+        "--weights",
+        choices=WEIGHT_SCHEMES,
+        help="weight scheme (default: a GGUF file's own mix as stored, else the checkpoint's 16-bit dtype)",
+    )
     sv.add_argument("--kv-dtype", choices=KV_DTYPES, default="bf16", help="KV-cache dtype (default bf16)")
     sv.add_argument(
         "--utilization", type=_fraction, default=None, help="share of GPU memory vLLM may use (default 0.9)"
@@ -138,7 +142,16 @@ def resolve_parallel(args: argparse.Namespace, finetune: bool):
     return Parallel(tp=tp, pp=pp, ep=args.ep, dp=gpus // (tp * pp))
 
 
-def _default_weights(spec) -> str:
+def _default_weights(args: argparse.Namespace, spec) -> Any:
+    """--weights, else a GGUF file's own mix as it stores it, else the checkpoint's 16-bit dtype."""
+    if args.weights:
+        return args.weights
+    path = Path(args.target).expanduser()
+    if path.exists():
+        from ..inspect.gguf_entry import is_gguf_target, stored_weight_scheme
+
+        if is_gguf_target(path):
+            return stored_weight_scheme(path, args.target)
     return {"float16": "fp16", "float32": "bf16"}.get(spec.dtype or "", "bf16")
 
 
@@ -168,7 +181,7 @@ def build_plan(args: argparse.Namespace):
         req = planning.ServeRequest(
             context=args.context or spec.max_position_embeddings,
             batch=args.batch,
-            weights=args.weights or _default_weights(spec),
+            weights=_default_weights(args, spec),
             kv_dtype=args.kv_dtype,
             utilization=args.utilization or planning.DEFAULT_UTILIZATION,
             max_num_seqs=args.max_num_seqs,

@@ -34,9 +34,12 @@ class WeightScheme:
         return self.other if component in ("embedding", "head", "norm") else self.linear
 
 
-def weight_scheme(name: str, spec: ArchBase | None = None) -> WeightScheme:
+def weight_scheme(name: str | WeightScheme, spec: ArchBase | None = None) -> WeightScheme:
     """Bytes per parameter of a scheme: measured per component for `quantization`'s schemes (given the
-    spec), else the simple width rules below (bf16, fp8, int8, int4 group-wise, NF4)."""
+    spec), else the simple width rules below (bf16, fp8, int8, int4 group-wise, NF4). A scheme already
+    measured elsewhere (a GGUF file's own mix, `stored_scheme`) is its own answer."""
+    if isinstance(name, WeightScheme):
+        return name
     if spec is not None:
         measured = _measured(spec, name)
         if measured is not None:
@@ -113,7 +116,21 @@ def _measured(spec: ArchBase, name: str) -> WeightScheme | None:
             stored[slot.component] += slot.numel * DTYPE_BYTES["bf16"]
         else:
             stored[slot.component] += sum(t.nbytes for t in planned.tensors if not t.optional)
-    by = {c: stored[c] / params[c] for c in params if params[c]}
-    linear = sum(stored[c] for c in ("attention", "mlp")) / max(1, sum(params[c] for c in ("attention", "mlp")))
     note = config.main.describe() if config.main else name
-    return WeightScheme(name, linear, DTYPE_BYTES["bf16"], note, tuple(sorted(by.items())))
+    return stored_scheme(name, note, stored, params, other=DTYPE_BYTES["bf16"])
+
+
+def stored_scheme(
+    name: str, note: str, stored: dict[str, float], params: dict[str, int], other: float | None = None
+) -> WeightScheme:
+    """A scheme from bytes and parameters counted per component (what a checkpoint or a quantizer
+    stores): each component's bytes per parameter; `linear` is attention's and the MLP's together,
+    `other` the embedding's, head's and norms' unless given."""
+
+    def per_param(components: tuple[str, ...]) -> float:
+        return sum(stored.get(c, 0) for c in components) / max(1, sum(params.get(c, 0) for c in components))
+
+    by = {c: stored.get(c, 0) / params[c] for c in params if params[c]}
+    linear = per_param(("attention", "mlp"))
+    rest = other if other is not None else per_param(("embedding", "head", "norm"))
+    return WeightScheme(name, linear, rest, note, tuple(sorted(by.items())))

@@ -47,7 +47,7 @@ NON_TORCH_TP = 2.1 * GIB
 class ServeRequest:
     context: int
     batch: int = 1
-    weights: str = "bf16"
+    weights: str | WeightScheme = "bf16"  # a name of WEIGHT_SCHEMES, or a measured scheme (a GGUF's own mix)
     kv_dtype: str = "bf16"
     utilization: float = DEFAULT_UTILIZATION
     max_num_seqs: int | None = None
