@@ -355,3 +355,40 @@ def test_nan_epsilon_is_a_finding_and_the_json_stays_json(tmp_path, cli):
     report = json.loads(out, parse_constant=lambda c: pytest.fail(f"non-JSON literal {c}"))
     assert code == 1 and report["findings"][0]["code"] == "gguf-metadata"
     assert "layer_norm_rms_epsilon must be a positive finite number" in report["findings"][0]["message"]
+
+
+def test_the_html_page_has_the_gguf_part(files, cli):
+    """`inspect --format html` shows what the text shows of a GGUF file: its architecture, the
+    tensors stored by type, the tokenizer facts (read here with Python's own HTML parser)."""
+    from html.parser import HTMLParser
+
+    class Cells(HTMLParser):
+        """Text by table block: the page wraps each table in <div class="table-block" id=...>."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.tables: dict[str, list[str]] = {}
+            self.current: str | None = None
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "div" and attrs.get("class") == "table-block":
+                self.current = attrs.get("id")
+                self.tables[self.current] = []
+
+        def handle_endtag(self, tag):
+            if tag == "table":
+                self.current = None
+
+        def handle_data(self, data):
+            if self.current is not None and data.strip():
+                self.tables[self.current].append(data.strip())
+
+    path = files["qwen2.5-7b-f16"][0]
+    code, out, err = cli("inspect", str(path), "--format", "html")
+    assert code == 0, err
+    page = Cells()
+    page.feed(out)
+    assert "qwen2" in page.tables["gguf-gguf"]
+    assert "F16" in page.tables["gguf-stored-by-type"]  # the writer stored the matrices in F16
+    assert "gpt2" in " ".join(page.tables["gguf-tokenizer-gguf-metadata"])  # tokenizer.ggml.model

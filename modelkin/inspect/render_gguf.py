@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..units import count, nbytes
 
 
-def gguf_sections(gguf: dict[str, Any], markdown: bool, heading: Callable[[str], str]) -> list[str]:
-    from ..text_table import text_table
+class Block(NamedTuple):
+    """One table of the GGUF part (`headers` None: field/value rows), or a line of text (`rows` None)."""
 
-    def table(rows: list[list[Any]], headers: list[str] | None = None) -> str:
-        return text_table(rows, headers or (), markdown=markdown)
+    title: str
+    headers: list[str] | None
+    rows: list[list[Any]] | None
+    text: str = ""
 
+
+def gguf_blocks(gguf: dict[str, Any]) -> list[Block]:
+    """The GGUF part of an inspect report, as the text and the HTML page both show it."""
     files = gguf["files"]
     header_bytes = sum(f["header_bytes"] for f in files)
     rows = [
@@ -26,12 +31,12 @@ def gguf_sections(gguf: dict[str, Any], markdown: bool, heading: Callable[[str],
         ["tensor data", nbytes(gguf["tensor_data_bytes"])],
         ["bits per weight", gguf["bits_per_weight"] if gguf["bits_per_weight"] is not None else "-"],
     ]
-    out = [heading("GGUF"), table(rows), ""]
+    out = [Block("GGUF", None, rows)]
     quant = [
         [q["type"], q["tensors"], f"{q['params']:,} ({count(q['params'])})", nbytes(q["bytes"]), q["bits_per_weight"]]
         for q in gguf["quantization"]
     ]
-    out += [heading("Stored by type"), table(quant, ["type", "tensors", "values", "bytes", "bits/weight"]), ""]
+    out.append(Block("Stored by type", ["type", "tensors", "values", "bytes", "bits/weight"], quant))
     tok = gguf["tokenizer"]
     trows = [
         ["model / pre", f"{tok['model']} / {tok['pre']}"],
@@ -41,7 +46,7 @@ def gguf_sections(gguf: dict[str, Any], markdown: bool, heading: Callable[[str],
         ["bos / eos / pad ids", f"{tok['bos_id']} / {tok['eos_id']} / {tok['pad_id']}"],
         ["chat template", f"yes ({tok['chat_template_chars']:,} chars)" if tok["chat_template"] else "no"],
     ]
-    out += [heading("Tokenizer (GGUF metadata)"), table(trows), ""]
+    out.append(Block("Tokenizer (GGUF metadata)", None, trows))
     params = gguf.get("params")
     if params:
         prow = [
@@ -52,23 +57,37 @@ def gguf_sections(gguf: dict[str, Any], markdown: bool, heading: Callable[[str],
             prow.append([f"not stored: {d['what']}", f"{d['values']:,} ({d['why']})"])
         for a in params["added"]:
             prow.append([f"added: {a['what']}", f"{a['values']:,} ({a['why']})"])
-        out += [heading("Parameters"), table(prow), ""]
+        out.append(Block("Parameters", None, prow))
     ref = gguf.get("reference")
     if ref:
         diffs = ref["differences"]
-        out.append(heading(f"Against {ref['id']}"))
+        title = f"Against {ref['id']}"
         if diffs:
-            out.append(
-                table(
-                    [[d["field"], d["gguf"], d["reference"], d["severity"]] for d in diffs],
-                    ["field", "GGUF", "reference", "severity"],
-                )
-            )
+            rows = [[d["field"], d["gguf"], d["reference"], d["severity"]] for d in diffs]
+            out.append(Block(title, ["field", "GGUF", "reference", "severity"], rows))
         else:
-            out.append("every field GGUF metadata can state agrees")
-        out.append("")
+            out.append(Block(title, None, None, "every field GGUF metadata can state agrees"))
     for note in gguf.get("notes", []):
-        out.append(f"note: {note}")
-    if gguf.get("notes"):
+        out.append(Block("", None, None, f"note: {note}"))
+    return out
+
+
+def gguf_sections(gguf: dict[str, Any], markdown: bool, heading: Callable[[str], str]) -> list[str]:
+    """The GGUF part as lines of text (or Markdown) for `inspect`'s default output."""
+    from ..text_table import text_table
+
+    out: list[str] = []
+    notes = False
+    for block in gguf_blocks(gguf):
+        if block.title:
+            out.append(heading(block.title))
+        if block.rows is not None:
+            out += [text_table(block.rows, block.headers or (), markdown=markdown), ""]
+        elif block.title:
+            out += [block.text, ""]
+        else:
+            out.append(block.text)
+            notes = True
+    if notes:
         out.append("")
     return out

@@ -30,6 +30,8 @@ def render_inspect_html(report: dict[str, Any]) -> str:
         rows = render_rows(report["quantization"])
         table = Table("Quantization", ["field", "value"], rows, id="quantization")
         sections.append(Section("Quantization", "quantization", [table]))
+    if report.get("gguf"):
+        sections.append(Section("GGUF", "gguf", _gguf(report["gguf"])))
     if report.get("dtypes") or report.get("shards"):
         sections.append(Section("Storage", "storage", _storage(report)))
     if report.get("tokenizer"):
@@ -148,6 +150,23 @@ def _tensors(report: dict[str, Any]) -> list[Any]:
             )
         )
     return blocks
+
+
+def _gguf(gguf: dict[str, Any]) -> list[Any]:
+    """The GGUF part, block for block as `inspect` prints it."""
+    import re
+
+    from ..inspect.render_gguf import gguf_blocks
+
+    out: list[Any] = []
+    for block in gguf_blocks(gguf):
+        if block.rows is None:
+            out.append(Prose(f"{block.title}: {block.text}" if block.title else block.text))
+            continue
+        slug = "gguf-" + re.sub(r"[^a-z0-9]+", "-", block.title.lower()).strip("-")
+        rows = [[_plain(v) for v in row] for row in block.rows]
+        out.append(Table(block.title, block.headers or ["field", "value"], rows, id=slug))
+    return out
 
 
 def _storage(report: dict[str, Any]) -> list[Any]:
