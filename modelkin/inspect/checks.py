@@ -17,7 +17,7 @@ from ..families import read_hf_config
 from ..families.accounting import params_total, token_scaling
 from ..families.layout import NAMES, VISION_PREFIXES, layout
 from ..families.quantization_keys import may_state_quantization
-from .findings import Finding, new_report
+from .findings import Finding, new_report, tensor_findings
 from .gather import Gathered
 from .index_file import check_index_against_headers
 
@@ -135,28 +135,7 @@ def inspect_gathered(g: Gathered, tokens: float | None = None, against: str | No
         report["unexpected"] = sorted(
             n for n in tensors if n not in expected and n not in buffers and n != stored_head and n not in vision
         )
-    if report["missing"]:
-        findings.append(
-            Finding(
-                "error",
-                "tensor-missing",
-                f"{len(report['missing'])} expected tensors are missing, e.g. {report['missing'][0]}",
-            )
-        )
-    if report["unexpected"]:
-        findings.append(
-            Finding(
-                "error",
-                "tensor-unexpected",
-                f"{len(report['unexpected'])} tensors the config does not explain, e.g. {report['unexpected'][0]}",
-            )
-        )
-    for m in report["shape_mismatches"][:20]:
-        findings.append(
-            Finding(
-                "error", "shape-mismatch", f"{m['tensor']} has shape {m['actual']}, the config implies {m['expected']}"
-            )
-        )
+    findings += tensor_findings(report["missing"], report["unexpected"], report["shape_mismatches"], against="config")
     _explain_kv_heads(spec, report, findings)
     beside = _beside_the_model(expected, tensors, vision, set(buffers), report, findings)
     if expected and not report["missing"] and not report["unexpected"] and not report["shape_mismatches"]:

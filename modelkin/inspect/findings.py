@@ -13,6 +13,30 @@ class Finding(NamedTuple):
     message: str  # one sentence naming the tensor / file concerned
 
 
+def tensor_findings(
+    missing: list[str], unexpected: list[str], mismatches: list[dict[str, Any]], *, against: str, shape: str = "shape"
+) -> list[Finding]:
+    """The findings of a tensor-by-tensor comparison (safetensors against the config, GGUF against
+    its metadata): one line for the missing, one for the unexpected, one per shape mismatch (20 at most)."""
+    out = []
+    if missing:
+        out.append(
+            Finding("error", "tensor-missing", f"{len(missing)} expected tensors are missing, e.g. {missing[0]}")
+        )
+    if unexpected:
+        out.append(
+            Finding(
+                "error",
+                "tensor-unexpected",
+                f"{len(unexpected)} tensors the {against} does not explain, e.g. {unexpected[0]}",
+            )
+        )
+    for m in mismatches[:20]:
+        message = f"{m['tensor']} has {shape} {m['actual']}, the {against} implies {m['expected']}"
+        out.append(Finding("error", "shape-mismatch", message + (" (ggml order)" if shape == "dims" else "")))
+    return out
+
+
 def new_report(target: str, source: str, size_on_disk: int, bytes_fetched: int | None, **extra: Any) -> dict[str, Any]:
     """The `inspect --format json` contract, every key present before any check fills it in;
     one home for safetensors and GGUF checkpoints alike (`extra` adds a format's own keys)."""

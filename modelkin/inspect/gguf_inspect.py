@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidSpec, ModelkinError, UnknownModel, UnreadableInput
-from .findings import Finding, new_report
+from .findings import Finding, new_report, tensor_findings
 from .gguf_file import GGUFArray, GGUFHeader, GGUFString, read_gguf_header
 
 SPLIT = re.compile(r"(?P<stem>.+)-(?P<no>\d{5})-of-(?P<count>\d{5})\.gguf")
@@ -406,30 +406,9 @@ def _check_tensors(spec, arch, facts, tensors, buffers, report, findings) -> Non
         "checkpoint_has_head": facts.has_output,
         "consistent": spec.embeddings.tied != facts.has_output,
     }
-    if report["missing"]:
-        findings.append(
-            Finding(
-                "error",
-                "tensor-missing",
-                f"{len(report['missing'])} expected tensors are missing, e.g. {report['missing'][0]}",
-            )
-        )
-    if unexpected:
-        findings.append(
-            Finding(
-                "error",
-                "tensor-unexpected",
-                f"{len(unexpected)} tensors the metadata does not explain, e.g. {unexpected[0]}",
-            )
-        )
-    for m in report["shape_mismatches"][:20]:
-        findings.append(
-            Finding(
-                "error",
-                "shape-mismatch",
-                f"{m['tensor']} has dims {m['actual']}, the metadata implies {m['expected']} (ggml order)",
-            )
-        )
+    findings += tensor_findings(
+        report["missing"], unexpected, report["shape_mismatches"], against="metadata", shape="dims"
+    )
 
 
 def _ne(shape: tuple[int, ...]) -> tuple[int, ...]:
