@@ -76,3 +76,10 @@ def test_dump_leaves_out_what_is_asked():
     }
     yarn = YarnScaling(factor=4.0)
     assert yarn.model_dump(exclude_none=True) == {"type": "yarn", "factor": 4.0}
+
+
+def test_json_in_and_schema_out_as_pydantic_names_them():
+    spec = get("glm-4-9b").spec
+    assert ArchBase.model_validate_json(spec.model_dump_json()) == spec
+    schema = ArchBase.model_json_schema()
+    assert schema["additionalProperties"] is False and "attention" in schema["required"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from ..families import ArchSpec
-from ..families.strict import json_schema
 from .emit import emit_json
 from .helptext import examples
 
@@ -18,4 +17,4 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> str:
-    return emit_json(json_schema(ArchSpec))
+    return emit_json(ArchSpec.model_json_schema())

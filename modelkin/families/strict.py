@@ -135,6 +135,15 @@ class Strict:
         return value
 
     @classmethod
+    def model_validate_json(cls, text: str | bytes, *, context: dict[str, Any] | None = None) -> Any:
+        return cls.model_validate(json.loads(text), context=context)
+
+    @classmethod
+    def model_json_schema(cls) -> dict[str, Any]:
+        """The JSON Schema of this section (what `modelkin schema` prints for ArchSpec)."""
+        return json_schema(cls)
+
+    @classmethod
     def _plan(cls) -> _Plan:
         plan = cls.__dict__.get("_Strict__plan")
         if plan is None:
