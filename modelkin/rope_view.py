@@ -13,7 +13,7 @@ from typing import Any
 
 from .commands.emit import emit_json, emit_table
 from .families.rope_math import attention_factor, base_frequencies, full_turns_within, inverse_frequencies, wavelengths
-from .families.spec import ArchBase
+from .families.spec import ArchSpec
 
 FORMATS = ("table", "markdown", "json", "csv")
 
@@ -31,7 +31,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     examples(p, "modelkin rope glm-4-9b-chat", "modelkin rope llama-3.1-8b --all --format csv > pairs.csv")
 
 
-def _scaling_fields(spec: ArchBase) -> dict[str, Any]:
+def _scaling_fields(spec: ArchSpec) -> dict[str, Any]:
     fields = spec.positions.scaling.model_dump(exclude_none=True)
     if fields["type"] == "yarn" and "original_max_position_embeddings" not in fields:
         fields["original_max_position_embeddings"] = spec.max_position_embeddings  # transformers' default
@@ -51,7 +51,7 @@ def _pair_dims(layout: str, i: int, rotary_dim: int) -> str:
     return f"{2 * i},{2 * i + 1}" if layout == "interleaved" else f"{i},{i + rotary_dim // 2}"
 
 
-def rope_inventory(spec: ArchBase) -> dict[str, Any]:
+def rope_inventory(spec: ArchSpec) -> dict[str, Any]:
     """Everything `modelkin rope` prints, as plain data (the json output)."""
     pos = spec.positions
     d = spec.rotary_dim

@@ -112,13 +112,13 @@ def test_nope_layers_equal_transformers_smollm3():
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM
 
-    from modelkin.families.spec import ArchBase
+    from modelkin.families.spec import ArchSpec
     from modelkin.reference.reference import build_reference
 
     data = tiny(get("llama-3.2-1b").spec).model_dump()
     data["num_layers"] = 4
     data["layers"] = {"attention": ["full", "nope", "full", "nope"]}
-    spec = ArchBase.model_validate(data, context={"family_rules": False})
+    spec = ArchSpec.model_validate(data, context={"family_rules": False})
     model = build_reference(spec, seed=0)
     config = {**spec_to_hf(spec.model_copy(update={"layers": type(spec.layers)()})), "model_type": "smollm3"}
     config.update(architectures=["SmolLM3ForCausalLM"], no_rope_layers=[1, 0, 1, 0])

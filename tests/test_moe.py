@@ -170,7 +170,7 @@ def test_group_limited_routing_equals_transformers(tmp_path):
 
 def test_routing_choices_change_the_output():
     """Each routing field is live: flipping it changes the reference's logits."""
-    from modelkin.families.spec import ArchBase
+    from modelkin.families.spec import ArchSpec
     from modelkin.families.tiny import tiny
     from modelkin.reference.reference import build_reference
 
@@ -182,5 +182,5 @@ def test_routing_choices_change_the_output():
             data = base.model_dump()
             data["moe"]["router"][path] = value
             # sigmoid scoring is no Qwen3-MoE choice: only the schema's own rules apply
-            other = ArchBase.model_validate(data, context={"family_rules": False})
+            other = ArchSpec.model_validate(data, context={"family_rules": False})
             assert (build_reference(other, seed=1)(ids) - reference).abs().max() > 1e-4, path

@@ -20,7 +20,7 @@ from modelkin.configs import get, ids  # noqa: E402
 from modelkin.families import spec_to_hf, validate_spec  # noqa: E402
 from modelkin.families.layout import default_convention, layout  # noqa: E402
 from modelkin.families.registry import GENERATION_NAMES  # noqa: E402
-from modelkin.families.spec import ArchBase  # noqa: E402
+from modelkin.families.spec import ArchSpec  # noqa: E402
 from modelkin.families.tiny import tiny  # noqa: E402
 from modelkin.reference.checkpoint import load_reference, save_hf_folder  # noqa: E402
 from modelkin.reference.reference import build_reference, reference_convention  # noqa: E402
@@ -185,7 +185,7 @@ def _variant(model_id: str, family_rules: bool = True, **edits) -> object:
             node = node[key]
         node[leaf] = value
     if not family_rules:  # choices no family uses: only the base schema's rules apply
-        return ArchBase.model_validate(data, context={"family_rules": False})
+        return ArchSpec.model_validate(data, context={"family_rules": False})
     return validate_spec(data, "test variant")
 
 

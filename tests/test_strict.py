@@ -10,7 +10,7 @@ import pickle
 import pytest
 
 from modelkin.configs import get
-from modelkin.families.spec import ArchBase, Attention, DualChunkAttention, Positions, YarnScaling
+from modelkin.families.spec import ArchSpec, Attention, DualChunkAttention, Positions, YarnScaling
 from modelkin.families.strict import SchemaError
 
 
@@ -26,7 +26,7 @@ def test_sections_are_immutable_and_copy_with_changes():
 
 def test_equal_values_are_equal_and_hash_alike():
     a = get("qwen2-7b").spec
-    b = ArchBase.model_validate(json.loads(json.dumps(a.model_dump(mode="json"))))
+    b = ArchSpec.model_validate(json.loads(json.dumps(a.model_dump(mode="json"))))
     assert a == b and hash(a) == hash(b) and a is not b
     assert a != a.model_copy(update={"num_layers": 2})
     assert len({a, b}) == 1
@@ -54,7 +54,7 @@ def test_floats_take_ints_but_ints_take_no_floats_or_bools():
 
 def test_every_problem_is_reported_with_its_path():
     with pytest.raises(SchemaError) as caught:
-        ArchBase.model_validate({"family": "llama", "attention": {"num_heads": 0}})
+        ArchSpec.model_validate({"family": "llama", "attention": {"num_heads": 0}})
     paths = [p.path for p in caught.value.problems]
     assert "attention.num_heads" in paths and "attention.num_kv_heads" in paths and "generation" in paths
 
@@ -80,6 +80,6 @@ def test_dump_leaves_out_what_is_asked():
 
 def test_json_in_and_schema_out_as_pydantic_names_them():
     spec = get("glm-4-9b").spec
-    assert ArchBase.model_validate_json(spec.model_dump_json()) == spec
-    schema = ArchBase.model_json_schema()
+    assert ArchSpec.model_validate_json(spec.model_dump_json()) == spec
+    schema = ArchSpec.model_json_schema()
     assert schema["additionalProperties"] is False and "attention" in schema["required"]

@@ -8,11 +8,10 @@ is registry data (`registry.py`).
 
 from __future__ import annotations
 
-from .hf import ArchSpec, read_hf_config, spec_from_hf, spec_to_hf, validate_spec
-from .spec import ArchBase
+from .hf import read_hf_config, spec_from_hf, spec_to_hf, validate_spec
+from .spec import ArchSpec  # one class for every family; what a generation allows is checked against the registry
 
 __all__ = [
-    "ArchBase",
     "ArchSpec",
     "read_hf_config",
     "spec_from_hf",

@@ -20,7 +20,7 @@ from collections import Counter
 from typing import Any
 
 from .layout import layout_outline
-from .spec import ArchBase
+from .spec import ArchSpec
 
 DTYPE_BYTES = {"fp32": 4.0, "bf16": 2.0, "fp16": 2.0, "int8": 1.0, "int4": 0.5}
 CHINCHILLA_TOKENS_PER_PARAM = 20.0
@@ -28,7 +28,7 @@ COMPONENTS = ("embedding", "attention", "mlp", "norm", "head")
 DEFAULT_CONTEXT = 4096
 
 
-def params_by_component(spec: ArchBase) -> dict[str, int]:
+def params_by_component(spec: ArchSpec) -> dict[str, int]:
     """Parameters of the model by component; the MoE components (router, experts,
     shared_expert) appear only for models that have them."""
     counts: Counter[str] = Counter({c: 0 for c in COMPONENTS})
@@ -38,11 +38,11 @@ def params_by_component(spec: ArchBase) -> dict[str, int]:
     return dict(counts)
 
 
-def params_total(spec: ArchBase) -> int:
+def params_total(spec: ArchSpec) -> int:
     return sum(params_by_component(spec).values())
 
 
-def params_active(spec: ArchBase) -> int:
+def params_active(spec: ArchSpec) -> int:
     """Parameters one token passes through (our convention: embedding row and head
     included, the routed experts counted `experts_per_token` of `num_experts`). For a
     dense model this is `params_total`."""
@@ -54,7 +54,7 @@ def params_active(spec: ArchBase) -> int:
     return total - routed + routed * spec.moe.experts_per_token // spec.moe.num_experts
 
 
-def params_outside_model(spec: ArchBase) -> dict[str, int]:
+def params_outside_model(spec: ArchSpec) -> dict[str, int]:
     """What published checkpoints store beside the model transformers builds: GLM-4.5's
     multi-token-prediction layers (their head copy included) and buffers stored as tensors."""
     counts: Counter[str] = Counter()
@@ -64,7 +64,7 @@ def params_outside_model(spec: ArchBase) -> dict[str, int]:
     return dict(counts)
 
 
-def active_conventions(spec: ArchBase) -> dict[str, int]:
+def active_conventions(spec: ArchSpec) -> dict[str, int]:
     """Active parameters under each convention in use: ours (everything a token passes
     through) and the one that leaves out the embedding and the head (GLM-4.5's model card
     counts it that way)."""
@@ -73,14 +73,14 @@ def active_conventions(spec: ArchBase) -> dict[str, int]:
     return {"all_a_token_uses": ours, "without_embedding_and_head": ours - by["embedding"] - by["head"]}
 
 
-def qkv_bias_params(spec: ArchBase) -> int:
+def qkv_bias_params(spec: ArchSpec) -> int:
     """Values in the query, key and value projections' biases."""
     return sum(
         s.numel * n for s, n in layout_outline(spec) if s.role in ("q", "k", "v", "qkv") and s.name.endswith(".bias")
     )
 
 
-def matmul_params(spec: ArchBase) -> int:
+def matmul_params(spec: ArchSpec) -> int:
     """Weights that multiply activations once per token (all linear layers and the head)."""
     by = params_by_component(spec)
     head = by["head"] if not spec.embeddings.tied else spec.vocab_size * spec.hidden_size
@@ -96,7 +96,7 @@ def matmul_params(spec: ArchBase) -> int:
     return linear_weights + head
 
 
-def attention_span(spec: ArchBase, layer: int, context: int) -> int:
+def attention_span(spec: ArchSpec, layer: int, context: int) -> int:
     """How many tokens (itself included) the token at position `context`-1 attends to in
     `layer`, which is also how many tokens that layer's KV cache holds."""
     kind = spec.attention_kind(layer)
@@ -111,21 +111,21 @@ def attention_span(spec: ArchBase, layer: int, context: int) -> int:
     return min(context, spec.long_context.chunked.chunk_size)
 
 
-def attention_spans(spec: ArchBase, context: int) -> list[int]:
+def attention_spans(spec: ArchSpec, context: int) -> list[int]:
     return [attention_span(spec, layer, context) for layer in range(spec.num_layers)]
 
 
-def kv_cache_values_per_token_per_layer(spec: ArchBase) -> int:
+def kv_cache_values_per_token_per_layer(spec: ArchSpec) -> int:
     return 2 * spec.attention.num_kv_heads * spec.attention.head_dim
 
 
-def kv_cache_bytes(spec: ArchBase, context: int, batch: int = 1, dtype: str = "bf16") -> float:
+def kv_cache_bytes(spec: ArchSpec, context: int, batch: int = 1, dtype: str = "bf16") -> float:
     """Bytes the KV cache holds for `batch` sequences of `context` tokens."""
     per_layer = kv_cache_values_per_token_per_layer(spec) * DTYPE_BYTES[dtype]
     return per_layer * sum(attention_spans(spec, context)) * batch
 
 
-def kv_cache_bytes_by_kind(spec: ArchBase, context: int, batch: int = 1, dtype: str = "bf16") -> dict[str, float]:
+def kv_cache_bytes_by_kind(spec: ArchSpec, context: int, batch: int = 1, dtype: str = "bf16") -> dict[str, float]:
     """`kv_cache_bytes` split by attention kind (only the kinds the model uses)."""
     per_layer = kv_cache_values_per_token_per_layer(spec) * DTYPE_BYTES[dtype]
     out: dict[str, float] = {}
@@ -134,34 +134,34 @@ def kv_cache_bytes_by_kind(spec: ArchBase, context: int, batch: int = 1, dtype: 
     return out
 
 
-def cache_is_capped(spec: ArchBase) -> bool:
+def cache_is_capped(spec: ArchSpec) -> bool:
     """True when no layer's cache grows without bound (every layer slides or is chunked)."""
     return all(kind in ("sliding", "chunked") for kind in spec.attention_kinds())
 
 
-def layers_by_kind(spec: ArchBase) -> dict[str, int]:
+def layers_by_kind(spec: ArchSpec) -> dict[str, int]:
     out: dict[str, int] = {}
     for kind in spec.attention_kinds():
         out[kind] = out.get(kind, 0) + 1
     return out
 
 
-def kv_cache_bytes_per_token(spec: ArchBase, dtype: str = "bf16") -> float:
+def kv_cache_bytes_per_token(spec: ArchSpec, dtype: str = "bf16") -> float:
     """Bytes one more token adds to the cache (every layer; before any window fills)."""
     return kv_cache_values_per_token_per_layer(spec) * DTYPE_BYTES[dtype] * spec.num_layers
 
 
-def attention_flops_per_token(spec: ArchBase, context: int) -> float:
+def attention_flops_per_token(spec: ArchSpec, context: int) -> float:
     width = spec.attention.num_heads * spec.attention.head_dim
     return sum(4.0 * width * span for span in attention_spans(spec, context))
 
 
-def flops_per_token(spec: ArchBase, context: int = DEFAULT_CONTEXT) -> dict[str, float]:
+def flops_per_token(spec: ArchSpec, context: int = DEFAULT_CONTEXT) -> dict[str, float]:
     forward = 2.0 * matmul_params(spec) + attention_flops_per_token(spec, context)
     return {"context": context, "forward": forward, "training": 3.0 * forward}
 
 
-def weight_bytes(spec: ArchBase) -> dict[str, float]:
+def weight_bytes(spec: ArchSpec) -> dict[str, float]:
     total = params_total(spec)
     return {dtype: total * size for dtype, size in DTYPE_BYTES.items() if dtype != "fp16"}
 
@@ -179,7 +179,7 @@ def token_scaling(params: int, tokens: float | None) -> dict[str, float] | None:
 
 
 def accounting(
-    spec: ArchBase, *, context: int = DEFAULT_CONTEXT, batch: int = 1, dtype: str = "bf16", tokens: float | None = None
+    spec: ArchSpec, *, context: int = DEFAULT_CONTEXT, batch: int = 1, dtype: str = "bf16", tokens: float | None = None
 ) -> dict[str, Any]:
     """Everything above in one JSON-ready dict (the `accounting` object of `show`/`convert`)."""
     by = params_by_component(spec)

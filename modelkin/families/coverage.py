@@ -7,10 +7,10 @@ from typing import Any
 
 from ..units import nbytes
 from .accounting import kv_cache_bytes
-from .spec import ArchBase
+from .spec import ArchSpec
 
 
-def context_coverage(spec: ArchBase, context: int, dtype: str = "bf16") -> dict[str, Any]:
+def context_coverage(spec: ArchSpec, context: int, dtype: str = "bf16") -> dict[str, Any]:
     original = spec.original_context
     scaling = spec.positions.scaling
     dca = spec.long_context.dual_chunk

@@ -27,7 +27,7 @@ from ..errors import InvalidSpec
 from . import gguf_tables
 from .hf import generation_from_name, read_hf_config
 from .layout import NAMES, TensorSlot, layout
-from .spec import ArchBase
+from .spec import ArchSpec
 
 # llama.cpp architecture -> the HF config format its converter reads (and we read back).
 ARCH_FORMATS = {
@@ -130,7 +130,7 @@ def _first_dim(shapes: dict[str, tuple[int, ...]], suffix: str, rank: int, axis:
 
 @dataclass
 class GGUFRead:
-    spec: ArchBase
+    spec: ArchSpec
     arch: str
     config: dict[str, Any]  # the HF config the metadata stands for
     provenance: dict[str, str]
@@ -552,7 +552,7 @@ def hf_convention(arch: str, fused_qkv: bool) -> str:
     return ARCH_FORMATS[arch]
 
 
-def gguf_layout(spec: ArchBase, arch: str, fused_qkv: bool = False) -> list[TensorSlot]:
+def gguf_layout(spec: ArchSpec, arch: str, fused_qkv: bool = False) -> list[TensorSlot]:
     """Every tensor (llama.cpp name, PyTorch-order shape) a GGUF of `spec` holds.
 
     Slot by slot, `layout(spec)` renamed; a layer's routed experts, one slot per expert and
@@ -593,7 +593,7 @@ def gguf_layout(spec: ArchBase, arch: str, fused_qkv: bool = False) -> list[Tens
     return out
 
 
-def gguf_optional(spec: ArchBase, arch: str) -> list[TensorSlot]:
+def gguf_optional(spec: ArchSpec, arch: str) -> list[TensorSlot]:
     """Tensors a GGUF of `spec` may hold beyond the layout, each one llama.cpp's loader takes as
     optional: an MTP layer's own embedding copy (blk.N.nextn.embed_tokens, which convert_hf_to_gguf
     writes from the published GLM-4.5 checkpoints' model.layers.N.embed_tokens)."""
@@ -686,7 +686,7 @@ def _same(a: Any, b: Any) -> bool:
     return a == b
 
 
-def compare_to_reference(gguf_spec: ArchBase, reference: ArchBase, rope_freqs: bool) -> list[dict[str, Any]]:
+def compare_to_reference(gguf_spec: ArchSpec, reference: ArchSpec, rope_freqs: bool) -> list[dict[str, Any]]:
     """Every field where the GGUF's spec and the reference differ, with how much it matters."""
     a = _flat(gguf_spec.model_dump(mode="json"))
     b = _flat(reference.model_dump(mode="json"))

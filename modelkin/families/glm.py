@@ -17,7 +17,7 @@ from typing import Any
 
 from .hf_reader import ConfigReader
 from .registry import FORMATS
-from .spec import ArchBase
+from .spec import ArchSpec
 from .transformers_format import eos_value, read_transformers_style, write_transformers_style
 
 CHATGLM_BASE_THETA = 10000.0  # ChatGLM's code hard-codes this base and multiplies it by rope_ratio
@@ -53,7 +53,7 @@ def read_glm4(r: ConfigReader) -> dict[str, Any]:
     return read_glm(r, sandwich=True)
 
 
-def write_glm(spec: ArchBase) -> dict[str, Any]:
+def write_glm(spec: ArchSpec) -> dict[str, Any]:
     config = write_transformers_style(spec, "glm4" if spec.norm.placement == "sandwich" else "glm")
     config["attention_bias"] = spec.attention.qkv_bias
     config["partial_rotary_factor"] = spec.positions.rotary_fraction
@@ -167,7 +167,7 @@ def read_chatglm(r: ConfigReader) -> dict[str, Any]:
     return fields
 
 
-def write_chatglm(spec: ArchBase) -> dict[str, Any]:
+def write_chatglm(spec: ArchSpec) -> dict[str, Any]:
     pos = spec.positions
     att = spec.attention
     config: dict[str, Any] = {

@@ -30,13 +30,11 @@ from .registry import (
     resolve,
     unexpressed,
 )
-from .spec import ArchBase
+from .spec import ArchSpec
 from .strict import SchemaError
 
-ArchSpec = ArchBase  # one class for every family; what a generation allows is checked against the registry
 
-
-def validate_spec(data: dict[str, Any], where: str, *, family_rules: bool = True) -> ArchBase:
+def validate_spec(data: dict[str, Any], where: str, *, family_rules: bool = True) -> ArchSpec:
     """The spec a dict describes, or InvalidSpec with its first problem in one line.
 
     `family_rules=False` builds choices no generation has (the reference model can still
@@ -125,11 +123,11 @@ def _drop_ids_outside_vocab(fields: dict[str, Any], reader: ConfigReader) -> Non
         tok["eos_token_ids"] = kept
 
 
-def spec_from_hf(config: dict[str, Any], name_hint: str | None = None) -> ArchBase:
+def spec_from_hf(config: dict[str, Any], name_hint: str | None = None) -> ArchSpec:
     return read_hf_config(config, name_hint=name_hint).spec
 
 
-def spec_to_hf(spec: ArchBase, fmt: str | None = None) -> dict[str, Any]:
+def spec_to_hf(spec: ArchSpec, fmt: str | None = None) -> dict[str, Any]:
     """The config.json that the matching transformers class (or, for `chatglm`,
     THUDM's code) reads as this architecture."""
     fmt = fmt or default_format(spec)

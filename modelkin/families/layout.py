@@ -25,7 +25,7 @@ from typing import Literal, NamedTuple
 
 from ..errors import InvalidSpec
 from .registry import FORMATS, default_format
-from .spec import ArchBase
+from .spec import ArchSpec
 
 Component = Literal[
     "embedding", "attention", "mlp", "norm", "head", "router", "experts", "shared_expert", "mtp", "buffer"
@@ -128,17 +128,17 @@ NAMINGS: dict[str, dict[str, str]] = {
 NAMES: dict[str, dict[str, str]] = {fmt.name: NAMINGS[fmt.naming] for fmt in FORMATS.values()}
 
 
-def default_convention(spec: ArchBase) -> str:
+def default_convention(spec: ArchSpec) -> str:
     """The naming of the format `spec_to_hf` writes by default."""
     return default_format(spec)
 
 
-def layout(spec: ArchBase, convention: str | None = None) -> list[TensorSlot]:
+def layout(spec: ArchSpec, convention: str | None = None) -> list[TensorSlot]:
     """Every tensor the checkpoint of `spec` holds under `convention`'s names, in order."""
     return list(_layout(spec, convention or default_convention(spec)))
 
 
-def layout_outline(spec: ArchBase, convention: str | None = None) -> tuple[tuple[TensorSlot, int], ...]:
+def layout_outline(spec: ArchSpec, convention: str | None = None) -> tuple[tuple[TensorSlot, int], ...]:
     """`layout(spec)` for counting: (slot, how many such slots the checkpoint holds). Layers
     differ only by their MLP kind (attention kinds differ in what they attend to, not in what
     they store), so the first layer of each kind stands for all of its kind."""
@@ -146,12 +146,12 @@ def layout_outline(spec: ArchBase, convention: str | None = None) -> tuple[tuple
 
 
 @functools.lru_cache(maxsize=16)  # inspect, claims and accounting ask for the same spec's layout
-def _layout(spec: ArchBase, convention: str) -> tuple[TensorSlot, ...]:
+def _layout(spec: ArchSpec, convention: str) -> tuple[TensorSlot, ...]:
     return tuple(_build(spec, convention, range(spec.num_layers)))
 
 
 @functools.lru_cache(maxsize=64)
-def _outline(spec: ArchBase, convention: str) -> tuple[tuple[TensorSlot, int], ...]:
+def _outline(spec: ArchSpec, convention: str) -> tuple[tuple[TensorSlot, int], ...]:
     kinds = spec.mlp_kinds()
     first = {kind: kinds.index(kind) for kind in dict.fromkeys(kinds)}
     like = {first[kind]: n for kind, n in Counter(kinds).items()}
@@ -162,7 +162,7 @@ def _outline(spec: ArchBase, convention: str) -> tuple[tuple[TensorSlot, int], .
     )
 
 
-def _build(spec: ArchBase, convention: str, built_layers: Iterable[int]) -> list[TensorSlot]:
+def _build(spec: ArchSpec, convention: str, built_layers: Iterable[int]) -> list[TensorSlot]:
     """The slots of the non-layer tensors, of the layers `built_layers` and of the MTP layers."""
     if convention not in NAMES:
         raise InvalidSpec("convention", f"unknown naming convention {convention!r} (known: {', '.join(CONVENTIONS)})")
@@ -279,7 +279,7 @@ def _build(spec: ArchBase, convention: str, built_layers: Iterable[int]) -> list
     return slots
 
 
-def _check_expressible(spec: ArchBase, convention: str) -> None:
+def _check_expressible(spec: ArchSpec, convention: str) -> None:
     names = NAMES[convention]
     att, mlp, placement = spec.attention, spec.mlp, spec.norm.placement
     moe = spec.moe

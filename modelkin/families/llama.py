@@ -15,7 +15,7 @@ from typing import Any
 
 from .hf_reader import ConfigReader
 from .registry import FORMATS
-from .spec import ArchBase
+from .spec import ArchSpec
 from .transformers_format import read_transformers_style, write_transformers_style
 
 LLAMA_KNOWN = frozenset({"pretraining_tp"})
@@ -57,7 +57,7 @@ def read_llama(r: ConfigReader) -> dict[str, Any]:
     return fields
 
 
-def write_llama(spec: ArchBase) -> dict[str, Any]:
+def write_llama(spec: ArchSpec) -> dict[str, Any]:
     config = write_transformers_style(spec, "llama")
     config["attention_bias"] = spec.attention.qkv_bias
     config["mlp_bias"] = spec.mlp.bias

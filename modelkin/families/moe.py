@@ -1,6 +1,6 @@
 """Mixture of experts: the routed experts of an "moe" layer, their router and the shared expert.
 
-A layer whose MLP kind is "moe" (see `ArchBase.mlp_kind`) replaces the dense
+A layer whose MLP kind is "moe" (see `ArchSpec.mlp_kind`) replaces the dense
 `mlp` block by `num_experts` small gated MLPs of width `intermediate_size`, of
 which a router picks `experts_per_token` for each token, plus an optional
 shared expert every token passes through. The four published routers differ in

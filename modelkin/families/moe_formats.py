@@ -15,7 +15,7 @@ from typing import Any
 
 from .hf_reader import ConfigReader
 from .registry import FORMATS
-from .spec import ArchBase
+from .spec import ArchSpec
 from .transformers_format import read_transformers_style, write_transformers_style
 
 
@@ -139,7 +139,7 @@ def read_qwen3_moe(r: ConfigReader) -> dict[str, Any]:
     return read_qwen_moe(r, qwen3=True)
 
 
-def write_qwen_moe(spec: ArchBase) -> dict[str, Any]:
+def write_qwen_moe(spec: ArchSpec) -> dict[str, Any]:
     qwen3 = spec.generation == "qwen3-moe"
     model_type = "qwen3_moe" if qwen3 else "qwen2_moe"
     config = write_transformers_style(spec, model_type)
@@ -227,7 +227,7 @@ def read_glm4_moe(r: ConfigReader) -> dict[str, Any]:
     return fields
 
 
-def write_glm4_moe(spec: ArchBase) -> dict[str, Any]:
+def write_glm4_moe(spec: ArchSpec) -> dict[str, Any]:
     config = write_transformers_style(spec, "glm4_moe")
     config["attention_bias"] = spec.attention.qkv_bias
     config["partial_rotary_factor"] = spec.positions.rotary_fraction
@@ -347,7 +347,7 @@ def _read_llama4_text(r: ConfigReader) -> dict[str, Any]:
     return fields
 
 
-def write_llama4_wrapper(spec: ArchBase) -> dict[str, Any]:
+def write_llama4_wrapper(spec: ArchSpec) -> dict[str, Any]:
     """The multimodal `llama4` form: the text model as `text_config`. No `vision_config` is
     written (the spec describes the text model; transformers would fill in a default tower)."""
     text = write_llama4(spec)
@@ -361,7 +361,7 @@ def write_llama4_wrapper(spec: ArchBase) -> dict[str, Any]:
     }
 
 
-def write_llama4(spec: ArchBase) -> dict[str, Any]:
+def write_llama4(spec: ArchSpec) -> dict[str, Any]:
     """The text model as transformers' `llama4_text` (Llama4ForCausalLM)."""
     config = write_transformers_style(spec, "llama4_text")
     att = spec.attention

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from .layout import TensorSlot, layout, layout_outline
-from .spec import ArchBase
+from .spec import ArchSpec
 
 Role = Literal["weights", "scales_zeros", "full_precision"]
 ROLES: tuple[Role, ...] = ("weights", "scales_zeros", "full_precision")
@@ -727,7 +727,7 @@ def scheme_of(q: QuantConfig, slot: TensorSlot, kind: Kind) -> Scheme | None:
 
 
 def plan(
-    spec: ArchBase,
+    spec: ArchSpec,
     q: QuantConfig,
     convention: str | None = None,
     storage: str | None = None,
@@ -846,7 +846,7 @@ def scheme_config(name: str) -> QuantConfig | None:
     return read_quantization({k: v for k, v in preset.items() if k != "hf_quant_config"}, preset.get("hf_quant_config"))
 
 
-def weight_bytes_by_scheme(spec: ArchBase, scheme: str, rest_bytes: int = 2) -> dict[str, int]:
+def weight_bytes_by_scheme(spec: ArchSpec, scheme: str, rest_bytes: int = 2) -> dict[str, int]:
     """Bytes a model's weights take under one of `SCHEME_NAMES`, by role:
     `weights` (the quantized weights), `scales_zeros` (scales, zero points, g_idx and other
     quantization metadata) and `full_precision` (everything left unquantized, at `rest_bytes` per
@@ -889,7 +889,7 @@ def _module_bytes(s: Scheme, out_f: int, in_f: int, storage: str) -> tuple[tuple
     return tuple(by.items())
 
 
-def scheme_table(spec: ArchBase) -> list[dict[str, Any]]:
+def scheme_table(spec: ArchSpec) -> list[dict[str, Any]]:
     """One row per scheme: bytes by role, total, bits per parameter, overhead of the scales."""
     from .accounting import params_total
 
@@ -925,7 +925,7 @@ def parse_scheme_list(text: str) -> tuple[str, ...]:
     return names
 
 
-def weights_rows(spec: ArchBase, names: tuple[str, ...], plain: bool = False) -> list[list[Any]]:
+def weights_rows(spec: ArchSpec, names: tuple[str, ...], plain: bool = False) -> list[list[Any]]:
     """Rows (label, value) of `show`/`compare --weights`: each scheme's total and its scales' share."""
     from ..units import nbytes
 

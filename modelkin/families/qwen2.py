@@ -17,7 +17,7 @@ from typing import Any
 
 from .hf_reader import ConfigReader
 from .registry import FORMATS
-from .spec import ArchBase
+from .spec import ArchSpec
 from .transformers_format import (
     read_sliding_window,
     read_transformers_style,
@@ -63,7 +63,7 @@ def infer_qwen2_generation(fields: dict[str, Any], config: dict[str, Any]) -> tu
     return "qwen2", "guessed: Qwen2 and Qwen2.5 configs share every architecture key; pass a hint to be sure"
 
 
-def write_qwen2(spec: ArchBase) -> dict[str, Any]:
+def write_qwen2(spec: ArchSpec) -> dict[str, Any]:
     config = write_transformers_style(spec, "qwen2")
     if spec.attention.head_dim * spec.attention.num_heads == spec.hidden_size:
         del config["head_dim"]  # Qwen2 derives it; published configs do not state it

@@ -14,7 +14,7 @@ from typing import Any
 
 from .hf_reader import ConfigReader
 from .registry import FORMATS
-from .spec import ArchBase
+from .spec import ArchSpec
 from .transformers_format import (
     read_sliding_window,
     read_transformers_style,
@@ -34,7 +34,7 @@ def read_qwen3(r: ConfigReader) -> dict[str, Any]:
     return fields
 
 
-def write_qwen3(spec: ArchBase) -> dict[str, Any]:
+def write_qwen3(spec: ArchSpec) -> dict[str, Any]:
     config = write_transformers_style(spec, "qwen3")
     config["attention_bias"] = spec.attention.qkv_bias
     write_sliding_window(spec, config)

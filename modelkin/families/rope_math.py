@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from .spec import DynamicScaling, LinearScaling, Llama3Scaling, NoScaling, Positions, YarnScaling
 
 if TYPE_CHECKING:
-    from .spec import ArchBase, DualChunkAttention, RopeScaling
+    from .spec import ArchSpec, DualChunkAttention, RopeScaling
 
 YARN_BETA_FAST = 32.0  # transformers' and the YaRN paper's defaults
 YARN_BETA_SLOW = 1.0
@@ -127,7 +127,7 @@ def inverse_frequencies(
     raise TypeError(f"unknown RoPE scaling {scaling!r}")  # unreachable: the spec's union is closed
 
 
-def spec_frequencies(spec: ArchBase, seq_len: int | None = None) -> tuple[list[float], float]:
+def spec_frequencies(spec: ArchSpec, seq_len: int | None = None) -> tuple[list[float], float]:
     """(inverse frequencies, attention factor) of a spec; the pair transformers' init functions return."""
     inv = inverse_frequencies(spec.positions, spec.rotary_dim, spec.max_position_embeddings, seq_len)
     return inv, attention_factor(spec.positions.scaling)

@@ -201,7 +201,7 @@ class DualChunkAttention(Strict):
 
 class SlidingWindow(Strict):
     """A sliding window of `window` tokens, used by the layers whose attention kind is
-    "sliding" (see `ArchBase.attention_kind`). Qwen2 configures it with a rule: when
+    "sliding" (see `ArchSpec.attention_kind`). Qwen2 configures it with a rule: when
     `enabled`, layers with index >= `max_window_layers` slide. Qwen2 configs carry the
     numbers even when the window is off (and transformers saves `max_window_layers` with
     its class default, which may exceed the layer count), so they are kept as stated to
@@ -322,8 +322,8 @@ Family = Literal[FAMILY_NAMES]
 Generation = Literal[GENERATION_NAMES]
 
 
-class ArchBase(Strict):
-    """One architecture (exported as `ArchSpec`); `validate_spec` builds it from a dict."""
+class ArchSpec(Strict):
+    """One architecture, every family's; `validate_spec` builds it from a dict."""
 
     family: Family
     generation: Generation
@@ -349,7 +349,7 @@ class ArchBase(Strict):
     layers: Layers = Layers()
 
     @model_validator(mode="after")
-    def _consistent(self, info: ValidationInfo) -> ArchBase:
+    def _consistent(self, info: ValidationInfo) -> ArchSpec:
         rotary = self.attention.head_dim * self.positions.rotary_fraction
         if rotary != int(rotary) or int(rotary) % 2:
             raise ValueError(

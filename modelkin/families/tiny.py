@@ -31,7 +31,7 @@ import math
 from typing import Any
 
 from .hf import validate_spec
-from .spec import ArchBase, SlidingWindow, window_rule
+from .spec import ArchSpec, SlidingWindow, window_rule
 
 TINY_HIDDEN = 128
 TINY_HEAD_DIM = 16
@@ -40,7 +40,7 @@ TINY_NATIVE_CONTEXT = 128
 TINY_DEFAULT_DTYPE = "bfloat16"
 
 
-def tiny(spec: ArchBase) -> ArchBase:
+def tiny(spec: ArchSpec) -> ArchSpec:
     att = spec.attention
     if att.kind == "MHA":
         heads, kv = 4, 4
@@ -121,7 +121,7 @@ def tiny(spec: ArchBase) -> ArchBase:
     return validate_spec(data, f"tiny({spec.generation})")
 
 
-def _layers_kept(spec: ArchBase, depth: int) -> list[int]:
+def _layers_kept(spec: ArchSpec, depth: int) -> list[int]:
     """Source layer indices the tiny model keeps when layers differ explicitly: the first of
     each (attention, MLP) kind, topped up with the earliest others to `depth` (4 at least)."""
     if spec.layers.attention is None and spec.layers.mlp is None:

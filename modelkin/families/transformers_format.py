@@ -13,7 +13,7 @@ from typing import Any
 
 from .hf_reader import ConfigReader
 from .registry import FORMATS, FormatDefaults
-from .spec import ArchBase, SlidingWindow, window_rule
+from .spec import ArchSpec, SlidingWindow, window_rule
 
 ACTIVATIONS = {"silu": "swiglu", "swish": "swiglu", "gelu": "geglu", "gelu_pytorch_tanh": "geglu", "gelu_new": "geglu"}
 ACTIVATION_NAMES = {"swiglu": "silu", "geglu": "gelu_pytorch_tanh"}
@@ -77,7 +77,7 @@ def read_rope(r: ConfigReader, d: FormatDefaults) -> dict[str, Any]:
     return {"theta": theta, "rotary_fraction": partial, "scaling": out}
 
 
-def write_rope(spec: ArchBase, config: dict[str, Any]) -> None:
+def write_rope(spec: ArchSpec, config: dict[str, Any]) -> None:
     """transformers 4.x-style keys, which every 4.x and 5.x release reads."""
     pos = spec.positions
     config["rope_theta"] = pos.base
@@ -168,7 +168,7 @@ def read_transformers_style(r: ConfigReader, d: FormatDefaults) -> dict[str, Any
     }
 
 
-def write_transformers_style(spec: ArchBase, fmt: str) -> dict[str, Any]:
+def write_transformers_style(spec: ArchSpec, fmt: str) -> dict[str, Any]:
     """The keys every transformers-native format shares; `fmt` names the model_type and class."""
     tok = spec.tokenizer
     config: dict[str, Any] = {
@@ -235,7 +235,7 @@ def read_sliding_window(r: ConfigReader, fields: dict[str, Any]) -> None:
             fields["layers"] = {"attention": kinds}
 
 
-def write_sliding_window(spec: ArchBase, config: dict[str, Any]) -> None:
+def write_sliding_window(spec: ArchSpec, config: dict[str, Any]) -> None:
     window = spec.long_context.sliding_window
     if window is not None:
         config["use_sliding_window"] = window.enabled

@@ -44,7 +44,7 @@ MAX_TENSORS = 1_000_000
 MAX_KV = 100_000
 MAX_KEY = 65_536
 MAX_KEPT_STRING = 16 * 2**20  # a longer metadata string is measured, not kept
-MAX_STRINGS = 16_777_216  # per string array: the largest vocabulary a spec allows (ArchBase.vocab_size)
+MAX_STRINGS = 16_777_216  # per string array: the largest vocabulary a spec allows (ArchSpec.vocab_size)
 KEPT_ARRAY = 4096  # numeric arrays up to this length are kept (per-layer head counts …), longer ones counted
 _U64 = struct.Struct("<Q")
 

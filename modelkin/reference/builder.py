@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import EXIT_INCONSISTENT, ModelkinError
 from ..families import spec_to_hf
 from ..families.accounting import params_total
-from ..families.spec import ArchBase
+from ..families.spec import ArchSpec
 from ..families.tiny import tiny
 
 TOLERANCE = 1e-5  # fp32 logits, reference vs transformers
@@ -161,7 +161,7 @@ def run(args: argparse.Namespace) -> str | tuple[int, str]:
 # --- inputs ------------------------------------------------------------------------------
 
 
-def resolve_source(source: str) -> tuple[ArchBase, str | None]:
+def resolve_source(source: str) -> tuple[ArchSpec, str | None]:
     """Any model target (modelkin.targets) or a spec dump -> (spec, name for the generation hint)."""
     from ..targets import resolve_target
 
@@ -174,7 +174,7 @@ def resolve_source(source: str) -> tuple[ArchBase, str | None]:
     return target.spec, None
 
 
-def apply_overrides(spec: ArchBase, overrides: list[str]) -> ArchBase:
+def apply_overrides(spec: ArchSpec, overrides: list[str]) -> ArchSpec:
     """`--set path=value` edits: the same code as a target's `:path=value` edits."""
     from ..targets import apply_edits
 
@@ -185,7 +185,7 @@ def apply_overrides(spec: ArchBase, overrides: list[str]) -> ArchBase:
 
 
 def export(
-    spec: ArchBase,
+    spec: ArchSpec,
     out: Path,
     *,
     seed: int = 0,
@@ -307,7 +307,7 @@ class CheckResult:
         return out
 
 
-def check_length(spec: ArchBase) -> int:
+def check_length(spec: ArchSpec) -> int:
     """A length that exercises the RoPE scaling (beyond the original context) and stays
     where transformers' attention must equal ours (inside one DCA chunk)."""
     n = spec.original_context + 32 if spec.positions.scaling.type != "none" else 64
@@ -338,7 +338,7 @@ def check_one_chunk(model_or_spec: object, seed: int = 0, batch: int = 2) -> flo
 
     if isinstance(model_or_spec, ReferenceModel):
         model = model_or_spec
-    elif isinstance(model_or_spec, ArchBase):
+    elif isinstance(model_or_spec, ArchSpec):
         model = build_reference(model_or_spec, seed=seed)
     else:
         raise TypeError(f"check_one_chunk needs a ReferenceModel or an ArchSpec, not {type(model_or_spec).__name__}")
@@ -442,7 +442,7 @@ def _check_chatglm(folder: Path) -> str:
 # --- meta --------------------------------------------------------------------------------------
 
 
-def meta_counts(spec: ArchBase) -> dict[str, int | None]:
+def meta_counts(spec: ArchSpec) -> dict[str, int | None]:
     """Parameter counts of the reference and of transformers' class, both built on the
     meta device (no memory for weights), beside the accounting's."""
     import torch
@@ -474,7 +474,7 @@ def peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
-def meta_report(spec: ArchBase) -> tuple[list[str], bool]:
+def meta_report(spec: ArchSpec) -> tuple[list[str], bool]:
     counts = meta_counts(spec)
     expected = counts["accounting"]
     ok = all(v is None or v == expected for v in counts.values())

@@ -28,7 +28,7 @@ from ..errors import ModelkinError, UnreadableInput
 from ..families import read_hf_config, spec_to_hf, validate_spec
 from ..families.layout import NAMES, default_convention, layout
 from ..families.registry import GENERATIONS
-from ..families.spec import ArchBase
+from ..families.spec import ArchSpec
 from ..jsonfile import read_json
 from ..pickles import PICKLE_SUFFIXES
 from .reference import ReferenceModel, build_reference, reference_convention
@@ -52,7 +52,7 @@ class Piece:
     sources: tuple[str, ...]
 
 
-def conversion_plan(spec: ArchBase, convention: str) -> list[Piece]:
+def conversion_plan(spec: ArchSpec, convention: str) -> list[Piece]:
     if NAMES[convention] is NAMES[reference_convention(spec)] and "rotary" not in NAMES[convention]:
         # The reference's own names: every tensor (buffers such as GLM-4.5's
         # e_score_correction_bias included) is itself.
@@ -73,7 +73,7 @@ def conversion_plan(spec: ArchBase, convention: str) -> list[Piece]:
     return plan
 
 
-def to_convention(state_dict: dict[str, Tensor], spec: ArchBase, convention: str) -> dict[str, Tensor]:
+def to_convention(state_dict: dict[str, Tensor], spec: ArchSpec, convention: str) -> dict[str, Tensor]:
     """The reference state dict renamed (and fused) into `convention`'s tensors."""
     out: dict[str, Tensor] = {}
     for piece in conversion_plan(spec, convention):
@@ -85,7 +85,7 @@ def to_convention(state_dict: dict[str, Tensor], spec: ArchBase, convention: str
     return out
 
 
-def from_convention(tensors: dict[str, Tensor], spec: ArchBase, convention: str, where: str) -> dict[str, Tensor]:
+def from_convention(tensors: dict[str, Tensor], spec: ArchSpec, convention: str, where: str) -> dict[str, Tensor]:
     """A checkpoint's tensors (named per `convention`) as the reference state dict.
     Missing, unexpected or misshapen tensors raise a ModelkinError naming the tensor."""
     native_shapes = {slot.name: slot.shape for slot in layout(spec, reference_convention(spec))}
@@ -112,7 +112,7 @@ def from_convention(tensors: dict[str, Tensor], spec: ArchBase, convention: str,
     return out
 
 
-def _chatglm_inv_freq(spec: ArchBase) -> Tensor:
+def _chatglm_inv_freq(spec: ArchSpec) -> Tensor:
     # THUDM's code registers the buffer with the stated base (10000) and applies
     # rope_ratio in forward, so the stored values ignore rope_ratio.
     dim = spec.rotary_dim
@@ -122,7 +122,7 @@ def _chatglm_inv_freq(spec: ArchBase) -> Tensor:
 # --- family tokens -------------------------------------------------------------------------
 
 
-def attach_tokenizer(spec: ArchBase, out_dir: Path) -> ArchBase:
+def attach_tokenizer(spec: ArchSpec, out_dir: Path) -> ArchSpec:
     """Train the family's tokenizer kind into `out_dir` (at most MAX_TRAINED_VOCAB entries,
     never more than the embedding rows) and return the spec with its token ids."""
     from .tokenizer import train_tokenizer  # needs only `tokenizers`
@@ -162,12 +162,12 @@ def attach_tokenizer(spec: ArchBase, out_dir: Path) -> ArchBase:
 @dataclass(frozen=True)
 class SavedFolder:
     path: Path
-    spec: ArchBase  # with the trained tokenizer's ids
+    spec: ArchSpec  # with the trained tokenizer's ids
     files: tuple[str, ...]
 
 
 def save_hf_folder(
-    model_or_spec: ReferenceModel | ArchBase,
+    model_or_spec: ReferenceModel | ArchSpec,
     out_dir: str | Path,
     seed: int = 0,
     fmt: str | None = None,
@@ -202,7 +202,7 @@ def save_hf_folder(
     return SavedFolder(out, spec, files)
 
 
-def _write_checkpoint(out: Path, spec: ArchBase, tensors: dict[str, Tensor], fmt: str, name: str | None) -> None:
+def _write_checkpoint(out: Path, spec: ArchSpec, tensors: dict[str, Tensor], fmt: str, name: str | None) -> None:
     from safetensors.torch import save_file
 
     config = spec_to_hf(spec, fmt)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..families.spec import ArchBase
+from ..families.spec import ArchSpec
 from .rope import Rope, apply_rope
 
 
@@ -37,7 +37,7 @@ class RMSNorm(nn.Module):
         return self.weight * x32.to(dtype)
 
 
-def make_norm(spec: ArchBase, width: int | None = None) -> nn.Module:
+def make_norm(spec: ArchSpec, width: int | None = None) -> nn.Module:
     """The spec's norm over `width` features (default: the hidden size)."""
     width = width or spec.hidden_size
     if spec.norm.kind == "rmsnorm":
@@ -58,7 +58,7 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 class Mlp(nn.Module):
     """Gated (SwiGLU/GeGLU: act(gate) * up), fused or not, or plain (GELU/ReLU: act(up))."""
 
-    def __init__(self, spec: ArchBase) -> None:
+    def __init__(self, spec: ArchSpec) -> None:
         super().__init__()
         h, inter, bias = spec.hidden_size, spec.mlp.intermediate_size, spec.mlp.bias
         self.gated, self.fused = spec.mlp.gated, spec.mlp.fused_gate_up
@@ -157,7 +157,7 @@ class Attention(nn.Module):
     """MHA / GQA / MQA with optional q/k/v and output bias, RoPE, an optional sliding
     window (`window` tokens) or Dual Chunk Attention."""
 
-    def __init__(self, spec: ArchBase, layer: int) -> None:
+    def __init__(self, spec: ArchSpec, layer: int) -> None:
         super().__init__()
         att = spec.attention
         h = spec.hidden_size
@@ -259,7 +259,7 @@ class DecoderLayer(nn.Module):
     """One block. `pre`: x + f(norm(x)); `post`: norm(x + f(x)) (the original
     Transformer); `sandwich`: x + norm(f(norm(x))) (GLM-4-0414)."""
 
-    def __init__(self, spec: ArchBase, layer: int) -> None:
+    def __init__(self, spec: ArchSpec, layer: int) -> None:
         super().__init__()
         self.placement = spec.norm.placement
         self.input_layernorm = make_norm(spec)
@@ -288,7 +288,7 @@ class DecoderLayer(nn.Module):
         return x + m
 
 
-def make_mlp(spec: ArchBase, layer: int) -> nn.Module:
+def make_mlp(spec: ArchSpec, layer: int) -> nn.Module:
     """Layer `layer`'s MLP: the dense block, or the experts (names as the format stores them)."""
     if spec.mlp_kind(layer) == "dense":
         return Mlp(spec)
@@ -307,7 +307,7 @@ def make_mlp(spec: ArchBase, layer: int) -> nn.Module:
     )
 
 
-def _names(spec: ArchBase) -> dict[str, str]:
+def _names(spec: ArchSpec) -> dict[str, str]:
     """The tensor names of the reference's naming (module attribute names follow them)."""
     from ..families.layout import NAMES
     from ..families.registry import native_format
@@ -319,7 +319,7 @@ class MtpLayer(nn.Module):
     """GLM-4.5's multi-token-prediction layer as the checkpoint stores it: held so that the
     state dict equals the layout, not used by the forward pass (transformers has no MTP)."""
 
-    def __init__(self, spec: ArchBase, layer: int) -> None:
+    def __init__(self, spec: ArchSpec, layer: int) -> None:
         super().__init__()
         block = DecoderLayer(spec, spec.num_layers - 1)  # a block like the last one (MoE)
         for name, module in block.named_children():
@@ -336,7 +336,7 @@ class MtpLayer(nn.Module):
 class DecoderBody(nn.Module):
     """Embedding, blocks and final norm: transformers' `model.` prefix."""
 
-    def __init__(self, spec: ArchBase) -> None:
+    def __init__(self, spec: ArchSpec) -> None:
         super().__init__()
         self.embed_tokens = nn.Embedding(spec.vocab_size, spec.hidden_size)
         self.layers = nn.ModuleList(DecoderLayer(spec, i) for i in range(spec.num_layers))

@@ -22,12 +22,12 @@ import torch
 from torch import Tensor, nn
 
 from ..families.registry import native_format
-from ..families.spec import ArchBase
+from ..families.spec import ArchSpec
 from .modules import AttentionContext, DecoderBody, KVCache
 from .rope import Rope
 
 
-def reference_convention(spec: ArchBase) -> str:
+def reference_convention(spec: ArchSpec) -> str:
     """The naming of the reference's state dict: that of the generation's transformers-native format."""
     return native_format(spec)
 
@@ -37,7 +37,7 @@ NORM_INIT_STD = 0.1  # norm weights are 1 + N(0, 0.1): not all ones, so a swappe
 
 
 class ReferenceModel(nn.Module):
-    def __init__(self, spec: ArchBase) -> None:
+    def __init__(self, spec: ArchSpec) -> None:
         super().__init__()
         self.spec = spec
         self.model = DecoderBody(spec)
@@ -106,7 +106,7 @@ class ReferenceModel(nn.Module):
                 buffer.copy_((0.1 * noise).to(buffer.dtype))
 
 
-def build_reference(spec: ArchBase, seed: int = 0, dtype: torch.dtype = torch.float32) -> ReferenceModel:
+def build_reference(spec: ArchSpec, seed: int = 0, dtype: torch.dtype = torch.float32) -> ReferenceModel:
     """The reference model for `spec` with deterministic random weights (`seed`), in eval mode."""
     model = ReferenceModel(spec)
     model.init_weights(seed)

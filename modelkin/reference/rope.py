@@ -18,14 +18,14 @@ import torch
 from torch import Tensor
 
 from ..families.rope_math import attention_factor, inverse_frequencies
-from ..families.spec import ArchBase, DynamicScaling
+from ..families.spec import ArchSpec, DynamicScaling
 
 
 class Rope:
     """cos/sin tables of a spec's RoPE. Holds no parameters; frequencies are cached per
     effective sequence length (only dynamic NTK's depend on it)."""
 
-    def __init__(self, spec: ArchBase):
+    def __init__(self, spec: ArchSpec):
         self.positions = spec.positions
         self.rotary_dim = spec.rotary_dim
         self.layout = spec.positions.layout

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..families.spec import ArchBase
+from ..families.spec import ArchSpec
 from ..units import count, flops, nbytes  # noqa: F401  (re-exported for the views)
 
 TOKENIZER_NAMES = {
@@ -21,7 +21,7 @@ TOKENIZER_NAMES = {
 MLP_NAMES = {"swiglu": "SwiGLU", "geglu": "GeGLU", "gelu": "GELU", "relu": "ReLU"}
 
 
-def _scaling(spec: ArchBase) -> str:
+def _scaling(spec: ArchSpec) -> str:
     s = spec.positions.scaling
     if s.type == "none":
         return "none"
@@ -35,7 +35,7 @@ def _scaling(spec: ArchBase) -> str:
     return f"llama3 ×{s.factor:g} (from {count(s.original_max_position_embeddings)}, low {s.low_freq_factor:g}, high {s.high_freq_factor:g})"
 
 
-def _long_context(spec: ArchBase) -> str:
+def _long_context(spec: ArchSpec) -> str:
     parts = []
     dca = spec.long_context.dual_chunk
     if dca:
@@ -48,7 +48,7 @@ def _long_context(spec: ArchBase) -> str:
     return "; ".join(parts) or "none"
 
 
-def _experts(spec: ArchBase) -> str:
+def _experts(spec: ArchSpec) -> str:
     moe = spec.moe
     if moe is None:
         return "none (dense)"
@@ -59,7 +59,7 @@ def _experts(spec: ArchBase) -> str:
     return text
 
 
-def _router(spec: ArchBase) -> str:
+def _router(spec: ArchSpec) -> str:
     if spec.moe is None:
         return "none"
     r = spec.moe.router
@@ -76,7 +76,7 @@ def _router(spec: ArchBase) -> str:
     return ", ".join(parts)
 
 
-def _attention_layers(spec: ArchBase) -> str:
+def _attention_layers(spec: ArchSpec) -> str:
     text = spec.layer_summary()
     chunked = spec.long_context.chunked
     if chunked is not None:
@@ -86,12 +86,12 @@ def _attention_layers(spec: ArchBase) -> str:
     return text
 
 
-def _norm(spec: ArchBase) -> str:
+def _norm(spec: ArchSpec) -> str:
     kind = {"rmsnorm": "RMSNorm", "layernorm": "LayerNorm"}[spec.norm.kind]
     return f"{kind}, {spec.norm.placement}"
 
 
-FEATURES: list[tuple[str, Callable[[ArchBase], Any]]] = [
+FEATURES: list[tuple[str, Callable[[ArchSpec], Any]]] = [
     ("family", lambda s: s.family),
     ("generation", lambda s: s.generation),
     ("layers", lambda s: s.num_layers),
@@ -133,7 +133,7 @@ FEATURES: list[tuple[str, Callable[[ArchBase], Any]]] = [
 ]
 
 
-def feature_rows(spec: ArchBase) -> dict[str, Any]:
+def feature_rows(spec: ArchSpec) -> dict[str, Any]:
     return {label: get(spec) for label, get in FEATURES}
 
 
@@ -144,7 +144,7 @@ def yes(flag: bool) -> str:
 # Raw values for the rows whose display above is not already a plain number, so that the
 # report's CSV and sorting see 3.5 rather than "3.50 (14336)". Rows not listed here are plain
 # already (a number, or a label such as "GQA").
-FEATURE_VALUES: dict[str, Callable[[ArchBase], Any]] = {
+FEATURE_VALUES: dict[str, Callable[[ArchSpec], Any]] = {
     "tokenizer size": lambda s: s.tokenizer.vocab_size,
     "RoPE base": lambda s: s.positions.base,
     "rotary dims": lambda s: s.rotary_dim,
@@ -153,7 +153,7 @@ FEATURE_VALUES: dict[str, Callable[[ArchBase], Any]] = {
 }
 
 
-def feature_values(spec: ArchBase) -> dict[str, Any]:
+def feature_values(spec: ArchSpec) -> dict[str, Any]:
     """The same rows as `feature_rows`, with plain numbers where the display adds text."""
     rows = feature_rows(spec)
     return {label: FEATURE_VALUES[label](spec) if label in FEATURE_VALUES else value for label, value in rows.items()}

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from ...errors import ModelkinError
 from ..accounting import DTYPE_BYTES, kv_cache_bytes, kv_cache_bytes_per_token
 from ..quantization import SCHEME_NAMES
-from ..spec import ArchBase
+from ..spec import ArchSpec
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class WeightScheme:
         return self.other if component in ("embedding", "head", "norm") else self.linear
 
 
-def weight_scheme(name: str | WeightScheme, spec: ArchBase | None = None) -> WeightScheme:
+def weight_scheme(name: str | WeightScheme, spec: ArchSpec | None = None) -> WeightScheme:
     """Bytes per parameter of a scheme: measured per component for `quantization`'s schemes (given the
     spec), else the simple width rules below (bf16, fp8, int8, int4 group-wise, NF4). A scheme already
     measured elsewhere (a GGUF file's own mix, `stored_scheme`) is its own answer."""
@@ -80,20 +80,20 @@ KV_DTYPES = ("bf16", "fp16", "fp32", "fp8", "int8", "int4")
 KV_WIDTH = {**DTYPE_BYTES, "fp8": 1.0}
 
 
-def kv_bytes(spec: ArchBase, context: int, batch: int, dtype: str) -> float:
+def kv_bytes(spec: ArchSpec, context: int, batch: int, dtype: str) -> float:
     """accounting's KV-cache bytes (each layer kind's span), for any storage width."""
     if dtype in DTYPE_BYTES:
         return kv_cache_bytes(spec, context, batch, dtype)
     return kv_cache_bytes(spec, context, batch, "bf16") / DTYPE_BYTES["bf16"] * KV_WIDTH[dtype]
 
 
-def kv_bytes_per_token(spec: ArchBase, dtype: str) -> float:
+def kv_bytes_per_token(spec: ArchSpec, dtype: str) -> float:
     if dtype in DTYPE_BYTES:
         return kv_cache_bytes_per_token(spec, dtype)
     return kv_cache_bytes_per_token(spec, "bf16") / DTYPE_BYTES["bf16"] * KV_WIDTH[dtype]
 
 
-def _measured(spec: ArchBase, name: str) -> WeightScheme | None:
+def _measured(spec: ArchSpec, name: str) -> WeightScheme | None:
     """A scheme of `quantization.SCHEME_NAMES` with its bytes per parameter measured per component
     from the tensors the scheme stores for this model (weights, scales, zero points; what it leaves
     unquantized in 16 bits)."""

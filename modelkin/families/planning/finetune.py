@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ...errors import ModelkinError
-from ..spec import ArchBase
+from ..spec import ArchSpec
 from .dtypes import kv_bytes_per_token, weight_scheme
 from .parallel import TP_RULES, Parallel, Stage, check_parallel, split_model, stage_weight_bytes
 from .terms import GIB, Hardware, Plan, Term, fmt_gib, fmt_num, largest
@@ -95,7 +95,7 @@ class LayerShape:
         )
 
     @classmethod
-    def of(cls, spec: ArchBase) -> LayerShape:
+    def of(cls, spec: ArchSpec) -> LayerShape:
         """The model's layer; for mixture-of-experts layers the experts a token passes through (its
         top-k plus the shared expert) store what one gated MLP of their summed width would. With dense
         and MoE layers mixed, the wider of the two (an upper bound)."""
@@ -160,7 +160,7 @@ def activation_terms(
     return terms
 
 
-def lora_params(spec: ArchBase, rank: int, modules: tuple[str, ...]) -> int:
+def lora_params(spec: ArchSpec, rank: int, modules: tuple[str, ...]) -> int:
     """Trainable parameters of rank-r adapters A (r × in) and B (out × r) on the given modules, every layer."""
     att, h, i = spec.attention, spec.hidden_size, spec.mlp.intermediate_size
     q_out, kv_out = att.num_heads * att.head_dim, att.num_kv_heads * att.head_dim
@@ -171,7 +171,7 @@ def lora_params(spec: ArchBase, rank: int, modules: tuple[str, ...]) -> int:
     return per_layer * spec.num_layers
 
 
-def _finetune_states(spec: ArchBase, par: Parallel, req: FinetuneRequest) -> tuple[dict[str, float], float, Stage, str]:
+def _finetune_states(spec: ArchSpec, par: Parallel, req: FinetuneRequest) -> tuple[dict[str, float], float, Stage, str]:
     """Model states on the most loaded GPU, trainable parameters there, that stage, and the substitution."""
     stages = split_model(spec, par)
     stage = max(stages, key=lambda s: sum(s.params.values()))
@@ -201,13 +201,13 @@ def _finetune_states(spec: ArchBase, par: Parallel, req: FinetuneRequest) -> tup
     return states, trainable, stage, subst
 
 
-def finetune_total(spec: ArchBase, par: Parallel, req: FinetuneRequest) -> float:
+def finetune_total(spec: ArchSpec, par: Parallel, req: FinetuneRequest) -> float:
     states, _, stage, _ = _finetune_states(spec, par, req)
     acts = finetune_activations(spec, par, req, req.context, req.batch, len(stage.layers))[0]
     return sum(states.values()) + acts + CUDA_CONTEXT
 
 
-def plan_finetune(spec: ArchBase, hw: Hardware, par: Parallel, req: FinetuneRequest) -> Plan:
+def plan_finetune(spec: ArchSpec, hw: Hardware, par: Parallel, req: FinetuneRequest) -> Plan:
     check_parallel(spec, par)
     if req.zero not in (0, 1, 2, 3):
         raise ModelkinError("--zero", f"ZeRO stage must be 0, 1, 2 or 3, not {req.zero}")
@@ -325,7 +325,7 @@ def plan_finetune(spec: ArchBase, hw: Hardware, par: Parallel, req: FinetuneRequ
 
 
 def finetune_activations(
-    spec: ArchBase, par: Parallel, req: FinetuneRequest, context: int, batch: int, layers: int
+    spec: ArchSpec, par: Parallel, req: FinetuneRequest, context: int, batch: int, layers: int
 ) -> tuple[float, str]:
     shape = LayerShape.of(spec)
     terms = activation_terms(
@@ -361,7 +361,7 @@ def finetune_activations(
     return total, subst
 
 
-def _gpus_needed_finetune(spec: ArchBase, hw: Hardware, par: Parallel, req: FinetuneRequest) -> Term | None:
+def _gpus_needed_finetune(spec: ArchSpec, hw: Hardware, par: Parallel, req: FinetuneRequest) -> Term | None:
     """Fewest GPUs (more data-parallel ranks at the same tp and pp) at which the ZeRO stage fits.
 
     Without ZeRO every data-parallel rank holds everything: more GPUs do not help.
@@ -409,7 +409,7 @@ def _finetune_assumptions(req: FinetuneRequest) -> list[str]:
 
 
 def _finetune_suggestions(
-    spec: ArchBase, hw: Hardware, par: Parallel, req: FinetuneRequest, short: float, answers: dict[str, Term | None]
+    spec: ArchSpec, hw: Hardware, par: Parallel, req: FinetuneRequest, short: float, answers: dict[str, Term | None]
 ) -> list[str]:
     out = [f"short by {fmt_gib(short)} per GPU"]
     needed = answers.get("gpus_needed")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ...errors import ModelkinError
 from ..layout import layout
-from ..spec import ArchBase
+from ..spec import ArchSpec
 from .dtypes import WeightScheme
 
 VOCAB_PADDING = 64  # vLLM pads the vocabulary to a multiple of 64 before splitting it (DEFAULT_VOCAB_PADDING_SIZE)
@@ -41,13 +41,13 @@ class Parallel:
         return self.tp * self.pp * self.dp
 
 
-def num_experts(spec: ArchBase) -> int | None:
+def num_experts(spec: ArchSpec) -> int | None:
     """Routed experts per MoE layer, None for a dense model."""
     moe = getattr(spec, "moe", None)
     return getattr(moe, "num_experts", None) if moe is not None else None
 
 
-def check_parallel(spec: ArchBase, par: Parallel) -> None:
+def check_parallel(spec: ArchSpec, par: Parallel) -> None:
     """vLLM's divisibility rules; an impossible layout is one clear line (exit 2)."""
     att = spec.attention
     if att.num_heads % par.tp:
@@ -72,7 +72,7 @@ def check_parallel(spec: ArchBase, par: Parallel) -> None:
         raise ModelkinError("--ep", f"ep={par.ep} exceeds the tp × data-parallel GPUs ({par.tp * par.dp}) it spans")
 
 
-def kv_heads_per_gpu(spec: ArchBase, tp: int) -> int:
+def kv_heads_per_gpu(spec: ArchSpec, tp: int) -> int:
     return max(1, spec.attention.num_kv_heads // tp)
 
 
@@ -88,7 +88,7 @@ def pp_partition(num_layers: int, pp: int) -> list[int]:
 _PER_LAYER: dict[str, tuple[list[Counter[str]], Counter[str]]] = {}
 
 
-def _per_layer_params(spec: ArchBase) -> tuple[list[Counter[str]], Counter[str]]:
+def _per_layer_params(spec: ArchSpec) -> tuple[list[Counter[str]], Counter[str]]:
     """Parameters per layer and component, and those outside the layers, from the layout.
 
     Remembered per spec (its JSON is the key: specs hold lists, so they do not hash): the
@@ -101,7 +101,7 @@ def _per_layer_params(spec: ArchBase) -> tuple[list[Counter[str]], Counter[str]]
     return _PER_LAYER[key]
 
 
-def _count_per_layer(spec: ArchBase) -> tuple[list[Counter[str]], Counter[str]]:
+def _count_per_layer(spec: ArchSpec) -> tuple[list[Counter[str]], Counter[str]]:
     per_layer: list[Counter[str]] = [Counter() for _ in range(spec.num_layers)]
     outside: Counter[str] = Counter()
     for slot in layout(spec):
@@ -122,7 +122,7 @@ class Stage:
     kv_fraction: float  # of the whole model's KV cache
 
 
-def split_model(spec: ArchBase, par: Parallel) -> list[Stage]:
+def split_model(spec: ArchSpec, par: Parallel) -> list[Stage]:
     """Parameters on one GPU of each pipeline stage, by component, after the TP rules."""
     att, mlp, h = spec.attention, spec.mlp, spec.hidden_size
     tp = par.tp

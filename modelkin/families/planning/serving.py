@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...errors import ModelkinError
-from ..spec import ArchBase
+from ..spec import ArchSpec
 from .dtypes import KV_WIDTH, WeightScheme, kv_bytes, kv_bytes_per_token, weight_scheme
 from .parallel import TP_RULES, Parallel, Stage, check_parallel, kv_heads_per_gpu, split_model, stage_weight_bytes
 from .terms import GIB, Hardware, Plan, Term, fmt_gib, fmt_num, largest
@@ -69,7 +69,7 @@ def _weights_terms(stage: Stage, scheme: WeightScheme) -> Term:
     )
 
 
-def serving_overhead(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest) -> dict[str, Term]:
+def serving_overhead(spec: ArchSpec, hw: Hardware, par: Parallel, req: ServeRequest) -> dict[str, Term]:
     """What vLLM's profiling run takes besides weights: activation peak and non-torch memory."""
     tokens, seqs = LARGE_GPU_DEFAULTS if hw.large else SMALL_GPU_DEFAULTS
     tokens = req.max_batched_tokens or tokens
@@ -101,13 +101,13 @@ def serving_overhead(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequ
     }
 
 
-def _kv_for(spec: ArchBase, stage: Stage, context: int, batch: int, dtype: str) -> float:
+def _kv_for(spec: ArchSpec, stage: Stage, context: int, batch: int, dtype: str) -> float:
     """KV bytes on one GPU of `stage` for `batch` sequences of `context` tokens, in whole blocks."""
     blocks = math.ceil(context / VLLM_BLOCK_SIZE) * VLLM_BLOCK_SIZE
     return kv_bytes(spec, blocks, batch, dtype) * stage.kv_fraction
 
 
-def plan_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest) -> Plan:
+def plan_serving(spec: ArchSpec, hw: Hardware, par: Parallel, req: ServeRequest) -> Plan:
     check_parallel(spec, par)
     scheme = weight_scheme(req.weights, spec)
     budget = req.utilization * hw.memory_bytes
@@ -198,7 +198,7 @@ def plan_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest)
 
 
 def _serving_answers(
-    spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest, stage: Stage, room: float, per_token: float
+    spec: ArchSpec, hw: Hardware, par: Parallel, req: ServeRequest, stage: Stage, room: float, per_token: float
 ) -> dict[str, Term | None]:
     blocks = max(0, math.floor(room / (VLLM_BLOCK_SIZE * per_token))) if per_token else 0
     capacity = blocks * VLLM_BLOCK_SIZE
@@ -237,7 +237,7 @@ def _serving_answers(
     }
 
 
-def _candidate_layouts(spec: ArchBase, par: Parallel) -> list[Parallel]:
+def _candidate_layouts(spec: ArchSpec, par: Parallel) -> list[Parallel]:
     """Layouts to try for 'fewest GPUs': tp = 1, 2, 4, 8 within a node, then pipeline stages of 8."""
     out = []
     for tp in (1, 2, 4, 8):
@@ -254,7 +254,7 @@ def _candidate_layouts(spec: ArchBase, par: Parallel) -> list[Parallel]:
     return valid
 
 
-def fewest_gpus_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest) -> Parallel | None:
+def fewest_gpus_serving(spec: ArchSpec, hw: Hardware, par: Parallel, req: ServeRequest) -> Parallel | None:
     """The smallest layout (tp ≤ 8 within a node, then pipeline stages of 8) where every GPU fits."""
     for cand in _candidate_layouts(spec, par):
         if plan_fits_serving(spec, hw, cand, req):
@@ -262,7 +262,7 @@ def fewest_gpus_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeR
     return None
 
 
-def gpus_needed_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest) -> Term | None:
+def gpus_needed_serving(spec: ArchSpec, hw: Hardware, par: Parallel, req: ServeRequest) -> Term | None:
     cand = fewest_gpus_serving(spec, hw, par, req)
     if cand is None:
         return None
@@ -292,7 +292,7 @@ def _serving_assumptions(hw: Hardware, req: ServeRequest) -> list[str]:
 
 
 def _serving_suggestions(
-    spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest, short: float, answers: dict[str, Term | None]
+    spec: ArchSpec, hw: Hardware, par: Parallel, req: ServeRequest, short: float, answers: dict[str, Term | None]
 ) -> list[str]:
     out = [f"short by {fmt_gib(short)} per GPU"]
     needed = answers.get("gpus_needed")
@@ -320,7 +320,7 @@ def _serving_suggestions(
     return out
 
 
-def plan_fits_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest) -> bool:
+def plan_fits_serving(spec: ArchSpec, hw: Hardware, par: Parallel, req: ServeRequest) -> bool:
     scheme = weight_scheme(req.weights, spec)
     budget = req.utilization * hw.memory_bytes
     overhead = sum(t.value for t in serving_overhead(spec, hw, par, req).values())
@@ -332,7 +332,7 @@ def plan_fits_serving(spec: ArchBase, hw: Hardware, par: Parallel, req: ServeReq
 
 
 def memory_vs_context(
-    spec: ArchBase, hw: Hardware, par: Parallel, req: ServeRequest, contexts: list[int] | None = None
+    spec: ArchSpec, hw: Hardware, par: Parallel, req: ServeRequest, contexts: list[int] | None = None
 ) -> dict[str, Any]:
     """Per-GPU memory of the binding stage against context (the plot): weights, overhead, KV, total.
 
