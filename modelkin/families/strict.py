@@ -482,9 +482,14 @@ def _type_schema(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
         (inner,) = [a for a in get_args(tp) if a is not type(None)]
         return {"anyOf": [_type_schema(inner, defs), {"type": "null"}]}
     if origin is Literal:
-        return {"enum": list(get_args(tp)), "type": "string"}
+        values = list(get_args(tp))
+        kinds = {_JSON_TYPES.get(type(v)) for v in values}
+        return {"enum": values, "type": kinds.pop()} if len(kinds) == 1 and None not in kinds else {"enum": values}
     if origin is list:
         return {"type": "array", "items": _type_schema(get_args(tp)[0], defs)}
     if isinstance(tp, type) and issubclass(tp, Strict):
         return _ref(tp, defs)
-    return {"type": {bool: "boolean", int: "integer", float: "number", str: "string"}[tp]}
+    return {"type": _JSON_TYPES[tp]}
+
+
+_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string"}
