@@ -80,5 +80,11 @@ def value_type_names() -> dict[int, str]:
     return {int(t): t.name for t in constants().GGUFValueType}
 
 
+@cache
+def file_type_names() -> dict[int, str]:
+    """`general.file_type` value -> llama.cpp's name for it (MOSTLY_Q4_K_M, ALL_F32 …)."""
+    return {int(t): t.name for t in constants().LlamaFileType}
+
+
 def key(template: str, arch: str) -> str:
     return template.format(arch=arch)

@@ -47,8 +47,8 @@ def stored_weight_scheme(path: Path, label: str) -> Any:
         stored[slot.component] = stored.get(slot.component, 0) + t.n_bytes
         params[slot.component] = params.get(slot.component, 0) + slot.numel
     file_type = model.first.metadata.get("general.file_type")
-    names = {int(t): t.name.removeprefix("MOSTLY_").removeprefix("ALL_") for t in gguf_tables.constants().LlamaFileType}
-    kind = names.get(file_type, "GGUF") if isinstance(file_type, int) else "GGUF"
+    kind = gguf_tables.file_type_names().get(file_type, "GGUF") if isinstance(file_type, int) else "GGUF"
+    kind = kind.removeprefix("MOSTLY_").removeprefix("ALL_")  # Q4_K_M, F32
     name = f"{kind} as stored"
     return stored_scheme(name, f"the tensors' own types in {Path(model.parts[0]).name}", stored, params)
 

@@ -170,12 +170,11 @@ def inspect_gguf(model: GGUFModel, tokens: float | None = None, against: str | N
     report["params_checkpoint"] = stored
     data_bytes = sum(t.n_bytes for t in tensors.values())
     file_type = meta.get("general.file_type")
-    file_types = {int(t): t.name for t in gguf_tables.constants().LlamaFileType}
     gguf: dict[str, Any] = {
         "architecture": arch,
         "name": meta.get("general.name") if isinstance(meta.get("general.name"), str) else None,
         "version": first.version,
-        "file_type": file_types.get(file_type, file_type) if isinstance(file_type, int) else None,
+        "file_type": gguf_tables.file_type_names().get(file_type, file_type) if isinstance(file_type, int) else None,
         "alignment": first.alignment,
         "files": [
             {

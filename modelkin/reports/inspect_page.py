@@ -10,7 +10,7 @@ from typing import Any
 
 from ..inspect.checks import verdict
 from ..units import count, nbytes
-from .page import Cell, Prose, Section, Table, render_html
+from .page import Cell, Prose, Section, Table, render_html, slugify
 
 SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 MAX_TENSOR_ROWS = 200  # a broken 405B checkpoint can miss thousands; JSON has them all
@@ -154,8 +154,6 @@ def _tensors(report: dict[str, Any]) -> list[Any]:
 
 def _gguf(gguf: dict[str, Any]) -> list[Any]:
     """The GGUF part, block for block as `inspect` prints it."""
-    import re
-
     from ..inspect.render_gguf import gguf_blocks
 
     out: list[Any] = []
@@ -163,7 +161,7 @@ def _gguf(gguf: dict[str, Any]) -> list[Any]:
         if block.rows is None:
             out.append(Prose(f"{block.title}: {block.text}" if block.title else block.text))
             continue
-        slug = "gguf-" + re.sub(r"[^a-z0-9]+", "-", block.title.lower()).strip("-")
+        slug = "gguf-" + slugify(block.title)
         rows = [[_plain(v) for v in row] for row in block.rows]
         out.append(Table(block.title, block.headers or ["field", "value"], rows, id=slug))
     return out
